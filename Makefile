@@ -1,0 +1,61 @@
+# provisioner — the two commands a newcomer runs: `make demo` and `make test`.
+# Every target installs what it needs and is idempotent: stamps under .stamps/ make a second run fast.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMPS := .stamps
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+# Debian packages the test tiers need (apt is skipped when they are all present).
+APT_PACKAGES := python3-venv python3-dev gcc postgresql openssh-client
+PYTEST_ARGS ?=
+
+.PHONY: all demo test test-fast lint typecheck bench clean distclean help
+
+help:
+	@echo "make demo       install what is needed and show a working cloud on embedded defaults"
+	@echo "make test       install what is needed and run ruff, mypy and the whole test suite"
+	@echo "make test-fast  unit tests only (no daemons)"
+	@echo "make bench      run the benchmarks in bench/"
+
+$(STAMPS)/apt: Makefile
+	@mkdir -p $(STAMPS)
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "apt: installing $$missing"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+	@touch $@
+
+$(STAMPS)/venv: pyproject.toml $(STAMPS)/apt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	@touch $@
+
+lint: $(STAMPS)/venv
+	$(BIN)/ruff check provisioner tests bench inventory
+	$(BIN)/ruff format --check provisioner tests bench inventory
+
+typecheck: $(STAMPS)/venv
+	$(BIN)/mypy
+
+test: $(STAMPS)/venv lint typecheck
+	CI_STRICT=1 $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-fast: $(STAMPS)/venv
+	$(BIN)/python -m pytest -m "not integration and not e2e" $(PYTEST_ARGS)
+
+demo: $(STAMPS)/venv
+	@$(BIN)/python -m provisioner.demo
+
+bench: $(STAMPS)/venv
+	$(BIN)/python bench/inventory.py
+
+clean:
+	rm -rf .mypy_cache .ruff_cache .pytest_cache .hypothesis build dist *.egg-info
+
+distclean: clean
+	rm -rf $(VENV) $(STAMPS)
