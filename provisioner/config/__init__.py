@@ -1,1 +1,5 @@
-"""config."""
+"""Loading topology files: YAML with source positions, validation with every problem at once."""
+
+from provisioner.config.loader import load_topology
+
+__all__ = ["load_topology"]

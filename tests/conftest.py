@@ -1,0 +1,3 @@
+"""Shared test configuration. Area fixtures live in tests/support/ and the area's own conftest."""
+
+pytest_plugins: list[str] = []
