@@ -9,6 +9,9 @@ STAMPS := .stamps
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 # Debian packages the test tiers need (apt is skipped when they are all present).
 APT_PACKAGES := python3-venv python3-dev gcc postgresql openssh-client
+# compute: libvirt-python builds against libvirt-dev; TCG guests need qemu + libvirtd; genisoimage makes NoCloud seeds.
+APT_PACKAGES += libvirt-dev pkg-config qemu-system-x86 qemu-utils libvirt-daemon libvirt-daemon-driver-qemu \
+	libvirt-clients busybox-static cpio genisoimage
 PYTEST_ARGS ?=
 
 .PHONY: all demo test test-fast lint typecheck bench clean distclean help
