@@ -176,3 +176,31 @@ class ResourceInUseError(ApiError):
 
     errorcode = 536
     cserrorcode = 4375
+
+
+class DriverNotAvailableError(DriverNotFoundError):
+    """The driver name is known but the driver is not implemented yet or its extra is not installed."""
+
+
+class DriverSettingsError(DriverError, ValueError):
+    """A driver setting is missing or invalid; raised when the driver is constructed."""
+
+
+class DriverValueError(DriverError, ValueError):
+    """A value handed to a driver (VM spec, volume, name) is invalid."""
+
+
+class VMNotFoundError(DriverError, LookupError):
+    """The hypervisor has no VM (or snapshot) by that name."""
+
+
+class VMExistsError(DriverError):
+    """A VM with that name is already defined on the hypervisor."""
+
+
+class VMStateError(DriverError):
+    """The VM is in a state that does not allow the requested operation."""
+
+
+class HostUnreachableError(DriverError, ConnectionError):
+    """The hypervisor host does not answer (down, unreachable, or refusing the connection)."""
