@@ -6,21 +6,60 @@ area module; importing the package registers every area on :data:`metadata`.
 
 from provisioner.db.schema.base import metadata, new_uuid, utcnow
 from provisioner.db.schema.config import configuration, resource_tag
+from provisioner.db.schema.hosts import host, host_tag, hypervisor_capability
 from provisioner.db.schema.identity import account, api_session, domain, role, role_permission, user
 from provisioner.db.schema.jobs import async_job, mshost
+from provisioner.db.schema.network import (
+    network_service_provider,
+    physical_network,
+    physical_network_traffic_type,
+    virtual_router_element,
+    vlan_ip_range,
+)
+from provisioner.db.schema.offerings import (
+    disk_offering,
+    network_offering,
+    network_offering_service,
+    os_category,
+    os_type,
+    service_offering,
+)
+from provisioner.db.schema.storage import image_store, storage_pool, storage_pool_tag
+from provisioner.db.schema.zones import cluster, pod, region, zone
 
 __all__ = [
     "account",
     "api_session",
     "async_job",
+    "cluster",
     "configuration",
+    "disk_offering",
     "domain",
+    "host",
+    "host_tag",
+    "hypervisor_capability",
+    "image_store",
     "metadata",
     "mshost",
+    "network_offering",
+    "network_offering_service",
+    "network_service_provider",
     "new_uuid",
+    "os_category",
+    "os_type",
+    "physical_network",
+    "physical_network_traffic_type",
+    "pod",
+    "region",
     "resource_tag",
     "role",
     "role_permission",
+    "service_offering",
+    "storage_pool",
+    "storage_pool_tag",
     "user",
     "utcnow",
+    "virtual_router_element",
+    "vlan_ip_range",
+    "zone",
 ]
