@@ -204,3 +204,31 @@ class VMStateError(DriverError):
 
 class HostUnreachableError(DriverError, ConnectionError):
     """The hypervisor host does not answer (down, unreachable, or refusing the connection)."""
+
+
+class VolumeNotFoundError(DriverError, LookupError):
+    """The storage pool or image store has no volume (or image) by that name."""
+
+
+class VolumeExistsError(DriverError):
+    """A volume (or image) by that name already exists in the pool or store."""
+
+
+class StorageMaintenanceError(DriverError):
+    """The pool is in maintenance mode and refuses new volumes and copies."""
+
+
+class ImageFormatError(DriverValueError):
+    """An image is not in its declared format, or references a backing or external data file."""
+
+
+class ChecksumMismatchError(DriverError, ValueError):
+    """The bytes copied or downloaded do not match the expected checksum."""
+
+
+class DownloadError(DriverError):
+    """An HTTP(S) download failed: bad status, size limit exceeded or connection lost."""
+
+
+class UnsafeUrlError(DownloadError, ValueError):
+    """A URL or redirect points at loopback, link-local or private addresses, which are refused by default."""
