@@ -1,0 +1,80 @@
+"""What the API layer needs from the services: the ``ApiBackend`` protocol.
+
+The protocol layer holds no database code. Every method here is synchronous (SQLAlchemy is) and is called
+from a worker thread, never from the event loop. Secrets handed over here are never logged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Protocol
+
+from provisioner.api.params import Value
+from provisioner.services.principal import Caller, RoleType
+
+
+class ApiBackend(Protocol):
+    """The services side of the API, implemented over the shared database."""
+
+    def find_api_key(self, apikey: str) -> tuple[str, Caller] | None:
+        """Look up an API key.
+
+        Returns:
+            The secret key in clear (the HMAC needs it) and its owner, or ``None`` when the key is unknown
+            or its user or account is disabled, or API-key access is off for them.
+        """
+        ...
+
+    def login(self, username: str, password: str, domain_path: str | None, domain_id: str | None) -> Caller:
+        """Check a username and password in a domain (``domain_id`` wins over ``domain_path``; ROOT by default).
+
+        Raises:
+            PermissionDeniedError: unknown user, wrong password, or disabled/locked (531).
+        """
+        ...
+
+    def create_session(self, caller: Caller) -> str:
+        """Start a session for ``caller`` and return its session key (random, URL-safe)."""
+        ...
+
+    def resolve_session(self, sessionkey: str) -> Caller | None:
+        """The caller of a live session, or ``None`` when unknown or expired. Sessions are in the shared DB."""
+        ...
+
+    def end_session(self, sessionkey: str) -> None:
+        """End a session (``logout``); unknown keys are ignored."""
+        ...
+
+    def is_allowed(self, caller: Caller, command: str, default_roles: frozenset[RoleType]) -> bool:
+        """Whether ``caller`` may run ``command``: dynamic role rules first, else ``default_roles``."""
+        ...
+
+    def resolve_ids(self, kind: str, ids: list[str]) -> set[str]:
+        """Of ``ids`` (lower-case UUIDs of entities of ``kind``, e.g. ``Zone``), return those that exist."""
+        ...
+
+    def submit_job(
+        self,
+        caller: Caller,
+        command: str,
+        params: Mapping[str, Value],
+        instance_type: str | None,
+        instance_id: str | None,
+    ) -> str:
+        """Queue an async command and return the job UUID.
+
+        A worker later runs ``registry.execute_async(backend, settings, caller, command, params, instance_id=...)``
+        and stores its result (or ``job_error(exc)`` with ``exc.errorcode`` as the result code).
+
+        Args:
+            caller: the job owner.
+            command: the command name.
+            params: the unpacked request parameters (JSON-ready: strings and lists of string dicts).
+            instance_type: the entity type the job acts on (``VirtualMachine``), if declared.
+            instance_id: the entity id (the created one for async-create commands, else the ``id`` parameter).
+        """
+        ...
+
+    def system_caller(self) -> Caller:
+        """The caller the integration API runs as (the system or root admin user)."""
+        ...
