@@ -51,6 +51,14 @@ def caller_for_user(conn: Connection, user_uuid: str) -> Caller | None:
     return to_caller(row) if row else None
 
 
+def system_caller(conn: Connection) -> Caller:
+    """The seeded root admin (CloudStack runs the integration port as SYSTEM; we have no such user)."""
+    row = conn.execute(user_query().where(user.c.username == "admin", domain.c.path == "/").order_by(user.c.id)).first()
+    if row is None:
+        raise LookupError("the database is not seeded: no admin user in ROOT")
+    return to_caller(row)
+
+
 def find_api_key(conn: Connection, box: SecretBox, api_key: str) -> tuple[str, Caller] | None:
     """Look up an API key for signature checking.
 

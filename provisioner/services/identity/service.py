@@ -62,17 +62,25 @@ class IdentityService:
         """Check credentials; raises ``PermissionDeniedError`` (531) on failure."""
         return self.transaction(lambda conn: auth.login(conn, username, password, domain_path, domain_id))
 
-    def create_session(self, caller: Caller) -> Session:
-        """Start a session for ``caller``; the returned ``Session.key`` is the only clear copy."""
+    def create_session(self, caller: Caller) -> str:
+        """Start a session for ``caller``; returns its key, the only clear copy (the DB keeps a hash)."""
+        return self.start_session(caller).key
+
+    def start_session(self, caller: Caller) -> Session:
+        """Like :meth:`create_session`, with the expiry and timeout (for ``loginresponse.timeout``)."""
         return self.transaction(lambda conn: auth.create_session(conn, caller, self.session_timeout))
 
     def resolve_session(self, key: str) -> Caller | None:
         """The caller of a live session (its expiry slides forward), or None."""
         return self.transaction(lambda conn: auth.resolve_session(conn, key, self.session_timeout))
 
-    def end_session(self, key: str) -> bool:
-        """Forget a session (``logout``)."""
-        return self.transaction(lambda conn: auth.end_session(conn, key))
+    def end_session(self, key: str) -> None:
+        """Forget a session (``logout``); unknown keys are ignored."""
+        self.transaction(lambda conn: auth.end_session(conn, key))
+
+    def system_caller(self) -> Caller:
+        """The caller the integration API runs as: the ROOT domain's ``admin`` user."""
+        return self.transaction(auth.system_caller)
 
     def is_allowed(self, caller: Caller, command: str, default_roles: Collection[RoleType]) -> bool:
         """Whether the caller's role lets it run ``command`` (ordered rules, then ``default_roles``)."""
