@@ -1,0 +1,1 @@
+"""Ansible plugins shipped with provisioner."""
