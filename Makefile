@@ -11,7 +11,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 APT_PACKAGES := python3-venv python3-dev gcc postgresql openssh-client
 # compute: libvirt-python builds against libvirt-dev; TCG guests need qemu + libvirtd; genisoimage makes NoCloud seeds.
 APT_PACKAGES += libvirt-dev pkg-config qemu-system-x86 qemu-utils libvirt-daemon libvirt-daemon-driver-qemu \
-	libvirt-clients busybox-static cpio genisoimage
+	libvirt-clients libxml2-utils busybox-static cpio genisoimage
 # storage: userspace NFS (ganesha + libnfs) and iSCSI (tgt + libiscsi); qemu-block-extra gives qemu-img nfs:// and iscsi://.
 APT_PACKAGES += nfs-ganesha nfs-ganesha-vfs libnfs-utils rpcbind tgt libiscsi-bin qemu-utils qemu-block-extra curl
 PYTEST_ARGS ?=
