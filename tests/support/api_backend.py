@@ -23,6 +23,7 @@ from provisioner.api.params import Value
 from provisioner.api.registry import CommandContext, Registry
 from provisioner.api.responses import CsDateTime, ListResult, ResponseModel, SuccessResponse, job_error
 from provisioner.api.settings import ApiSettings
+from provisioner.api.signing import sign
 from provisioner.exceptions import ApiError, InsufficientCapacityError, ParamError, PermissionDeniedError
 from provisioner.services.principal import Caller, RoleType
 
@@ -209,6 +210,12 @@ class JobResponse(ResponseModel):
     jobresult: dict[str, Any] | None = Field(default=None, description="the result")
 
 
+def _memory(ctx: CommandContext) -> MemoryBackend:
+    backend = ctx.backend
+    assert isinstance(backend, MemoryBackend)
+    return backend
+
+
 def _zone(data: dict[str, Any]) -> ZoneResponse:
     return ZoneResponse(**data)
 
@@ -230,7 +237,7 @@ def demo_registry() -> Registry:
     )
     def list_zones(ctx: CommandContext, params: ListDemoZonesParams) -> ListResult[ZoneResponse]:
         """Lists demo zones."""
-        backend: MemoryBackend = ctx.backend  # type: ignore[assignment]
+        backend = _memory(ctx)
         rows = sorted(backend.zones.values(), key=lambda z: z["name"])
         if params.id:
             rows = [z for z in rows if z["id"] == params.id]
@@ -250,24 +257,25 @@ def demo_registry() -> Registry:
     )
     def create_zone(ctx: CommandContext, params: CreateDemoZoneParams) -> ZoneResponse:
         """Creates a demo zone."""
-        backend: MemoryBackend = ctx.backend  # type: ignore[assignment]
+        backend = _memory(ctx)
         if any(z["name"] == params.name for z in backend.zones.values()):
             raise ParamError(f"A zone with name {params.name} already exists")
         details = {k: v for entry in params.details or [] for k, v in [(entry.get("key", ""), entry.get("value", ""))]}
-        zone = {
-            "id": str(uuid.uuid4()),
+        zone_id = str(uuid.uuid4())
+        zone: dict[str, Any] = {
+            "id": zone_id,
             "name": params.name,
             "created": datetime(2024, 5, 1, 10, tzinfo=UTC),
             "cpunumber": params.cpunumber or 4,
             "details": details or None,
         }
-        backend.zones[zone["id"]] = zone
+        backend.zones[zone_id] = zone
         return _zone(zone)
 
     @registry.api_command("deleteDemoZone", params=IdParams, response=SuccessResponse, authorized={RoleType.ADMIN})
     def delete_zone(ctx: CommandContext, params: IdParams) -> None:
         """Deletes a demo zone."""
-        ctx.backend.zones.pop(params.id)  # type: ignore[attr-defined]
+        _memory(ctx).zones.pop(params.id)
 
     @registry.api_command(
         "updateDemoZone",
@@ -280,7 +288,7 @@ def demo_registry() -> Registry:
     )
     def update_zone(ctx: CommandContext, params: UpdateDemoZoneParams) -> ZoneResponse:
         """Updates a demo zone, asynchronously."""
-        zone = ctx.backend.zones[params.id]  # type: ignore[attr-defined]
+        zone = _memory(ctx).zones[params.id]
         if params.allocationstate:
             zone["allocationstate"] = params.allocationstate
         return _zone(zone)
@@ -315,7 +323,7 @@ def demo_registry() -> Registry:
     @registry.api_command("queryAsyncJobResult", params=QueryParams, response=JobResponse)
     def query(ctx: CommandContext, params: QueryParams) -> JobResponse:
         """Runs the job if needed and reports it (a stand-in for the job service)."""
-        backend: MemoryBackend = ctx.backend  # type: ignore[assignment]
+        backend = _memory(ctx)
         if params.jobid not in backend.jobs:
             raise ParamError(f"Unable to find job by id {params.jobid}")
         job = backend.run_job(params.jobid)
@@ -333,3 +341,9 @@ def demo_registry() -> Registry:
 def make_backend(settings: ApiSettings | None = None) -> MemoryBackend:
     """A fresh in-memory backend over the demo registry."""
     return MemoryBackend(registry=demo_registry(), settings=settings or ApiSettings())
+
+
+def signed(command: str, key: str = ADMIN_KEY, secret: str = ADMIN_SECRET, **params: str) -> dict[str, str]:
+    """Request parameters for ``command`` (JSON), signed the server's way with ``key``/``secret``."""
+    query = {"command": command, "response": "json", "apiKey": key, **params}
+    return {**query, "signature": sign(query, secret)}
