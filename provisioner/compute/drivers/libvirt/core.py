@@ -1,0 +1,358 @@
+"""The core of the libvirt driver: connection, settings, reading and the mandatory lifecycle verbs."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+from urllib.parse import urlsplit
+
+import libvirt
+import pydantic
+
+from provisioner.compute.base import DriverSettings, HypervisorDriver
+from provisioner.compute.drivers.libvirt import disks, domain_xml, events, state
+from provisioner.compute.drivers.libvirt.seed import build_seed_iso
+from provisioner.compute.types import (
+    Features,
+    HostFacts,
+    VMInfo,
+    VMSpec,
+    VMState,
+    VMStateChange,
+    power_of,
+)
+from provisioner.exceptions import (
+    DriverError,
+    DriverValueError,
+    HostUnreachableError,
+    VMExistsError,
+    VMNotFoundError,
+    VMStateError,
+)
+
+_SCHEMES = ("qemu", "qemu+ssh", "qemu+tls", "qemu+tcp", "qemu+unix", "test")
+_POLL_SECONDS = 0.2
+_CONNECTION_ERRORS = {libvirt.VIR_ERR_NO_CONNECT, libvirt.VIR_ERR_INVALID_CONN, libvirt.VIR_ERR_RPC}
+
+
+def _silence(_ctx: object, _err: object) -> None:
+    """libvirt prints every error to stderr by default; we raise them instead."""
+
+
+libvirt.registerErrorHandler(_silence, None)
+
+
+class LibvirtSettings(DriverSettings):
+    """Settings of the libvirt driver."""
+
+    domain_type: Literal["auto", "kvm", "qemu"] = pydantic.Field(
+        "auto",
+        description="kvm, qemu (TCG emulation) or auto (kvm when the host advertises it). Pick qemu where "
+        "/dev/kvm exists but does not work: libvirt still advertises kvm there.",
+    )
+    machine: str = pydantic.Field("pc", description="QEMU machine type.")
+    arch: str = pydantic.Field("x86_64", description="Guest architecture.")
+    seed_dir: str | None = pydantic.Field(
+        None, description="Directory for cloud-init seed images; default: beside the root disk."
+    )
+    vlan_mode: Literal["bridge", "openvswitch"] = pydantic.Field(
+        "bridge", description="How VLANs reach a NIC: per-VLAN Linux bridges (br<bridge>-<vlan>) or OVS tags."
+    )
+    vnc_listen: str | None = pydantic.Field(None, description="Listen address of a VNC console, or none.")
+    events: bool = pydantic.Field(False, description="Register for lifecycle events (see ex_watch).")
+    keepalive_interval: int = pydantic.Field(5, ge=0, le=600, description="Seconds between keepalives (remote).")
+
+
+class LibvirtCore(HypervisorDriver):
+    """A libvirt host reached by URI: ``qemu:///system``, ``qemu+ssh://root@host/system``, ``test:///ABS/node.xml``.
+
+    The optional verbs are in :class:`~provisioner.compute.drivers.libvirt.driver.LibvirtDriver`.
+
+    Raises:
+        DriverValueError: the URI scheme is not one libvirt's QEMU or test drivers use.
+    """
+
+    name = "libvirt"
+    hypervisor_type = "KVM"
+    features = Features.EVENTS | Features.CLOUD_INIT
+    STATE_MAP: ClassVar[Mapping[Any, VMState]] = state.STATE_MAP
+    settings_model = LibvirtSettings
+
+    def __init__(self, uri: str, settings: Mapping[str, Any] | DriverSettings | None = None) -> None:
+        super().__init__(uri, settings)
+        scheme = urlsplit(uri).scheme
+        if scheme not in _SCHEMES:
+            raise DriverValueError(
+                f"libvirt URI {uri!r} must start with one of {', '.join(s + '://' for s in _SCHEMES)}"
+            )
+        self._conn: libvirt.virConnect | None = None
+        self._is_test = scheme == "test"
+        self._is_local = not urlsplit(uri).hostname
+        self._domain_type: str | None = None
+        self._callbacks: list[int] = []
+
+    @property
+    def opts(self) -> LibvirtSettings:
+        """The validated settings."""
+        assert isinstance(self.settings, LibvirtSettings)
+        return self.settings
+
+    # -- connection -------------------------------------------------------------------------------
+
+    def connect(self) -> None:
+        """Open the connection (registering the event loop first when events are wanted)."""
+        if self.opts.events or not self._is_local:
+            events.ensure_event_loop()
+        try:
+            self._conn = libvirt.open(self.uri)
+        except libvirt.libvirtError as error:
+            raise HostUnreachableError(
+                f"cannot connect to libvirt at {self.uri}: {error.get_error_message()}; "
+                "check that libvirtd runs there and that this user may connect"
+            ) from None
+        if not self._is_local and self.opts.keepalive_interval:
+            self._conn.setKeepAlive(self.opts.keepalive_interval, 3)
+
+    def close(self) -> None:
+        """Close the connection and drop event callbacks."""
+        conn, self._conn = self._conn, None
+        if conn is None:
+            return
+        for callback in self._callbacks:
+            with contextlib.suppress(libvirt.libvirtError):
+                conn.domainEventDeregisterAny(callback)
+        self._callbacks.clear()
+        with contextlib.suppress(libvirt.libvirtError):
+            conn.close()
+
+    @property
+    def ex_connection(self) -> libvirt.virConnect:
+        """The open libvirt connection."""
+        if self._conn is None:
+            raise HostUnreachableError(f"libvirt driver for {self.uri} is not connected; call connect() first")
+        return self._conn
+
+    @contextlib.contextmanager
+    def _calling(self, what: str) -> Iterator[None]:
+        """Turn libvirt errors into our errors, naming the host and the action."""
+        try:
+            yield
+        except libvirt.libvirtError as error:
+            message = f"libvirt at {self.uri}: {what} failed: {error.get_error_message()}"
+            if error.get_error_code() in _CONNECTION_ERRORS:
+                raise HostUnreachableError(message + "; reconnect or mark the host down") from None
+            raise DriverError(message) from None
+
+    def _domain(self, name: str) -> libvirt.virDomain:
+        try:
+            return self.ex_connection.lookupByName(name)
+        except libvirt.libvirtError as error:
+            if error.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
+                raise VMNotFoundError(f"VM {name} is not defined on {self.uri}") from None
+            raise DriverError(
+                f"libvirt at {self.uri}: looking up VM {name} failed: {error.get_error_message()}"
+            ) from None
+
+    def _info(self, dom: libvirt.virDomain) -> VMInfo:
+        with self._calling(f"reading VM {dom.name()}"):
+            raw_state, _max_kib, memory_kib, vcpus, _cpu_time = dom.info()
+        vm_state = self.map_state(raw_state)
+        return VMInfo(dom.name(), dom.UUIDString(), vm_state, power_of(vm_state), vcpus, memory_kib * 1024, self.uri)
+
+    # -- reading ----------------------------------------------------------------------------------
+
+    def host_facts(self) -> HostFacts:
+        """Report CPU topology, memory, QEMU version and whether kvm/tcg guests can be defined."""
+        conn = self.ex_connection
+        with self._calling("reading host facts"):
+            _model, memory_mib, _cpus, mhz, nodes, sockets, cores, threads = conn.getInfo()
+            version = conn.getVersion()
+            capabilities = conn.getCapabilities()
+            hostname = conn.getHostname()
+        domain_types = set(re.findall(r"<domain type='(\w+)'", capabilities))
+        flags = {"kvm" for t in domain_types if t == "kvm"} | {"tcg" for t in domain_types if t == "qemu"}
+        flags |= {"test"} & domain_types
+        total_sockets = max(1, nodes * sockets)
+        return HostFacts(
+            hostname=hostname,
+            cpu_sockets=total_sockets,
+            cpu_cores=total_sockets * cores,
+            cpu_threads=total_sockets * cores * threads,
+            cpu_mhz=mhz,
+            memory_bytes=memory_mib * 1024 * 1024,
+            hypervisor_type=self.hypervisor_type,
+            hypervisor_version=f"{version // 1_000_000}.{version // 1000 % 1000}.{version % 1000}",
+            arch=self.opts.arch,
+            capabilities=frozenset(flags),
+        )
+
+    def list_vms(self) -> list[VMInfo]:
+        """List every defined domain."""
+        with self._calling("listing VMs"):
+            domains = self.ex_connection.listAllDomains(0)
+        return [self._info(dom) for dom in domains]
+
+    def get_vm(self, name: str) -> VMInfo:
+        """Report one domain."""
+        return self._info(self._domain(name))
+
+    # -- lifecycle --------------------------------------------------------------------------------
+
+    def _resolve_domain_type(self) -> str:
+        if self._domain_type is None:
+            if self._is_test:
+                self._domain_type = "test"
+            elif self.opts.domain_type != "auto":
+                self._domain_type = self.opts.domain_type
+            else:
+                self._domain_type = "kvm" if "kvm" in self.host_facts().capabilities else "qemu"
+        return self._domain_type
+
+    def _prepare_files(self, spec: VMSpec) -> tuple[str | None, tuple[str, ...]]:
+        """Create overlays and the seed; return the seed path and every file created."""
+        created: list[str] = []
+        for volume in spec.disks:
+            if volume.backing is None or self._is_test:
+                continue
+            if self._is_local and Path(volume.source).exists():
+                continue
+            if self._is_local:
+                disks.create_overlay_local(volume)
+            else:
+                disks.create_overlay_remote(self.ex_connection, volume)
+            created.append(volume.source)
+        seed_path = None
+        if spec.seed is not None:
+            if not self._is_local:
+                raise DriverError(
+                    f"VM {spec.name}: cloud-init seeds are built locally; {self.uri} is remote (not implemented yet)"
+                )
+            base = self.opts.seed_dir or (str(Path(spec.disks[0].source).parent) if spec.disks else None)
+            if base is None:
+                raise DriverValueError(f"VM {spec.name} has a cloud-init seed but no disk and no seed_dir setting")
+            seed_path = str(build_seed_iso(spec.seed, Path(base) / f"{spec.name}-cidata.iso"))
+            created.append(seed_path)
+        return seed_path, tuple(created)
+
+    def define_vm(self, spec: VMSpec) -> VMInfo:
+        """Create overlay disks and the seed, render the domain XML and define it."""
+        with contextlib.suppress(VMNotFoundError):
+            self._domain(spec.name)
+            raise VMExistsError(f"VM {spec.name} is already defined on {self.uri}")
+        domain_type = self._resolve_domain_type()
+        seed_path, created = self._prepare_files(spec)
+        options = domain_xml.RenderOptions(
+            domain_type=domain_type,
+            machine=self.opts.machine,
+            arch=self.opts.arch,
+            seed_path=seed_path,
+            owned_files=created,
+            vlan_mode=self.opts.vlan_mode,
+            vnc_listen=self.opts.vnc_listen,
+        )
+        xml = domain_xml.render_domain(spec, options)
+        try:
+            with self._calling(f"defining VM {spec.name}"):
+                dom = self.ex_connection.defineXML(xml)
+        except DriverError:
+            self._delete_files(created)
+            raise
+        return self._info(dom)
+
+    def start_vm(self, name: str) -> VMInfo:
+        """Start the domain unless it runs."""
+        dom = self._domain(name)
+        if not dom.isActive():
+            with self._calling(f"starting VM {name}"):
+                dom.create()
+        return self._info(dom)
+
+    def _wait_inactive(self, dom: libvirt.virDomain, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        for _ in range(int(timeout / _POLL_SECONDS) + 1):
+            if not dom.isActive():
+                return True
+            if time.monotonic() >= deadline:
+                break
+            time.sleep(_POLL_SECONDS)
+        return not dom.isActive()
+
+    def stop_vm(self, name: str, *, force: bool = False, timeout: float | None = None) -> VMInfo:
+        """Ask the guest to shut down (ACPI), and power it off if it has not within the timeout."""
+        dom = self._domain(name)
+        if not dom.isActive():
+            return self._info(dom)
+        if not force:
+            with self._calling(f"shutting down VM {name}"):
+                dom.shutdown()
+            force = not self._wait_inactive(dom, self.opts.stop_timeout if timeout is None else timeout)
+        if force:
+            with self._calling(f"powering off VM {name}"):
+                dom.destroy()
+        return self._info(dom)
+
+    def reboot_vm(self, name: str, *, force: bool = False) -> VMInfo:
+        """Reboot through the guest (ACPI), or reset the virtual hardware when ``force``."""
+        dom = self._domain(name)
+        if not dom.isActive():
+            raise VMStateError(f"VM {name} on {self.uri} is not running; start it instead of rebooting")
+        with self._calling(f"rebooting VM {name}"):
+            if force:
+                dom.reset(0)
+            else:
+                dom.reboot(0)
+        return self._info(dom)
+
+    def _delete_files(self, paths: tuple[str, ...] | list[str]) -> None:
+        for path in paths:
+            disks.delete_file(self.ex_connection, path, local=self._is_local)
+
+    def destroy_vm(self, name: str) -> None:
+        """Power off, undefine with its snapshot metadata, and delete the files define_vm created."""
+        dom = self._domain(name)
+        owned = domain_xml.owned_files(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
+        with self._calling(f"destroying VM {name}"):
+            if dom.isActive():
+                dom.destroy()
+            dom.undefineFlags(libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA)
+        self._delete_files(owned)
+
+    # -- extras ------------------------------------------------------------------------------------
+
+    def ex_watch(self, callback: Callable[[VMStateChange], None]) -> None:
+        """Call ``callback`` for every lifecycle event (needs the ``events`` setting).
+
+        The callback runs on libvirt's event thread: keep it short and hand work to a queue.
+        """
+        if not self.opts.events:
+            raise DriverValueError(f"ex_watch on {self.uri} needs the driver setting events=true")
+
+        def on_event(_conn: object, dom: libvirt.virDomain, event: int, detail: int, _opaque: object) -> None:
+            new = state.EVENT_STATE.get(event, VMState.UNKNOWN)
+            reason = f"libvirt event {state.EVENT_NAMES.get(event, event)} (detail {detail})"
+            callback(VMStateChange(dom.name(), None, new, power_of(new), reason))
+
+        with self._calling("registering for lifecycle events"):
+            self._callbacks.append(
+                self.ex_connection.domainEventRegisterAny(None, libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE, on_event, None)
+            )
+
+    def ex_domain_xml(self, name: str, *, inactive: bool = False) -> str:
+        """The domain XML as libvirt holds it."""
+        with self._calling(f"reading the XML of VM {name}"):
+            return str(self._domain(name).XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE if inactive else 0))
+
+    def _edit_inactive(self, dom: libvirt.virDomain, edit: Callable[[ET.Element], None]) -> None:
+        """Change a stopped domain by rewriting its persistent XML."""
+        root = ET.fromstring(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
+        edit(root)
+        with self._calling(f"redefining VM {dom.name()}"):
+            self.ex_connection.defineXML(ET.tostring(root, encoding="unicode"))
+
+
+__all__ = ["LibvirtCore", "LibvirtSettings"]

@@ -1,0 +1,221 @@
+"""The libvirt (KVM/QEMU) driver: the core lifecycle plus migration, scaling, volumes, ISOs,
+snapshots and consoles."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from xml.sax.saxutils import escape
+
+import libvirt
+
+from provisioner.compute.base import HypervisorDriver
+from provisioner.compute.drivers.libvirt import domain_xml
+from provisioner.compute.drivers.libvirt.core import LibvirtCore, LibvirtSettings
+from provisioner.compute.types import ConsoleAddress, Features, SnapshotInfo, VMInfo, VolumeSpec, power_of
+from provisioner.exceptions import DriverValueError, VMExistsError, VMNotFoundError, VMStateError
+
+_LIVE = libvirt.VIR_DOMAIN_AFFECT_LIVE
+_CONFIG = libvirt.VIR_DOMAIN_AFFECT_CONFIG
+_MIGRATE_FLAGS = libvirt.VIR_MIGRATE_LIVE | libvirt.VIR_MIGRATE_PERSIST_DEST | libvirt.VIR_MIGRATE_UNDEFINE_SOURCE
+
+
+def _snapshot_info(vm_name: str, snapshot: libvirt.virDomainSnapshot) -> SnapshotInfo:
+    root = ET.fromstring(snapshot.getXMLDesc(0))
+    parent = root.findtext("parent/name")
+    return SnapshotInfo(
+        name=root.findtext("name", ""),
+        vm_name=vm_name,
+        created_at=float(root.findtext("creationTime", "0")),
+        parent=parent,
+        current=bool(snapshot.isCurrent(0)),
+        description=root.findtext("description", ""),
+    )
+
+
+class LibvirtDriver(LibvirtCore):
+    """A libvirt host (see :class:`LibvirtCore` for URIs and settings)."""
+
+    features = (
+        Features.SNAPSHOTS
+        | Features.MIGRATION
+        | Features.SCALE
+        | Features.VOLUME_ATTACH
+        | Features.ISO_ATTACH
+        | Features.CONSOLE
+        | Features.EVENTS
+        | Features.CLOUD_INIT
+    )
+
+    # -- migration and scaling ----------------------------------------------------------------------
+
+    def migrate_vm(self, name: str, target: HypervisorDriver | str, *, live: bool = True) -> VMInfo:
+        """Live-migrate to another libvirt host (a connected LibvirtDriver, or a URI for peer-to-peer)."""
+        dom = self._domain(name)
+        if live and not dom.isActive():
+            raise VMStateError(f"VM {name} on {self.uri} is not running; live migration needs a running VM")
+        flags = _MIGRATE_FLAGS if live else _MIGRATE_FLAGS & ~libvirt.VIR_MIGRATE_LIVE
+        with self._calling(f"migrating VM {name}"):
+            if isinstance(target, LibvirtDriver):
+                moved = dom.migrate(target.ex_connection, flags, None, None, 0)
+                return target._info(moved)
+            if isinstance(target, str):
+                dom.migrateToURI3(target, {}, flags | libvirt.VIR_MIGRATE_PEER2PEER)
+                vcpus, memory = self._size(dom)
+                running = self.map_state(libvirt.VIR_DOMAIN_RUNNING)
+                return VMInfo(name, dom.UUIDString(), running, power_of(running), vcpus, memory, target)
+        raise DriverValueError(f"cannot migrate VM {name} to {target!r}: give a LibvirtDriver or a libvirt URI")
+
+    def _size(self, dom: libvirt.virDomain) -> tuple[int, int]:
+        return domain_xml.vcpus_and_memory(ET.fromstring(dom.XMLDesc(0)))
+
+    def scale_vm(self, name: str, *, vcpus: int | None = None, memory_bytes: int | None = None) -> VMInfo:
+        """Scale a stopped VM by rewriting its XML, a running one live within its maxima."""
+        dom = self._domain(name)
+        old_vcpus, old_memory = self._size(dom)
+        new_vcpus = old_vcpus if vcpus is None else vcpus
+        new_memory = old_memory if memory_bytes is None else memory_bytes
+        if new_vcpus < 1 or new_memory < 1 << 20:
+            raise DriverValueError(f"VM {name}: cannot scale to {new_vcpus} vCPUs and {new_memory} bytes")
+        if not dom.isActive():
+            self._edit_inactive(dom, lambda root: domain_xml.set_vcpus_and_memory(root, new_vcpus, new_memory))
+            return self._info(dom)
+        with self._calling(f"scaling running VM {name} (stop it first to grow beyond its maxima)"):
+            if new_vcpus != old_vcpus:
+                dom.setVcpusFlags(new_vcpus, _LIVE | _CONFIG)
+            if new_memory != old_memory:
+                # Separate calls: some drivers refuse LIVE|CONFIG together for memory.
+                dom.setMemoryFlags(new_memory // 1024, _LIVE)
+                dom.setMemoryFlags(new_memory // 1024, _CONFIG)
+        return self._info(dom)
+
+    # -- volumes and ISOs ---------------------------------------------------------------------------
+
+    def attach_volume(self, name: str, volume: VolumeSpec) -> None:
+        """Attach a volume: hot-plug when running, else add it to the persistent XML."""
+        dom = self._domain(name)
+        dev = domain_xml.target_dev(volume.bus, volume.device_id)
+        element = domain_xml.disk_element(volume)
+
+        def add(root: ET.Element) -> None:
+            devices = root.find("devices")
+            assert devices is not None
+            if domain_xml.find_disk(devices, dev) is not None:
+                raise DriverValueError(f"VM {name} already has a disk at {dev}; pick another device_id")
+            devices.append(element)
+
+        if dom.isActive():
+            with self._calling(f"attaching {volume.source} to VM {name}"):
+                dom.attachDeviceFlags(ET.tostring(element, encoding="unicode"), _LIVE | _CONFIG)
+        else:
+            self._edit_inactive(dom, add)
+
+    def detach_volume(self, name: str, volume: VolumeSpec) -> None:
+        """Detach the disk at the volume's bus and device id."""
+        dom = self._domain(name)
+        dev = domain_xml.target_dev(volume.bus, volume.device_id)
+        root = ET.fromstring(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
+        devices = root.find("devices")
+        assert devices is not None
+        disk = domain_xml.find_disk(devices, dev)
+        if disk is None:
+            raise VMNotFoundError(f"VM {name} on {self.uri} has no disk at {dev}")
+        if dom.isActive():
+            with self._calling(f"detaching {dev} from VM {name}"):
+                dom.detachDeviceFlags(ET.tostring(disk, encoding="unicode"), _LIVE | _CONFIG)
+        else:
+            devices.remove(disk)
+            with self._calling(f"redefining VM {name}"):
+                self.ex_connection.defineXML(ET.tostring(root, encoding="unicode"))
+
+    def _set_iso(self, name: str, iso: str | None) -> None:
+        dom = self._domain(name)
+        bus = domain_xml.RenderOptions().iso_bus
+        dev = domain_xml.target_dev(bus, domain_xml.ISO_INDEX)
+        element = domain_xml.cdrom_element(iso, bus, domain_xml.ISO_INDEX)
+
+        def swap(root: ET.Element) -> None:
+            devices = root.find("devices")
+            assert devices is not None
+            old = domain_xml.find_disk(devices, dev)
+            if old is not None:
+                devices.remove(old)
+            devices.append(element)
+
+        if dom.isActive():
+            with self._calling(f"changing the ISO of VM {name}"):
+                dom.updateDeviceFlags(ET.tostring(element, encoding="unicode"), _LIVE | _CONFIG)
+        else:
+            self._edit_inactive(dom, swap)
+
+    def attach_iso(self, name: str, iso: str) -> None:
+        """Insert an ISO into the VM's CD-ROM drive."""
+        self._set_iso(name, iso)
+
+    def detach_iso(self, name: str) -> None:
+        """Eject the ISO."""
+        self._set_iso(name, None)
+
+    # -- snapshots ---------------------------------------------------------------------------------
+
+    def _snapshot(self, name: str, snapshot: str) -> tuple[libvirt.virDomain, libvirt.virDomainSnapshot]:
+        dom = self._domain(name)
+        try:
+            return dom, dom.snapshotLookupByName(snapshot, 0)
+        except libvirt.libvirtError as error:
+            if error.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN_SNAPSHOT:
+                raise VMNotFoundError(f"VM {name} on {self.uri} has no snapshot named {snapshot}") from None
+            raise
+
+    def create_snapshot(self, name: str, snapshot: str, *, description: str = "") -> SnapshotInfo:
+        """Take an internal snapshot (disks, and memory when the VM runs)."""
+        dom = self._domain(name)
+        if snapshot in dom.snapshotListNames(0):
+            raise VMExistsError(f"VM {name} already has a snapshot named {snapshot}")
+        xml = (
+            f"<domainsnapshot><name>{escape(snapshot)}</name>"
+            f"<description>{escape(description)}</description></domainsnapshot>"
+        )
+        with self._calling(f"snapshotting VM {name}"):
+            return _snapshot_info(name, dom.snapshotCreateXML(xml, 0))
+
+    def revert_snapshot(self, name: str, snapshot: str) -> VMInfo:
+        """Revert to a snapshot (and to the power state it was taken in)."""
+        dom, snap = self._snapshot(name, snapshot)
+        with self._calling(f"reverting VM {name} to {snapshot}"):
+            dom.revertToSnapshot(snap, 0)
+        return self._info(dom)
+
+    def delete_snapshot(self, name: str, snapshot: str) -> None:
+        """Delete a snapshot."""
+        _dom, snap = self._snapshot(name, snapshot)
+        with self._calling(f"deleting snapshot {snapshot} of VM {name}"):
+            snap.delete(0)
+
+    def list_snapshots(self, name: str) -> list[SnapshotInfo]:
+        """List snapshots, oldest first (ties in the one-second creation time broken by ancestry)."""
+        dom = self._domain(name)
+        with self._calling(f"listing snapshots of VM {name}"):
+            infos = [_snapshot_info(name, snap) for snap in dom.listAllSnapshots(0)]
+        parents = {info.name: info.parent for info in infos}
+
+        def depth(snapshot: str | None) -> int:
+            steps = 0
+            while snapshot is not None and steps <= len(parents):
+                snapshot, steps = parents.get(snapshot), steps + 1
+            return steps
+
+        return sorted(infos, key=lambda info: (info.created_at, depth(info.name), info.name))
+
+    # -- console -----------------------------------------------------------------------------------
+
+    def console_address(self, name: str) -> ConsoleAddress:
+        """VNC when the domain has graphics, else its serial console (file or pty path)."""
+        dom = self._domain(name)
+        with self._calling(f"reading the console of VM {name}"):
+            address = domain_xml.console_from_xml(dom.XMLDesc(0))
+        if address is None:
+            raise VMStateError(f"VM {name} on {self.uri} has neither graphics nor a serial console")
+        return address
+
+
+__all__ = ["LibvirtDriver", "LibvirtSettings"]
