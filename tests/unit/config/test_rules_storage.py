@@ -93,7 +93,8 @@ def test_iscsi_pool_needs_iqn_and_lun(check: Checker, doc: dict[str, Any]) -> No
     assert check.lines(doc) == [
         f"{check.file}:{at(check.text, 'name: ps1')}: zones[0].primary_storage[0].iqn: an iscsi pool needs iqn: "
         "add iqn: iqn.2024-01.org.example:pool1",
-        f"{check.file}:{at(check.text, 'name: ps1')}: zones[0].primary_storage[0].lun: an iscsi pool needs lun: add lun: 0",
+        f"{check.file}:{at(check.text, 'name: ps1')}: zones[0].primary_storage[0].lun: an iscsi pool needs lun: "
+        "add lun: 0",
     ]
 
 
