@@ -92,10 +92,17 @@ def _label(model: type[BaseModel]) -> str:
     return "".join(f" {c.lower()}" if c.isupper() and i else c.lower() for i, c in enumerate(name))
 
 
-def _message(error: ErrorDetails, key: str) -> str:
-    """One sentence: the value, what is wrong, and what to write instead."""
+def _message(error: ErrorDetails, key: str, item: bool = False) -> str:
+    """One sentence: the value, what is wrong, and what to write instead.
+
+    Args:
+        error: pydantic's error.
+        key: the nearest key above the value.
+        item: the value is an item of the list under ``key``.
+    """
     kind, value, ctx = error["type"], error["input"], error.get("ctx", {})
     shown = _show(value)
+    subject = f"each item of {key}" if item else key
     if kind in ("value_error", "assertion_error"):
         return str(ctx.get("error", error["msg"]))
     if kind == "missing":
@@ -105,7 +112,7 @@ def _message(error: ErrorDetails, key: str) -> str:
     if kind == "string_pattern_mismatch":
         return f"{shown} is not a valid {key}: " + _PATTERN_ADVICE.get(key, f"it must match {ctx.get('pattern')}")
     if kind == "string_too_short":
-        return f"{key} is empty: write at least {ctx.get('min_length')} character(s)"
+        return f"{'an item of ' + key if item else key} is empty: write at least {ctx.get('min_length')} character(s)"
     if kind == "string_too_long":
         return f"{shown} is too long: {key} takes at most {ctx.get('max_length')} characters"
     if kind == "too_short":
@@ -116,10 +123,12 @@ def _message(error: ErrorDetails, key: str) -> str:
     if kind in bounds:
         limit = next(iter(ctx.values()), "?")
         return f"{shown} is out of range for {key}: write a number {bounds[kind]} {limit}"
+    if kind == "string_type" and isinstance(value, int | float):
+        return f"{shown} is not text: quote it ('{shown}')"
     if kind in _KINDS:
         if value is None:
-            return f"{key} has no value: write {_KINDS[kind]}"
-        return f"{shown} is not {_KINDS[kind]}: write {key} as {_KINDS[kind]}"
+            return f"{subject} has no value: write {_KINDS[kind]}"
+        return f"{shown} is not {_KINDS[kind]}: write {subject} as {_KINDS[kind]}"
     if kind == "int_from_float":
         return f"{shown} is not a whole number: write {key} without a fraction"
     return f"{shown}: {error['msg']}"
@@ -151,6 +160,14 @@ def _normalise(loc: tuple[int | str, ...], data: Any) -> tuple[Loc, int | None, 
     return tuple(out), tagged, on_key
 
 
+def _key(loc: Loc) -> str:
+    return next((str(part) for part in reversed(loc) if isinstance(part, str)), "value")
+
+
+def _is_item(loc: Loc) -> bool:
+    return bool(loc) and isinstance(loc[-1], int)
+
+
 def findings_from(error: ValidationError, data: Any) -> list[Finding]:
     """Findings for every pydantic error, one per place (union alternatives are merged).
 
@@ -168,8 +185,7 @@ def findings_from(error: ValidationError, data: Any) -> list[Finding]:
         if detail["type"] == "extra_forbidden":
             plain.append(_unknown_key(loc))
             continue
-        key = next((str(p) for p in reversed(loc) if isinstance(p, str)), "value")
-        plain.append(Finding(loc, _message(detail, key), None, on_key))
+        plain.append(Finding(loc, _message(detail, _key(loc), _is_item(loc)), None, on_key))
     for prefix, alternatives in unions.items():
         plain.extend(_union(prefix, alternatives))
     return plain
@@ -178,11 +194,10 @@ def findings_from(error: ValidationError, data: Any) -> list[Finding]:
 def _union(prefix: Loc, alternatives: list[tuple[Loc, ErrorDetails]]) -> Iterable[Finding]:
     """Keep the errors of the branch the value matched in shape, or say which shapes it may take."""
     deeper = [(loc, detail) for loc, detail in alternatives if len(loc) > len(prefix)]
-    key = next((str(p) for p in reversed(prefix) if isinstance(p, str)), "value")
+    key = _key(prefix)
     if deeper:
         for loc, detail in deeper:
-            inner = next((str(p) for p in reversed(loc) if isinstance(p, str)), key)
-            yield Finding(loc, _message(detail, inner))
+            yield Finding(loc, _message(detail, _key(loc), _is_item(loc)))
         return
     shapes = []
     for _, detail in alternatives:

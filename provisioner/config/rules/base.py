@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import ipaddress
+import re
 import socket
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from provisioner.model.base import IPV4_RE, HypervisorType
 #: A place in the document: keys and list indexes from the root.
 Loc = tuple[str | int, ...]
 
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_-]+")
 _HYPERVISORS = frozenset(h.value for h in HypervisorType)
 
 
@@ -64,12 +66,12 @@ Rule = Callable[["Document"], Iterable[Finding]]
 
 
 def format_loc(loc: Loc) -> str:
-    """Render a location as ``zones[1].pods[0].name`` (keys that are not identifiers as ``["a.b"]``)."""
+    """Render a location as ``zones[1].pods[0].name`` (keys with dots or spaces as ``["a.b"]``)."""
     out: list[str] = []
     for part in loc:
         if isinstance(part, int):
             out.append(f"[{part}]")
-        elif part.isidentifier():
+        elif _PLAIN_KEY.fullmatch(part):
             out.append(f".{part}" if out else part)
         else:
             out.append(f'["{part}"]')
