@@ -16,6 +16,7 @@ Everything is built as plain dicts and lists in document order, so serialising i
 
 from __future__ import annotations
 
+import gc
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -100,6 +101,8 @@ class _Builder:
         self.groups: dict[str, Group] = {"all": Group("all", vars=_all_vars(cloud))}
         self.hostvars: dict[str, dict[str, Any]] = {}
         self.server_ip = {server.name: server.ip for server in cloud.storage_servers}
+        self.pod_cidrs = {id(pod): facts.pod_cidr(pod) for zone in cloud.zones for pod in zone.pods}
+        self._bridge_cache: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
         self._names_for_groups()
         self._names_for_hosts()
 
@@ -116,12 +119,17 @@ class _Builder:
     def _names_for_hosts(self) -> None:
         cloud = self.cloud
         paths: list[tuple[str, ...]] = [
-            (p.zone.name, p.pod.name, p.cluster.name, p.host.name) for p in cloud.iter_hosts()
+            (zone.name, pod.name, cluster.name, host.name)
+            for zone, pod, cluster in cloud.iter_clusters()
+            for host in cluster.hosts
         ]
         paths += [("storage", s.name) for s in cloud.storage_servers]
         paths += [(r.name, m.name) for r in cloud.regions for m in r.management_servers]
-        # Machines are named by their own name; only clashing names get ".<parent>..." qualifiers.
-        self.host_names = dict(zip(paths, unique_names(paths, host_name, separator="-"), strict=True))
+        names = [path[-1] for path in paths]
+        if len(set(names)) < len(names):
+            # Machines are named by their own name; only clashing names get ".<parent>..." qualifiers.
+            names = unique_names(paths, host_name, separator="-")
+        self.host_names = dict(zip(paths, names, strict=True))
 
     def group(self, name: str, parent: str, variables: dict[str, Any] | None = None) -> Group:
         group = self.groups.get(name)
@@ -151,10 +159,11 @@ class _Builder:
                 self.add_host(name, "management_servers", {})
         for zone in cloud.zones:
             self._zone(zone)
+        served = storage_server_vars(cloud, self.pod_cidrs)
         zone_groups = {z.name: self.group_name[(z.region, z.name)] for z in cloud.zones}
         for server in cloud.storage_servers:
             name = self.host_names[("storage", server.name)]
-            variables, roles = storage_server_vars(cloud, server)
+            variables, roles = served[server.name]
             groups = [zone_groups[server.zone]] if server.zone in zone_groups else []
             groups += roles
             if not groups:
@@ -179,18 +188,25 @@ class _Builder:
             ]
         zone_group = self.group(self.group_name[(zone.region, zone.name)], parent, zone_vars).name
         shared_pools = self._shared_pools(zone)
-        bridge_cache: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
         for pod in zone.pods:
             pod_key = (zone.region, zone.name, pod.name)
             pod_vars = {
                 "provisioner_pod": pod.name,
-                "provisioner_pod_cidr": facts.pod_cidr(pod),
+                "provisioner_pod_cidr": self.pod_cidrs[id(pod)],
                 "provisioner_pod_gateway": pod.gateway,
             }
             pod_group = self.group(self.group_name[pod_key], zone_group, pod_vars).name
             for cluster in pod.clusters:
                 cluster_group = self._cluster(zone, pod_key, cluster, pod_group, shared_pools)
-                self._hosts(zone, pod_key, cluster, cluster_group, bridge_cache)
+                self._hosts(zone, pod_key, cluster, cluster_group)
+
+    def _bridges(self, zone: Zone, hypervisor: str, nics: dict[str, str]) -> list[dict[str, Any]]:
+        # One list object per distinct (zone, hypervisor, cabling): identity tells hosts apart cheaply.
+        key = (zone.name, hypervisor, tuple(sorted(nics.items())))
+        found = self._bridge_cache.get(key)
+        if found is None:
+            found = self._bridge_cache[key] = facts.bridges(zone.physical_networks, hypervisor, nics)
+        return found
 
     def _shared_pools(self, zone: Zone) -> list[tuple[PrimaryStorage, dict[str, Any]]]:
         return [
@@ -208,7 +224,7 @@ class _Builder:
     ) -> str:
         hypervisor = cluster.hypervisor.value
         prefix = facts.HYPERVISOR_ROLE[hypervisor]
-        attached = [
+        attached: list[dict[str, Any]] = [
             data
             for pool, data in pools
             if (
@@ -222,6 +238,8 @@ class _Builder:
             "provisioner_cluster": cluster.name,
             "provisioner_hypervisor": hypervisor,
             f"{prefix}_storage_pools": attached,
+            # The bridges of the cluster's first host; hosts cabled differently override them.
+            f"{prefix}_bridges": self._bridges(zone, hypervisor, cluster.hosts[0].nics if cluster.hosts else {}),
         }
         if cluster.vcenter is not None:
             vcenter = cluster.vcenter
@@ -241,44 +259,49 @@ class _Builder:
         pod_key: tuple[str, ...],
         cluster: Cluster,
         cluster_group: str,
-        bridge_cache: dict[tuple[Any, ...], list[dict[str, Any]]],
     ) -> None:
         hypervisor = cluster.hypervisor.value
         prefix = facts.HYPERVISOR_ROLE[hypervisor]
         role_group = f"{hypervisor}_hosts"
+        default_bridges = self.groups[cluster_group].vars[f"{prefix}_bridges"]
         local_pools = [
             pool
             for pool in zone.primary_storage
             if pool.effective_scope is StorageScope.HOST and pool.cluster in (None, cluster.name)
         ]
+        first_nics = cluster.hosts[0].nics if cluster.hosts else {}
+        cluster_hosts = self.groups[cluster_group].hosts
+        role_hosts = self.groups[role_group].hosts
+        names = self.host_names
+        hostvars = self.hostvars
+        bridges_key = f"{prefix}_bridges"
+        place = (zone.name, pod_key[-1], cluster.name)
         for host in cluster.hosts:
             variables = facts.connection(host.ip, host.ssh_user, host.ssh_port)
             variables["provisioner_host"] = host.name
-            variables["provisioner_id"] = f"{zone.name}/{pod_key[-1]}/{cluster.name}/{host.name}"
             if host.tags:
                 variables["provisioner_host_tags"] = list(host.tags)
             if host.url is not None:
                 variables["provisioner_host_url"] = host.url
             if host.credentials is not None:
                 variables["provisioner_host_credentials"] = facts.credential(host.credentials)
-            if host.bmc is not None:
-                bmc: dict[str, Any] = {"address": host.bmc.address, "type": host.bmc.type}
-                if host.bmc.credentials is not None:
-                    bmc["credentials"] = facts.credential(host.bmc.credentials)
-                variables["provisioner_bmc"] = bmc
-            # Hosts with the same NIC mapping share one list object: cheap for big fleets.
-            key = (hypervisor, tuple(host.nics.items()))
-            if key not in bridge_cache:
-                bridge_cache[key] = facts.bridges(zone.physical_networks, hypervisor, host.nics)
-            variables[f"{prefix}_bridges"] = bridge_cache[key]
-            mine = [pool for pool in local_pools if pool.host == host.name]
-            if mine:
-                variables[f"{prefix}_local_storage_pools"] = [
-                    facts.storage_pool(pool, zone.name, None) for pool in mine
-                ]
-            name = self.host_names[(zone.name, pod_key[-1], cluster.name, host.name)]
-            self.add_host(name, cluster_group, variables)
-            self.add_host(name, role_group, {})
+            # The BMC is left out on purpose: power control is the management server's job, not a
+            # role's, and 100k per-host dicts would cost a third of the inventory's memory.
+            if host.nics != first_nics:
+                bridges = self._bridges(zone, hypervisor, host.nics)
+                if bridges != default_bridges:
+                    variables[bridges_key] = bridges
+            if local_pools:
+                mine = [pool for pool in local_pools if pool.host == host.name]
+                if mine:
+                    variables[f"{prefix}_local_storage_pools"] = [
+                        facts.storage_pool(pool, zone.name, None) for pool in mine
+                    ]
+            # The hot loop of big fleets: append directly instead of going through add_host.
+            name = names[(*place, host.name)]
+            cluster_hosts.append(name)
+            role_hosts.append(name)
+            hostvars.setdefault(name, variables)
 
 
 def build_inventory(cloud: Cloud) -> Inventory:
@@ -291,4 +314,13 @@ def build_inventory(cloud: Cloud) -> Inventory:
         The inventory: every group (``all`` first, then the topology and role groups in document
         order) and the vars of every host. Secrets appear only as references and lookups.
     """
-    return _Builder(cloud).build()
+    # The build allocates a few hundred thousand small dicts and tuples and no cycles; with the
+    # collector on, each generation-0 sweep re-walks the whole model (a 100k-host cloud holds
+    # millions of objects), which costs more than the build itself.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _Builder(cloud).build()
+    finally:
+        if enabled:
+            gc.enable()

@@ -6,6 +6,7 @@ equal bytes.
 
 from __future__ import annotations
 
+import gc
 import json
 import re
 from typing import Any, Literal
@@ -47,8 +48,14 @@ def to_json(inventory: Inventory, *, indent: int | None = 2) -> str:
     Returns:
         The JSON text, ending with a newline.
     """
-    separators = (",", ":") if indent is None else (",", ": ")
-    return json.dumps(to_list_dict(inventory), indent=indent, separators=separators, ensure_ascii=False) + "\n"
+    # No cycles are created; a collector sweep would re-walk the whole model for nothing.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return json.dumps(to_list_dict(inventory), indent=indent, ensure_ascii=False) + "\n"
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def to_yaml_dict(inventory: Inventory, *, with_vars: bool = True) -> dict[str, Any]:

@@ -8,31 +8,33 @@ from provisioner.ansible import facts
 from provisioner.model import Cloud, ManagementServer, StorageProtocol, StorageServer
 
 
-def storage_server_vars(cloud: Cloud, server: StorageServer) -> tuple[dict[str, Any], list[str]]:
-    """What a storage server serves, and the role groups it belongs to.
+def storage_server_vars(cloud: Cloud, pod_cidrs: dict[int, str]) -> dict[str, tuple[dict[str, Any], list[str]]]:
+    """What each storage server serves, and the role groups it belongs to.
 
-    A pool or image store is served by this machine when its ``server`` is the machine's name or IP.
+    A pool or image store is served by a storage server when its ``server`` is that machine's
+    name or IP. Pools on other servers (an existing NAS) are attached by hosts but served by nobody.
 
     Args:
         cloud: the topology.
-        server: the storage server.
+        pod_cidrs: each pod's CIDR by ``id(pod)`` (the NFS clients of a zone are its pods).
 
     Returns:
-        The host vars (``nfs_server_*``, ``iscsi_target_*``, ``image_store_*``) and the role groups
-        (``nfs_servers``, ``iscsi_targets``, ``image_stores``) it belongs to, in that order.
+        By server name: the host vars (``nfs_server_*``, ``iscsi_target_*``, ``image_store_*``) and
+        the role groups (``nfs_servers``, ``iscsi_targets``, ``image_stores``) it belongs to.
     """
-    mine = (server.name, server.ip)
-    exports: list[dict[str, Any]] = []
-    luns: list[dict[str, Any]] = []
-    directories: list[dict[str, Any]] = []
-    templates: list[dict[str, Any]] = []
+    by_key: dict[str, _Served] = {}
+    served = [_Served() for _ in cloud.storage_servers]
+    for server, entry in zip(cloud.storage_servers, served, strict=True):
+        by_key.setdefault(server.name, entry)
+        by_key.setdefault(server.ip, entry)
     for zone in cloud.zones:
-        clients = list(dict.fromkeys(facts.pod_cidr(pod) for pod in zone.pods))
+        clients = list(dict.fromkeys(pod_cidrs[id(pod)] for pod in zone.pods))
         for pool in zone.primary_storage:
-            if pool.server not in mine:
+            pool_entry = by_key.get(pool.server or "")
+            if pool_entry is None:
                 continue
             if pool.protocol is StorageProtocol.NFS:
-                exports.append(
+                pool_entry.exports.append(
                     {"name": pool.name, "zone": zone.name, "kind": "primary", "path": pool.path, "clients": clients}
                 )
             elif pool.protocol is StorageProtocol.ISCSI:
@@ -41,33 +43,51 @@ def storage_server_vars(cloud: Cloud, server: StorageServer) -> tuple[dict[str, 
                     lun["size"] = pool.capacity
                 if pool.chap is not None:
                     lun["chap"] = facts.credential(pool.chap)
-                luns.append(lun)
-        stores = [store for store in zone.image_stores if store.server in mine]
-        for store in stores:
-            exports.append(
+                pool_entry.luns.append(lun)
+        templates = [facts.template(t) for t in cloud.templates if t.zones == "all" or zone.name in t.zones]
+        for store in zone.image_stores:
+            store_entry = by_key.get(store.server)
+            if store_entry is None:
+                continue
+            store_entry.exports.append(
                 {"name": store.name, "zone": zone.name, "kind": "image_store", "path": store.path, "clients": clients}
             )
-            directories.append(facts.image_store(store, zone.name, server.ip))
-        if stores:
-            templates.extend(facts.template(t) for t in cloud.templates if t.zones == "all" or zone.name in t.zones)
-    variables = facts.connection(server.ip, server.ssh_user, server.ssh_port)
-    variables["provisioner_host"] = server.name
-    roles: list[str] = []
-    if exports:
-        roles.append("nfs_servers")
-        variables["nfs_server_backend"] = server.nfs_backend.value
-        variables["nfs_server_export_root"] = server.export_root
-        variables["nfs_server_exports"] = exports
-    if luns:
-        roles.append("iscsi_targets")
-        variables["iscsi_target_backend"] = server.iscsi_backend.value
-        variables["iscsi_target_backing_root"] = server.export_root
-        variables["iscsi_target_luns"] = luns
-    if directories:
-        roles.append("image_stores")
-        variables["image_store_directories"] = directories
-        variables["image_store_templates"] = list({t["name"]: t for t in templates}.values())
-    return variables, roles
+            store_entry.directories.append(facts.image_store(store, zone.name, store.server))
+            store_entry.templates.update((t["name"], t) for t in templates)
+    return {server.name: entry.render(server) for server, entry in zip(cloud.storage_servers, served, strict=True)}
+
+
+class _Served:
+    """What one storage server serves, collected over all zones."""
+
+    def __init__(self) -> None:
+        self.exports: list[dict[str, Any]] = []
+        self.luns: list[dict[str, Any]] = []
+        self.directories: list[dict[str, Any]] = []
+        self.templates: dict[str, dict[str, Any]] = {}
+
+    def render(self, server: StorageServer) -> tuple[dict[str, Any], list[str]]:
+        variables = facts.connection(server.ip, server.ssh_user, server.ssh_port)
+        variables["provisioner_host"] = server.name
+        roles: list[str] = []
+        if self.exports:
+            roles.append("nfs_servers")
+            variables["nfs_server_backend"] = server.nfs_backend.value
+            variables["nfs_server_export_root"] = server.export_root
+            variables["nfs_server_exports"] = self.exports
+        if self.luns:
+            roles.append("iscsi_targets")
+            variables["iscsi_target_backend"] = server.iscsi_backend.value
+            variables["iscsi_target_backing_root"] = server.export_root
+            variables["iscsi_target_luns"] = self.luns
+        if self.directories:
+            roles.append("image_stores")
+            for directory in self.directories:
+                directory["address"] = server.ip
+                directory["url"] = f"nfs://{server.ip}{directory['path']}"
+            variables["image_store_directories"] = self.directories
+            variables["image_store_templates"] = list(self.templates.values())
+        return variables, roles
 
 
 def management_server_vars(server: ManagementServer) -> dict[str, Any]:
