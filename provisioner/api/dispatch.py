@@ -17,7 +17,13 @@ from provisioner.api.params import Page, Value, merge_params, page_window, unpac
 from provisioner.api.registry import ApiCommand, CommandContext, Registry
 from provisioner.api.responses import ApiReply, async_body, envelope_name, error_reply, reply
 from provisioner.api.settings import ApiSettings, is_loopback
-from provisioner.exceptions import ApiError, InternalError, MethodNotAllowedError, UnauthorizedError
+from provisioner.exceptions import (
+    ApiError,
+    InternalError,
+    MethodNotAllowedError,
+    UnauthorizedError,
+    UnsupportedActionError,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +79,8 @@ class ApiDispatcher:
                 credentials = self._login(request, params)
             else:
                 credentials = self._authenticate(request, params)
+            if command is None and self.settings.integration:
+                raise UnsupportedActionError(f"Unknown API command: {given}")
             if command is None or not self.backend.is_allowed(credentials.caller, command.name, command.authorized):
                 raise unavailable(given, request.client_ip)
             result = self._run(command, credentials, unpack(params), request.client_ip)

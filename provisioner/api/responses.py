@@ -144,7 +144,9 @@ def render(name: str, body: Mapping[str, Any], fmt: str, settings: ApiSettings) 
 
 def header_safe(text: str) -> str:
     """A value that fits an HTTP header: one line of latin-1."""
-    flat = " ".join(text.split())
+    # Control characters (a NUL in a fuzzed id) would make the whole answer invalid HTTP.
+    printable = "".join(char if " " <= char != "\x7f" else " " for char in text)
+    flat = " ".join(printable.split())
     return flat.encode("latin-1", "replace").decode("latin-1")
 
 

@@ -4,19 +4,25 @@ The demo commands cover each command kind: a sync list (``listDemoZones``), a sy
 parameter (``createDemoZone``), a delete (``deleteDemoZone``), an admin-only command, an async command
 (``updateDemoZone``), an async-create (``deployDemoVm``), a failing async command (``failDemo``) and a
 minimal ``queryAsyncJobResult`` that runs the queued job on first poll (no threads, deterministic).
+:func:`serve_api` runs the app under a real uvicorn server on a free loopback port.
 """
 
 from __future__ import annotations
 
 import secrets
+import socket
+import threading
+import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import uvicorn
 from pydantic import Field
 
+from provisioner.api.app import create_app
 from provisioner.api.commands import load_commands
 from provisioner.api.fields import BaseListParams, BaseParams, param
 from provisioner.api.params import Value
@@ -220,8 +226,12 @@ def _zone(data: dict[str, Any]) -> ZoneResponse:
     return ZoneResponse(**data)
 
 
-def demo_registry() -> Registry:
-    """The protocol commands plus the demo commands, in a registry of its own."""
+def demo_registry(*, failures: bool = True) -> Registry:
+    """The protocol commands plus the demo commands, in a registry of its own.
+
+    Args:
+        failures: also register ``failDemo`` and ``crashDemo`` (commands that fail on purpose).
+    """
     registry = load_commands().copy()
     admin_user = {RoleType.ADMIN, RoleType.USER}
 
@@ -310,15 +320,8 @@ def demo_registry() -> Registry:
     def allocate(ctx: CommandContext, params: DeployDemoVmParams) -> str:
         return str(uuid.uuid4())
 
-    @registry.api_command("failDemo", params=BaseParams, response=SuccessResponse, is_async=True)
-    def fail(ctx: CommandContext, params: BaseParams) -> None:
-        """Always fails with 533."""
-        raise InsufficientCapacityError("no host has room for it")
-
-    @registry.api_command("crashDemo", params=BaseParams, response=SuccessResponse)
-    def crash(ctx: CommandContext, params: BaseParams) -> None:
-        """Raises an unexpected error (a bug)."""
-        raise RuntimeError("secret internals")
+    if failures:
+        _register_failures(registry)
 
     @registry.api_command("queryAsyncJobResult", params=QueryParams, response=JobResponse)
     def query(ctx: CommandContext, params: QueryParams) -> JobResponse:
@@ -338,12 +341,65 @@ def demo_registry() -> Registry:
     return registry
 
 
-def make_backend(settings: ApiSettings | None = None) -> MemoryBackend:
-    """A fresh in-memory backend over the demo registry."""
-    return MemoryBackend(registry=demo_registry(), settings=settings or ApiSettings())
+def _register_failures(registry: Registry) -> None:
+    @registry.api_command("failDemo", params=BaseParams, response=SuccessResponse, is_async=True)
+    def fail(ctx: CommandContext, params: BaseParams) -> None:
+        """Always fails with 533."""
+        raise InsufficientCapacityError("no host has room for it")
+
+    @registry.api_command("crashDemo", params=BaseParams, response=SuccessResponse)
+    def crash(ctx: CommandContext, params: BaseParams) -> None:
+        """Raises an unexpected error (a bug)."""
+        raise RuntimeError("secret internals")
+
+
+def make_backend(settings: ApiSettings | None = None, registry: Registry | None = None) -> MemoryBackend:
+    """A fresh in-memory backend over the demo registry (or ``registry``)."""
+    return MemoryBackend(registry=registry or demo_registry(), settings=settings or ApiSettings())
 
 
 def signed(command: str, key: str = ADMIN_KEY, secret: str = ADMIN_SECRET, **params: str) -> dict[str, str]:
     """Request parameters for ``command`` (JSON), signed the server's way with ``key``/``secret``."""
     query = {"command": command, "response": "json", "apiKey": key, **params}
     return {**query, "signature": sign(query, secret)}
+
+
+@dataclass
+class LiveServer:
+    """A uvicorn server running the API app in a thread of this process."""
+
+    url: str
+    backend: MemoryBackend
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def serve_api(settings: ApiSettings, registry: Registry | None = None) -> Iterator[LiveServer]:
+    """Run the API app under uvicorn on a free loopback port in a thread; yields, then stops it."""
+    backend = make_backend(settings, registry)
+    port = _free_port()
+    config = uvicorn.Config(
+        create_app(backend, settings, backend.registry),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="off",
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="api-test-server", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:  # bounded: 10 s
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the API server did not start")
+        time.sleep(0.02)
+    try:
+        yield LiveServer(f"http://127.0.0.1:{port}/client/api", backend)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

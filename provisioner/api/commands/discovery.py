@@ -8,7 +8,7 @@ from provisioner.api.discovery import ApiResponse, describe_command
 from provisioner.api.fields import BaseParams, param
 from provisioner.api.registry import CommandContext, api_command
 from provisioner.api.responses import ResponseModel
-from provisioner.exceptions import InternalError
+from provisioner.exceptions import ParamError
 
 
 class ListApisParams(BaseParams):
@@ -31,7 +31,8 @@ def list_apis(ctx: CommandContext, params: ListApisParams) -> list[ApiResponse]:
     commands = [command for command in ctx.registry.commands() if params.name in (None, command.name)]
     allowed = [c for c in commands if ctx.backend.is_allowed(ctx.caller, c.name, c.authorized)]
     if params.name is not None and not allowed:
-        raise InternalError("Api Discovery plugin was unable to find an api by that name or process any apis")
+        # CloudStack answers 530 here; an unknown name is the caller's mistake, so we answer 431.
+        raise ParamError("Api Discovery plugin was unable to find an api by that name or process any apis")
     return [describe_command(command) for command in allowed]
 
 

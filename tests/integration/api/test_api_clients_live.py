@@ -2,26 +2,20 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 import requests
-import uvicorn
 from cs import CloudStack, CloudStackApiException
 from libcloud.common.types import InvalidCredsError
 from libcloud.compute.providers import get_driver
 from libcloud.compute.types import Provider
 
-from provisioner.api.app import create_app
 from provisioner.api.settings import ApiSettings
-from tests.support.api_backend import ADMIN_KEY, ADMIN_SECRET, MemoryBackend, make_backend
+from tests.support.api_backend import ADMIN_KEY, ADMIN_SECRET, LiveServer, serve_api
 
 pytestmark = pytest.mark.integration
 
@@ -29,54 +23,14 @@ pytestmark = pytest.mark.integration
 AWKWARD = "a b*c~d[e]f+g$h ünï ☁"
 
 
-@dataclass
-class LiveServer:
-    """A uvicorn server running the API app in a thread of this process."""
-
-    url: str
-    backend: MemoryBackend
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def _serve(settings: ApiSettings) -> Iterator[LiveServer]:
-    backend = make_backend(settings)
-    port = _free_port()
-    config = uvicorn.Config(
-        create_app(backend, settings, backend.registry),
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        lifespan="off",
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="api-test-server", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:  # bounded: 10 s
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the API server did not start")
-        time.sleep(0.02)
-    try:
-        yield LiveServer(f"http://127.0.0.1:{port}/client/api", backend)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-
-
 @pytest.fixture(scope="module")
 def live() -> Iterator[LiveServer]:
-    yield from _serve(ApiSettings())
+    yield from serve_api(ApiSettings())
 
 
 @pytest.fixture(scope="module")
 def integration_live() -> Iterator[LiveServer]:
-    yield from _serve(ApiSettings(integration=True))
+    yield from serve_api(ApiSettings(integration=True))
 
 
 def cs_client(live: LiveServer, **options: Any) -> CloudStack:

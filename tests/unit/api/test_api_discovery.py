@@ -75,9 +75,9 @@ def test_list_apis_filters_by_permission_and_name() -> None:
     apis = cmk_sync(list_apis(USER))
     assert "listDemoZones" in apis and "createDemoZone" not in apis
     assert [api["name"] for api in list_apis(name="listDemoZones")["api"]] == ["listDemoZones"]
-    from provisioner.exceptions import InternalError
+    from provisioner.exceptions import ParamError
 
-    with pytest.raises(InternalError):
+    with pytest.raises(ParamError):
         list_apis(USER, name="createDemoZone")
 
 
