@@ -47,15 +47,15 @@ class PostgresCluster:
 
         with psycopg.connect(host=str(self.socket_dir), port=self.port, user="postgres", dbname="postgres") as conn:
             conn.autocommit = True
-            conn.execute(sql)  # type: ignore[arg-type]
+            conn.execute(sql.encode())
 
 
-def _as_postgres() -> dict[str, int]:
-    """``subprocess`` arguments that drop to the postgres user when we are root (it refuses root)."""
+def _as_postgres() -> tuple[int, int] | None:
+    """The postgres (uid, gid) to drop to when we are root (PostgreSQL refuses to run as root)."""
     if os.geteuid() != 0:
-        return {}
+        return None
     entry = pwd.getpwnam("postgres")
-    return {"user": entry.pw_uid, "group": entry.pw_gid}
+    return entry.pw_uid, entry.pw_gid
 
 
 def _stop(pid: int, timeout: float = 10.0) -> None:
@@ -86,8 +86,9 @@ def postgres_cluster() -> Iterator[PostgresCluster]:
         raise
     work = Path(tempfile.mkdtemp(prefix="provisioner-pg-"))
     data = work / "data"
+    uid, gid = ids if ids else (None, None)
     if ids:
-        os.chown(work, ids["user"], ids["group"])
+        os.chown(work, *ids)
     env = {**os.environ, "LC_ALL": "C.UTF-8"}
     subprocess.run(
         [str(PG_BIN / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "-E", "UTF8"],
@@ -96,7 +97,8 @@ def postgres_cluster() -> Iterator[PostgresCluster]:
         env=env,
         cwd=work,
         timeout=120,
-        **ids,  # type: ignore[arg-type]
+        user=uid,
+        group=gid,
     )
     options = f"-k {work} -c listen_addresses='' -p {PORT} -c fsync=off -c max_connections=200"
     subprocess.run(
@@ -106,7 +108,8 @@ def postgres_cluster() -> Iterator[PostgresCluster]:
         env=env,
         cwd=work,
         timeout=120,
-        **ids,  # type: ignore[arg-type]
+        user=uid,
+        group=gid,
     )
     pid = int((data / "postmaster.pid").read_text().splitlines()[0])
     try:
