@@ -1,1 +1,1 @@
-"""drivers."""
+"""Built-in storage drivers, imported lazily by the registry."""

@@ -1,0 +1,203 @@
+"""A store that is a directory this host sees: local storage, FC shared mount points, mounted NFS.
+
+Volumes are files named after the volume. Unfinished copies are ``name.part`` (never listed),
+base images are ``tmpl-<template>.qcow2`` and overlays name their base by a relative path, so the
+same files work on every host that mounts the store, wherever it mounts it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+from typing import ClassVar
+
+import pydantic
+
+from provisioner.exceptions import DriverError, DriverValueError, VolumeExistsError, VolumeNotFoundError
+from provisioner.storage import qemu
+from provisioner.storage.base import Progress, StorageDriver, StorageSettings, base_image_name
+from provisioner.storage.qcow2 import read_header
+from provisioner.storage.replication.copy import copy_image
+from provisioner.storage.replication.imageinfo import check_image
+from provisioner.storage.types import (
+    Capacity,
+    DiskSource,
+    ImageFormat,
+    StorageFeatures,
+    VolumeInfo,
+    check_name,
+)
+
+_SKIP_SUFFIXES = (".part", ".journal", ".tmp")
+
+
+class FileStoreSettings(StorageSettings):
+    """Settings of a directory-backed store."""
+
+    capacity_bytes: int | None = pydantic.Field(
+        None, gt=0, description="Report this total instead of the file system's (a quota the operator set)."
+    )
+
+
+class FileStoreDriver(StorageDriver):
+    """Shared implementation for every store with a local directory view; subclasses say where it is."""
+
+    features: ClassVar[StorageFeatures] = (
+        StorageFeatures.PRIMARY
+        | StorageFeatures.IMAGE_STORE
+        | StorageFeatures.VOLUMES
+        | StorageFeatures.OVERLAYS
+        | StorageFeatures.SPARSE
+    )
+    settings_model: ClassVar[type[StorageSettings]] = FileStoreSettings
+
+    @property
+    def root(self) -> Path:
+        """The directory holding the volumes."""
+        raise NotImplementedError
+
+    def _path(self, name: str) -> Path:
+        return self.root / check_name("volume", name)
+
+    def _existing(self, name: str) -> Path:
+        path = self._path(name)
+        if not path.is_file():
+            raise VolumeNotFoundError(f"{self.name} store {self.url} has no volume {name!r}")
+        return path
+
+    # -- connection and reading -------------------------------------------------------------------
+
+    def connect(self) -> None:
+        """Check the directory exists and is writable."""
+        problem = self.probe()
+        if problem:
+            raise DriverError(f"{self.name} store {self.url}: {problem}")
+
+    def probe(self) -> str:
+        """Empty when the directory is usable, else why not."""
+        if not self.root.is_dir():
+            return f"{self.root} does not exist or is not a directory"
+        if not os.access(self.root, os.W_OK | os.X_OK):
+            return f"{self.root} is not writable"
+        return ""
+
+    def capacity(self) -> Capacity:
+        """File system totals (or the configured quota) and the sum of virtual sizes."""
+        stat = os.statvfs(self.root)
+        total = stat.f_blocks * stat.f_frsize
+        used = (stat.f_blocks - stat.f_bfree) * stat.f_frsize
+        quota = getattr(self.settings, "capacity_bytes", None)
+        if quota is not None:
+            total = quota
+            used = sum(volume.allocated_bytes for volume in self.list_volumes())
+        allocated = sum(volume.virtual_size for volume in self.list_volumes())
+        return Capacity(total, used, allocated)
+
+    def _info(self, path: Path) -> VolumeInfo:
+        stat = path.stat()
+        header = read_header(str(path))
+        if header is not None:
+            fmt, size, backing = ImageFormat.QCOW2, header.virtual_size, header.backing_file
+        else:
+            fmt = ImageFormat.ISO if path.suffix.lower() == ".iso" else ImageFormat.RAW
+            size, backing = stat.st_size, None
+        return VolumeInfo(path.name, fmt, size, stat.st_blocks * 512, self._source(path, fmt), backing)
+
+    def _source(self, path: Path, fmt: ImageFormat) -> DiskSource:
+        return DiskSource(str(path), fmt)
+
+    def list_volumes(self) -> list[VolumeInfo]:
+        """Every file in the directory except unfinished copies and hidden files."""
+        names = sorted(
+            entry.name
+            for entry in os.scandir(self.root)
+            if entry.is_file() and not entry.name.startswith(".") and not entry.name.endswith(_SKIP_SUFFIXES)
+        )
+        return [self._info(self.root / name) for name in names]
+
+    def get_volume(self, name: str) -> VolumeInfo:
+        """One volume by name."""
+        return self._info(self._existing(name))
+
+    def disk_source(self, name: str) -> DiskSource:
+        """The volume's path (the same on every host for shared stores)."""
+        return self.get_volume(name).source
+
+    # -- changing ---------------------------------------------------------------------------------
+
+    def copy_in(
+        self,
+        source: str | Path,
+        dest_name: str,
+        *,
+        fmt: ImageFormat = ImageFormat.RAW,
+        progress: Progress | None = None,
+    ) -> VolumeInfo:
+        """Copy with the replication engine: sparse, checksummed, resumable, atomic."""
+        self._check_writable()
+        copy_image(source, self._path(dest_name), progress=progress)
+        return self.get_volume(dest_name)
+
+    def _publish(self, path: Path, args: list[str], what: str, tail: tuple[str, ...] = ()) -> None:
+        # qemu-img writes the .part, the rename makes it visible only once it is complete.
+        part = path.with_name(path.name + ".part")
+        try:
+            qemu.run("qemu-img", [*args, str(part), *tail], timeout=self.settings.command_timeout, what=what)
+            with open(part, "rb+") as handle:
+                os.fsync(handle.fileno())
+            os.replace(part, path)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                part.unlink()
+
+    def create_volume(self, name: str, size_bytes: int, fmt: ImageFormat = ImageFormat.QCOW2) -> VolumeInfo:
+        """A thin qcow2 or sparse raw file."""
+        self._check_writable()
+        path = self._path(name)
+        if path.exists():
+            raise VolumeExistsError(f"{self.name} store {self.url} already has a volume {name!r}")
+        if size_bytes <= 0:
+            raise DriverValueError(f"volume {name!r}: size must be positive, not {size_bytes}")
+        if fmt not in (ImageFormat.QCOW2, ImageFormat.RAW):
+            raise DriverValueError(f"volume {name!r}: only QCOW2 and RAW volumes can be created, not {fmt.value}")
+        self._publish(path, ["create", "-q", "-f", fmt.qemu_name], f"create volume {name}", (str(size_bytes),))
+        return self._info(path)
+
+    def delete_volume(self, name: str) -> None:
+        """Delete a volume; refuses a base image that overlays still use (a safety net under the ref counts)."""
+        self._check_writable()
+        path = self._path(name)
+        if not path.exists():
+            return
+        users = [volume.name for volume in self.list_volumes() if volume.backing == name]
+        if users:
+            raise DriverError(f"{name!r} is the base image of {', '.join(users)}; delete those volumes first")
+        path.unlink()
+
+    def ensure_base_image(self, template_id: str, source: str | Path, fmt: ImageFormat) -> DiskSource:
+        """Convert the template to a qcow2 base image once; later calls return the existing one."""
+        name = base_image_name(template_id)
+        path = self._path(name)
+        if path.exists():
+            return self._source(path, ImageFormat.QCOW2)
+        self._check_writable()
+        fmt = ImageFormat.parse(fmt)
+        check_image(str(source), fmt, timeout=self.settings.command_timeout)  # no backing chain gets followed
+        args = ["convert", "-q", "-f", fmt.qemu_name, "-O", "qcow2", str(source)]
+        self._publish(path, args, f"copy template {template_id}")
+        return self._source(path, ImageFormat.QCOW2)
+
+    def create_overlay(self, template_id: str, name: str, size_bytes: int | None = None) -> VolumeInfo:
+        """A qcow2 overlay whose backing file is the base image, named relatively."""
+        self._check_writable()
+        base = self._existing(base_image_name(template_id))
+        path = self._path(name)
+        if path.exists():
+            raise VolumeExistsError(f"{self.name} store {self.url} already has a volume {name!r}")
+        base_size = self._info(base).virtual_size
+        if size_bytes is not None and size_bytes < base_size:
+            raise DriverValueError(f"overlay {name!r}: {size_bytes} bytes is smaller than its template ({base_size})")
+        args = ["create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", base.name]
+        self._publish(path, args, f"create overlay {name}", (str(size_bytes),) if size_bytes else ())
+        return self._info(path)

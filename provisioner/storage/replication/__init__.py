@@ -1,0 +1,1 @@
+"""Image copy and replication: store to store, HTTP(S) downloads, and format checks."""

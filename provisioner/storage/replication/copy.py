@@ -1,0 +1,170 @@
+"""The store-to-store copy engine: sparse-aware, checksummed inline, resumable, published atomically.
+
+Both stores are reached through their local view (a directory, a kernel mount, a shared mount
+point). Data extents are read once into a ring of buffers; each buffer is hashed on a worker thread
+while it is written to ``dest.part`` at the same offset; holes (``SEEK_HOLE``) are hashed as zeros
+and never written, so they stay holes. qcow2 images are copied as the files they are: already
+compact, and their checksum is the file's. For stores without a local view (user-space NFS), the
+driver copies with ``qemu-img convert -S`` instead, see :mod:`provisioner.storage.drivers.nfs`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from provisioner.exceptions import ChecksumMismatchError, DriverError, VolumeExistsError, VolumeNotFoundError
+from provisioner.storage.replication.checksum import Checksum
+from provisioner.storage.replication.extents import iter_extents
+from provisioner.storage.replication.sink import Sink
+
+log = logging.getLogger(__name__)
+
+#: Called with (bytes done, bytes total).
+Progress = Callable[[int, int], None]
+
+CHUNK = 8 << 20
+RING = 4  # buffers: one being read, up to three being hashed (InlineHasher's max_pending)
+
+
+@dataclass(frozen=True, slots=True)
+class CopyResult:
+    """What a finished copy or download did.
+
+    Attributes:
+        path: the published file.
+        size: its logical size in bytes.
+        algorithm: the hashlib name of the checksum computed inline.
+        hexdigest: the checksum of the whole logical content (holes as zeros).
+        bytes_copied: data bytes read from the source and written in this run (holes excluded).
+        bytes_resumed: logical bytes taken over from an interrupted run instead of copied again.
+        attempts: tries it took (1 without retries).
+    """
+
+    path: Path
+    size: int
+    algorithm: str
+    hexdigest: str
+    bytes_copied: int
+    bytes_resumed: int
+    attempts: int = 1
+
+    def checksum(self) -> Checksum:
+        """The computed digest as a :class:`Checksum` (``str()`` gives CloudStack's ``{SHA256}…``)."""
+        return Checksum(self.algorithm, self.hexdigest)
+
+
+def percent(done: int, total: int) -> int:
+    """CloudStack's ``downloadPercent``: whole percent, 100 only when everything is done."""
+    if total <= 0:
+        return 0
+    return 100 if done >= total else min(99, done * 100 // total)
+
+
+def _identity(source: Path, stat: os.stat_result) -> dict[str, object]:
+    return {"path": str(source), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+
+
+def _copy_once(
+    source: Path, *, dest: Path, algorithm: str, expected: Checksum | None, progress: Progress | None, checkpoint: int
+) -> CopyResult:
+    with open(source, "rb", buffering=0) as handle:
+        fd = handle.fileno()
+        stat = os.fstat(fd)
+        size = stat.st_size
+        sink = Sink(dest, _identity(source, stat), size, algorithm, checkpoint)
+        try:
+            ring = [bytearray(CHUNK) for _ in range(RING)]
+            turn = 0
+            for extent in iter_extents(fd, sink.done, size):
+                if not extent.data:
+                    sink.hole(extent.offset, extent.length)
+                else:
+                    offset = extent.offset
+                    while offset < extent.end:
+                        view = memoryview(ring[turn % RING])[: min(CHUNK, extent.end - offset)]
+                        turn += 1
+                        count = os.preadv(fd, [view], offset)
+                        if count <= 0:
+                            raise DriverError(f"{source} shrank while it was being copied (at byte {offset})")
+                        sink.data(offset, view[:count])
+                        offset += count
+                        sink.maybe_checkpoint()
+                        if progress is not None:
+                            progress(offset, size)
+                if progress is not None:
+                    progress(extent.end, size)
+            digest = sink.publish(expected)
+        except BaseException:
+            sink.close()  # keep .part and the journal: the next call resumes
+            raise
+    return CopyResult(dest, size, algorithm, digest, sink.bytes_written, sink.resumed_from)
+
+
+def copy_image(
+    source: str | os.PathLike[str],
+    dest: str | os.PathLike[str],
+    *,
+    expected: Checksum | str | None = None,
+    algorithm: str = "sha256",
+    progress: Progress | None = None,
+    retries: int = 2,
+    retry_delay: float = 1.0,
+    checkpoint_bytes: int = 512 << 20,
+) -> CopyResult:
+    """Copy an image file into a store: holes stay holes, the checksum is computed in the same pass.
+
+    An interrupted copy (crash, kill -9, I/O error) leaves ``dest.part`` and ``dest.journal``; calling
+    again with the same source resumes after the last checkpoint without copying finished extents.
+    ``dest`` appears only complete, verified and fsynced.
+
+    Args:
+        source: the image file in the source store.
+        dest: the final path in the destination store.
+        expected: the checksum to verify (``{SHA256}…`` or bare hex); its algorithm wins over ``algorithm``.
+        algorithm: the hashlib algorithm to compute when nothing is expected.
+        progress: called with (bytes done, total) as the copy goes.
+        retries: further tries after an I/O error, each resuming where the last stopped.
+        retry_delay: seconds before the first retry, doubled for each next one.
+        checkpoint_bytes: logical bytes between journal checkpoints.
+
+    Returns:
+        What was copied, with the digest.
+
+    Raises:
+        ChecksumMismatchError: the content does not match ``expected``; nothing is published.
+        VolumeExistsError: ``dest`` already exists.
+        DriverError: the copy still failed after the retries.
+    """
+    wanted = Checksum.parse(expected) if isinstance(expected, str) else expected
+    algorithm = wanted.algorithm if wanted is not None else algorithm
+    source_path, dest_path = Path(source), Path(dest)
+    if not source_path.is_file():
+        raise VolumeNotFoundError(f"{source_path} does not exist or is not a file")
+    for attempt in range(1, retries + 2):
+        try:
+            result = _copy_once(
+                source_path,
+                dest=dest_path,
+                algorithm=algorithm,
+                expected=wanted,
+                progress=progress,
+                checkpoint=checkpoint_bytes,
+            )
+        except (ChecksumMismatchError, VolumeExistsError):
+            raise
+        except OSError as error:
+            if attempt > retries:
+                raise DriverError(
+                    f"copying {source_path} to {dest_path} failed after {attempt} tries: {error}"
+                ) from error
+            log.warning("copy of %s failed (%s); retry %d of %d", source_path, error, attempt, retries)
+            time.sleep(retry_delay * 2 ** (attempt - 1))
+            continue
+        return dataclasses.replace(result, attempts=attempt)
+    raise AssertionError("unreachable")

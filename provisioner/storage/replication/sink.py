@@ -1,0 +1,254 @@
+"""The write side shared by store-to-store copies and downloads: ``name.part``, inline hash, journal, publish.
+
+Bytes are hashed on one worker thread while the caller's thread reads and writes (hashlib releases
+the GIL on large buffers), so the checksum costs no second pass and little wall time. The hash is
+over the logical content: holes are fed as zeros, so it equals ``sha256sum`` of the source file.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import hashlib
+import os
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from provisioner.exceptions import ChecksumMismatchError, VolumeExistsError
+from provisioner.storage.replication import journal as journal_file
+from provisioner.storage.replication.checksum import Checksum
+from provisioner.storage.replication.extents import iter_extents
+
+#: A shared, never written buffer of zeros that holes are hashed from.
+ZEROS = memoryview(bytes(1 << 20))
+#: Zero detection granularity for streamed data: all-zero blocks this size become holes.
+ZERO_BLOCK = 64 * 1024
+
+
+def part_path(dest: Path) -> Path:
+    """Where an unfinished copy of ``dest`` lives."""
+    return dest.with_name(dest.name + ".part")
+
+
+def journal_path(dest: Path) -> Path:
+    """Where the resume journal of ``dest`` lives."""
+    return dest.with_name(dest.name + ".journal")
+
+
+class InlineHasher:
+    """Hash bytes in order on one worker thread, with a bounded number of buffers in flight.
+
+    Args:
+        algorithm: a hashlib name.
+        max_pending: updates queued before :meth:`update` waits; a caller reusing a ring of
+            ``max_pending + 1`` buffers never overwrites one that is still being hashed.
+    """
+
+    def __init__(self, algorithm: str, max_pending: int = 3) -> None:
+        self.hash = hashlib.new(algorithm)
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hash")
+        self._pending: collections.deque[Future[None]] = collections.deque()
+        self._max_pending = max_pending
+
+    def update(self, data: memoryview | bytes) -> None:
+        """Queue ``data``; the caller must not change it until ``max_pending`` later updates were queued."""
+        while len(self._pending) >= self._max_pending:
+            self._pending.popleft().result()
+        self._pending.append(self._pool.submit(self.hash.update, data))
+
+    def zeros(self, length: int) -> None:
+        """Queue ``length`` zero bytes (a hole)."""
+        self._pending.append(self._pool.submit(self._hash_zeros, length))
+        while len(self._pending) > self._max_pending:
+            self._pending.popleft().result()
+
+    def _hash_zeros(self, length: int) -> None:
+        full, rest = divmod(length, len(ZEROS))
+        for _ in range(full):
+            self.hash.update(ZEROS)
+        self.hash.update(ZEROS[:rest])
+
+    def hexdigest(self) -> str:
+        """Wait for every queued update and return the digest."""
+        while self._pending:
+            self._pending.popleft().result()
+        return self.hash.hexdigest()
+
+    def close(self) -> None:
+        """Stop the worker thread."""
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+class Sink:
+    """An unfinished image: ``dest.part`` plus its journal, written at offsets and hashed inline.
+
+    Args:
+        dest: the final path; it appears only when :meth:`publish` succeeds.
+        identity: what identifies the source; a journal with another identity is discarded.
+        size: the logical size when known (0: streamed, grows as data arrives).
+        algorithm: hashlib name of the inline checksum.
+        checkpoint_bytes: logical bytes between journal checkpoints (each one costs an fdatasync).
+
+    Raises:
+        VolumeExistsError: ``dest`` already exists.
+    """
+
+    def __init__(
+        self, dest: Path, identity: dict[str, Any], size: int, algorithm: str, checkpoint_bytes: int = 512 << 20
+    ) -> None:
+        if dest.exists():
+            raise VolumeExistsError(f"{dest} already exists; delete it first or copy under another name")
+        self.dest = dest
+        self.part = part_path(dest)
+        self.journal_path = journal_path(dest)
+        self.checkpoint_bytes = checkpoint_bytes
+        self.journal = journal_file.Journal(identity, algorithm, size)
+        self.hasher = InlineHasher(algorithm)
+        self.bytes_written = 0
+        self.resumed_from = 0
+        saved = journal_file.load(self.journal_path)
+        if saved is not None and saved.matches(self.journal) and self.part.exists() and saved.done > 0:
+            self.fd = os.open(self.part, os.O_RDWR)
+            self.resumed_from = saved.done
+            self.journal = saved
+            self._rehash_prefix(saved.done)
+        else:
+            self.fd = os.open(self.part, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
+            journal_file.save(self.journal_path, self.journal)
+        if size:
+            os.ftruncate(self.fd, size)  # holes everywhere until data lands; keeps SEEK_HOLE exact
+        self._last_checkpoint = self.journal.done
+        self._syncer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="checkpoint")
+        self._checkpointing: Future[None] | None = None
+
+    @property
+    def done(self) -> int:
+        """Logical bytes handled so far (the resume point after the next checkpoint)."""
+        return self.journal.done
+
+    def _rehash_prefix(self, done: int) -> None:
+        # The one cost of resuming (see journal.py): read the finished prefix of .part once.
+        buffer = bytearray(8 << 20)
+        view = memoryview(buffer)
+        for extent in iter_extents(self.fd, 0, done):
+            if not extent.data:
+                self.hasher.zeros(extent.length)
+                continue
+            offset = extent.offset
+            while offset < extent.end:
+                count = os.preadv(self.fd, [view[: min(len(view), extent.end - offset)]], offset)
+                if count <= 0:
+                    raise OSError(f"{self.part} is shorter than its journal says; restart the copy")
+                self.hasher.hash.update(view[:count])  # synchronous: the buffer is reused at once
+                offset += count
+
+    def data(self, offset: int, view: memoryview, *, detect_zeros: bool = False) -> None:
+        """Hash and write bytes at ``offset``; with ``detect_zeros`` all-zero blocks stay holes."""
+        self.hasher.update(view)
+        if detect_zeros:
+            self._write_skipping_zeros(offset, view)
+        else:
+            self._write(offset, view)
+        self.journal = self.journal.advanced(offset + len(view))
+
+    def hole(self, offset: int, length: int) -> None:
+        """Account for a hole: hashed as zeros, nothing written."""
+        self.hasher.zeros(length)
+        self.journal = self.journal.advanced(offset + length)
+
+    def _write(self, offset: int, view: memoryview) -> None:
+        written = 0
+        while written < len(view):
+            written += os.pwrite(self.fd, view[written:], offset + written)
+        self.bytes_written += written
+
+    def _write_skipping_zeros(self, offset: int, view: memoryview) -> None:
+        start = 0
+        while start < len(view):
+            block = view[start : start + ZERO_BLOCK]
+            if block != ZEROS[: len(block)]:
+                self._write(offset + start, block)
+            start += len(block)
+
+    def maybe_checkpoint(self) -> None:
+        """Every ``checkpoint_bytes``, start a checkpoint in the background unless one is running.
+
+        The fdatasync runs on its own thread so that writeback overlaps the copy instead of
+        stalling it; it covers at least every byte written before it started, which is all the
+        journal claims.
+        """
+        if self.journal.done - self._last_checkpoint < self.checkpoint_bytes:
+            return
+        if self._checkpointing is not None:
+            if not self._checkpointing.done():
+                return
+            self._checkpointing.result()
+        self._last_checkpoint = self.journal.done
+        self._checkpointing = self._syncer.submit(self._checkpoint, self.journal)
+
+    def checkpoint(self) -> None:
+        """Checkpoint now and wait for it."""
+        if self._checkpointing is not None:
+            self._checkpointing.result()
+        self._last_checkpoint = self.journal.done
+        self._checkpoint(self.journal)
+
+    def _checkpoint(self, journal: journal_file.Journal) -> None:
+        # fdatasync first, journal second: the journal never claims bytes that are not durable.
+        os.fdatasync(self.fd)
+        journal_file.save(self.journal_path, journal)
+
+    def publish(self, expected: Checksum | None) -> str:
+        """Verify, fsync and rename ``.part`` to the final name.
+
+        Returns:
+            The hex digest of the content.
+
+        Raises:
+            ChecksumMismatchError: the digest differs; ``.part`` and the journal are removed.
+        """
+        digest = self.hasher.hexdigest()
+        self._wait_checkpoint()
+        if expected is not None and digest != expected.hexdigest:
+            self.discard()
+            raise ChecksumMismatchError(
+                f"{self.dest.name}: {expected.algorithm} is {digest}, expected {expected.hexdigest}; "
+                "nothing was published"
+            )
+        if self.journal.done > os.fstat(self.fd).st_size:
+            os.ftruncate(self.fd, self.journal.done)  # a stream that ended in zeros that were not written
+        os.fsync(self.fd)
+        os.close(self.fd)
+        self.fd = -1
+        os.replace(self.part, self.dest)
+        dir_fd = os.open(self.dest.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)  # the rename itself must survive a crash
+        finally:
+            os.close(dir_fd)
+        journal_file.remove(self.journal_path)
+        self.close()
+        return digest
+
+    def discard(self) -> None:
+        """Remove ``.part`` and the journal: the copy starts over next time."""
+        self.close()
+        with contextlib.suppress(FileNotFoundError):
+            self.part.unlink()
+        journal_file.remove(self.journal_path)
+
+    def _wait_checkpoint(self) -> None:
+        if self._checkpointing is not None:
+            with contextlib.suppress(OSError):
+                self._checkpointing.result()
+            self._checkpointing = None
+
+    def close(self) -> None:
+        """Close the file and stop the hasher, keeping ``.part`` and the journal for a resume."""
+        self._wait_checkpoint()
+        self._syncer.shutdown(wait=True)
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+        self.hasher.close()
