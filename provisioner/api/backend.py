@@ -6,10 +6,11 @@ from a worker thread, never from the event loop. Secrets handed over here are ne
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Protocol
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any, Protocol
 
-from provisioner.api.params import Value
+from provisioner.api.params import Page, Value
 from provisioner.services.principal import Caller, RoleType
 
 
@@ -73,6 +74,27 @@ class ApiBackend(Protocol):
             instance_type: the entity type the job acts on (``VirtualMachine``), if declared.
             instance_id: the entity id (the created one for async-create commands, else the ``id`` parameter).
         """
+        ...
+
+    def query_job(self, caller: Caller, jobid: str) -> Mapping[str, Any]:
+        """One job as ``queryAsyncJobResult`` shows it (the jobs service's ``JobView.as_response()``).
+
+        Raises:
+            ParamError: no such job (431); PermissionDeniedError: not the caller's to see (531).
+        """
+        ...
+
+    def list_jobs(
+        self,
+        caller: Caller,
+        *,
+        account: str | None,
+        domain_id: str | None,
+        start_date: datetime | None,
+        keyword: str | None,
+        page: Page,
+    ) -> tuple[int, Sequence[Mapping[str, Any]]]:
+        """``listAsyncJobs``: the total count and one page of the jobs ``caller`` may see, newest first."""
         ...
 
     def system_caller(self) -> Caller:

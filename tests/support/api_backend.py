@@ -2,8 +2,9 @@
 
 The demo commands cover each command kind: a sync list (``listDemoZones``), a sync create with a map
 parameter (``createDemoZone``), a delete (``deleteDemoZone``), an admin-only command, an async command
-(``updateDemoZone``), an async-create (``deployDemoVm``), a failing async command (``failDemo``) and a
-minimal ``queryAsyncJobResult`` that runs the queued job on first poll (no threads, deterministic).
+(``updateDemoZone``), an async-create (``deployDemoVm``) and a failing async command (``failDemo``). The real
+``queryAsyncJobResult`` runs over :meth:`MemoryBackend.query_job`, which runs a queued job on its first poll
+(no threads, deterministic).
 :func:`serve_api` runs the app under a real uvicorn server on a free loopback port.
 """
 
@@ -14,7 +15,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -25,7 +26,7 @@ from pydantic import Field
 from provisioner.api.app import create_app
 from provisioner.api.commands import load_commands
 from provisioner.api.fields import BaseListParams, BaseParams, param
-from provisioner.api.params import Value
+from provisioner.api.params import Page, Value
 from provisioner.api.registry import CommandContext, Registry
 from provisioner.api.responses import CsDateTime, ListResult, ResponseModel, SuccessResponse, job_error
 from provisioner.api.settings import ApiSettings
@@ -128,6 +129,46 @@ class MemoryBackend:
     def system_caller(self) -> Caller:
         return ADMIN
 
+    def query_job(self, caller: Caller, jobid: str) -> Mapping[str, Any]:
+        # Runs a queued job on its first poll: deterministic, no worker threads.
+        if jobid not in self.jobs:
+            raise ParamError(f"Unable to find job by id {jobid}")
+        job = self.run_job(jobid)
+        if job.caller != caller and not caller.is_root_admin:
+            raise PermissionDeniedError(f"Account {caller.account_name} does not have permission to see job {jobid}")
+        return self._view(jobid, job)
+
+    def list_jobs(
+        self,
+        caller: Caller,
+        *,
+        account: str | None,
+        domain_id: str | None,
+        start_date: datetime | None,
+        keyword: str | None,
+        page: Page,
+    ) -> tuple[int, Sequence[Mapping[str, Any]]]:
+        rows = [self._view(i, j) for i, j in self.jobs.items() if caller.is_root_admin or j.caller == caller]
+        end = None if page.limit is None else page.offset + page.limit
+        return len(rows), rows[page.offset : end]
+
+    @staticmethod
+    def _view(jobid: str, job: Job) -> dict[str, Any]:
+        view: dict[str, Any] = {
+            "jobid": jobid,
+            "cmd": job.command,
+            "userid": job.caller.user_id,
+            "accountid": job.caller.account_id,
+            "account": job.caller.account_name,
+            "jobstatus": job.status,
+            "jobprocstatus": 0,
+            "jobresultcode": job.resultcode,
+            "created": "2026-11-23T12:00:00+0000",
+        }
+        if job.status:
+            view.update(jobresulttype="object", jobresult=job.result, completed="2026-11-23T12:00:01+0000")
+        return view
+
     def run_job(self, jobid: str) -> Job:
         """Run a queued job now (what a worker does), recording its result."""
         job = self.jobs[jobid]
@@ -198,22 +239,6 @@ class DeployDemoVmParams(BaseParams):
 
     zoneid: str = param("the zone", required=True, entity="Zone")
     name: str | None = param("the vm name")
-
-
-class QueryParams(BaseParams):
-    """Minimal queryAsyncJobResult."""
-
-    jobid: str = param("the job id", required=True)
-
-
-class JobResponse(ResponseModel):
-    """Minimal job view."""
-
-    jobid: str = Field(description="the job id")
-    jobstatus: int = Field(description="0 pending, 1 done, 2 failed")
-    jobresultcode: int | None = Field(default=None, description="0 on success")
-    jobresulttype: str | None = Field(default=None, description="object")
-    jobresult: dict[str, Any] | None = Field(default=None, description="the result")
 
 
 def _memory(ctx: CommandContext) -> MemoryBackend:
@@ -322,21 +347,6 @@ def demo_registry(*, failures: bool = True) -> Registry:
 
     if failures:
         _register_failures(registry)
-
-    @registry.api_command("queryAsyncJobResult", params=QueryParams, response=JobResponse)
-    def query(ctx: CommandContext, params: QueryParams) -> JobResponse:
-        """Runs the job if needed and reports it (a stand-in for the job service)."""
-        backend = _memory(ctx)
-        if params.jobid not in backend.jobs:
-            raise ParamError(f"Unable to find job by id {params.jobid}")
-        job = backend.run_job(params.jobid)
-        return JobResponse(
-            jobid=params.jobid,
-            jobstatus=job.status,
-            jobresultcode=job.resultcode,
-            jobresulttype="object",
-            jobresult=job.result,
-        )
 
     return registry
 

@@ -12,6 +12,7 @@ from provisioner.api.registry import REGISTRY, Registry
 #: The command modules, imported by :func:`load_commands`.
 COMMAND_MODULES: tuple[str, ...] = (
     "provisioner.api.commands.discovery",
+    "provisioner.api.commands.jobs",
     "provisioner.api.commands.session",
 )
 

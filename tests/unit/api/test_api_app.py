@@ -310,3 +310,16 @@ def test_openapi_document_and_synthetic_paths(client: TestClient) -> None:
     # The synthetic path is served like /client/api.
     response = client.get("/client/api/listDemoZones", params=signed("listDemoZones"))
     assert response.status_code == 200
+
+
+def test_list_async_jobs_and_job_visibility(client: TestClient) -> None:
+    jobid = body(client.get(URL, params=signed("failDemo")), "faildemoresponse")["jobid"]
+    listed = body(client.get(URL, params=signed("listAsyncJobs")), "listasyncjobsresponse")
+    assert listed["count"] == 1 and listed["asyncjobs"][0]["jobid"] == jobid
+    assert listed["asyncjobs"][0]["jobstatus"] == 0 and "jobresult" not in listed["asyncjobs"][0]
+    as_user = client.get(URL, params=signed("listAsyncJobs", key=USER_KEY, secret=USER_SECRET))
+    assert body(as_user, "listasyncjobsresponse") == {}
+    other = client.get(URL, params=signed("queryAsyncJobResult", key=USER_KEY, secret=USER_SECRET, jobid=jobid))
+    assert other.status_code == 531
+    malformed = client.get(URL, params=signed("queryAsyncJobResult", jobid="not-a-uuid"))
+    assert malformed.status_code == 431
