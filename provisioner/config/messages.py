@@ -10,7 +10,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from provisioner.config.rules.base import Finding, Loc
-from provisioner.model import Cloud
+from provisioner.model import Cloud, CredentialRef
 
 _SECRET_WORDS = ("password", "passwd", "secret", "token", "api_key", "apikey", "private_key")
 _SECRET_HINT = "secrets are references, never inline: write credentials: {env: VAR} (or {file: PATH}, {vault: NAME})"
@@ -184,6 +184,10 @@ def findings_from(error: ValidationError, data: Any) -> list[Finding]:
             continue
         if detail["type"] == "extra_forbidden":
             plain.append(_unknown_key(loc))
+            continue
+        if detail["type"] == "model_type" and _model_at(loc) is CredentialRef:
+            # Never echo the value: it is likely the secret itself.
+            plain.append(Finding(loc, f"{_key(loc)} is a reference to a secret, not the secret", _SECRET_HINT))
             continue
         plain.append(Finding(loc, _message(detail, _key(loc), _is_item(loc)), None, on_key))
     for prefix, alternatives in unions.items():

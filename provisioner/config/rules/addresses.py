@@ -79,11 +79,12 @@ def ranges(doc: Document) -> Iterator[Finding]:
     for zone in doc.zones:
         pods = [(pod, r) for pod in doc.below([zone], "pods") if (r := address_range(pod))]
         yield from _overlaps(pods, "the pod range", "give each pod its own management addresses")
-        public = list(doc.below(doc.below([zone], "physical_networks"), "public_ip_ranges"))
-        for item in public:
-            yield from _check_range(item, "public IP range")
-        spans = [(item, r) for item in public if (r := address_range(item))]
-        yield from _overlaps(spans, "the public range", "give each public range its own addresses")
+    # Public addresses are routed from outside, so they are unique across zones too.
+    public = list(doc.below(doc.below(doc.zones, "physical_networks"), "public_ip_ranges"))
+    for item in public:
+        yield from _check_range(item, "public IP range")
+    spans = [(item, r) for item in public if (r := address_range(item))]
+    yield from _overlaps(spans, "the public range", "give each public range its own addresses")
     for network in doc.top("networks"):
         if "gateway" in network.data:
             yield from _check_range(network, "guest network")

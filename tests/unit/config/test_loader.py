@@ -179,3 +179,14 @@ def test_not_text(tmp_path: Path) -> None:
     file.write_bytes(b"name: \xff\xfe\x00lab\n")
     with pytest.raises(ConfigFileError, match="it is not UTF-8 text"):
         load_topology(file)
+
+
+def test_inline_secret_value_is_not_echoed(check: Checker, doc: dict[str, Any]) -> None:
+    host(doc)["credentials"] = "hunter2"
+    check.expect(
+        doc,
+        "credentials: ^hunter2",
+        "zones[0].pods[0].clusters[0].hosts[0].credentials",
+        "credentials is a reference to a secret, not the secret (secrets are references, never inline: write "
+        "credentials: {env: VAR} (or {file: PATH}, {vault: NAME}))",
+    )

@@ -127,3 +127,23 @@ def test_guest_network_range_outside_its_network(check: Checker, doc: dict[str, 
         "end_ip 198.18.5.1 is outside the guest network's network 198.18.4.0/24 (gateway 198.18.4.1, netmask "
         "255.255.255.0): use an address of 198.18.4.0/24 or fix the netmask",
     )
+
+
+def test_public_ranges_overlap_across_zones(check: Checker, doc: dict[str, Any]) -> None:
+    second = {"name": "z2", "region": "r1", "dns": ["198.18.0.53"], "internal_dns": ["198.18.0.54"]}
+    second["physical_networks"] = [
+        {
+            "name": "pn2",
+            "traffic": [{"type": "management"}, {"type": "guest"}, {"type": "public"}],
+            "public_ip_ranges": [dict(zone(doc)["physical_networks"][0]["public_ip_ranges"][0], vlan=None)],
+        }
+    ]
+    doc["zones"].append(second)
+    check.expect(
+        doc,
+        "start_ip: ^198.18.2.10",
+        "zones[1].physical_networks[0].public_ip_ranges[0].start_ip",
+        "range 198.18.2.10-198.18.2.100 overlaps the public range 198.18.2.10-198.18.2.100 of "
+        "zones[0].physical_networks[0].public_ip_ranges[0]: give each public range its own addresses",
+        nth=2,
+    )
