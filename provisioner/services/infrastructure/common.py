@@ -1,0 +1,192 @@
+"""What every infrastructure module shares: the admin check, id lookups, list paging, value formatting."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable, Sequence
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, RowMapping, Select, Table, and_, func, select, update
+
+from provisioner.api.params import unknown_id
+from provisioner.db.schema import utcnow
+from provisioner.exceptions import ParamError, PermissionDeniedError
+from provisioner.services.identity.common import DEFAULT_PAGE_SIZE, count_of, like_prefix, paginate
+from provisioner.services.principal import Caller
+
+#: Wire row: CloudStack response field name to value.
+Row = dict[str, Any]
+
+
+def require_root(caller: Caller, command: str) -> None:
+    """Infrastructure is root-admin only (``authorized = {RoleType.Admin}``).
+
+    Raises:
+        PermissionDeniedError: the caller is not a root admin (531).
+    """
+    if not caller.is_root_admin:
+        raise PermissionDeniedError(
+            f"Account {caller.account_name} does not have permission to perform {command}: root admin only"
+        )
+
+
+def live(table: Table) -> ColumnElement[bool]:
+    """Rows not soft-deleted."""
+    return table.c.removed.is_(None)
+
+
+def get_live(conn: Connection, table: Table, uuid: str, param: str = "id") -> RowMapping:
+    """The live row with public id ``uuid``.
+
+    Raises:
+        ParamError: no such row; CloudStack's verbatim unknown-id text naming ``param`` (431).
+    """
+    query = select(table).where(table.c.uuid == uuid.lower())
+    if "removed" in table.c:
+        query = query.where(live(table))
+    row = conn.execute(query).mappings().first()
+    if row is None:
+        raise unknown_id(param, uuid)
+    return row
+
+
+def soft_delete(conn: Connection, table: Table, row_id: int) -> None:
+    """Hide a row as CloudStack does: set ``removed``, keep the row."""
+    conn.execute(update(table).where(table.c.id == row_id).values(removed=utcnow()))
+
+
+def contains(column: Any, keyword: str) -> ColumnElement[bool]:
+    """``column LIKE '%keyword%'`` with LIKE wildcards in ``keyword`` taken literally."""
+    condition: ColumnElement[bool] = column.like("%" + like_prefix(keyword), escape="\\")
+    return condition
+
+
+def common_filters(
+    table: Table,
+    *,
+    id: str | None = None,
+    ids: Sequence[str] | None = None,
+    name: str | None = None,
+    keyword: str | None = None,
+    name_column: Any = None,
+) -> list[ColumnElement[bool]]:
+    """Conditions for the filters every list command takes (``id``, ``ids``, exact ``name``, ``keyword``)."""
+    column = name_column if name_column is not None else table.c.name
+    conditions: list[ColumnElement[bool]] = []
+    if "removed" in table.c:
+        conditions.append(live(table))
+    if id is not None:
+        conditions.append(table.c.uuid == id.lower())
+    if ids:
+        conditions.append(table.c.uuid.in_([item.lower() for item in ids]))
+    if name is not None:
+        conditions.append(column == name)
+    if keyword:
+        conditions.append(contains(column, keyword))
+    return conditions
+
+
+def list_page(
+    conn: Connection,
+    query: Select[Any],
+    order_by: Iterable[Any],
+    page: int | None,
+    pagesize: int | None,
+) -> tuple[list[RowMapping], int]:
+    """One page of ``query`` and the total row count, in at most two statements.
+
+    The COUNT is skipped when the page itself proves the total (a first page shorter than its size).
+    """
+    rows = list(conn.execute(paginate(query.order_by(*order_by), page, pagesize)).mappings())
+    unpaged = page is None and pagesize is None
+    if unpaged or ((page or 1) == 1 and len(rows) < (pagesize or DEFAULT_PAGE_SIZE)):
+        return rows, len(rows)
+    return rows, count_of(conn, query)
+
+
+def exists(conn: Connection, table: Table, *conditions: ColumnElement[bool]) -> bool:
+    """Whether any live row matches."""
+    query = select(table.c.id).where(*conditions).limit(1)
+    if "removed" in table.c:
+        query = query.where(live(table))
+    return conn.execute(query).first() is not None
+
+
+def count_live(conn: Connection, table: Table, *conditions: ColumnElement[bool]) -> int:
+    """Live rows matching ``conditions``."""
+    query = select(func.count()).select_from(table).where(and_(*conditions))
+    if "removed" in table.c:
+        query = query.where(live(table))
+    return int(conn.execute(query).scalar_one())
+
+
+def decimal_text(value: float) -> str:
+    """A number as CloudStack's ``DecimalFormat("#.##")`` prints it: ``"12.5"``, ``"32000"``, ``"0"``."""
+    rounded = Decimal(str(value)).quantize(Decimal("0.01"), rounding=ROUND_HALF_EVEN)
+    text = format(rounded, "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def percent(part: float, whole: float) -> str:
+    """``part`` as a percentage of ``whole`` in ``DecimalFormat("#.##")``; ``"0"`` when ``whole`` is 0."""
+    return decimal_text(part * 100 / whole) if whole else "0"
+
+
+def ratio_text(value: float) -> str:
+    """An over-commit ratio as CloudStack prints it (``"1.0"``, ``"2.5"``)."""
+    return repr(float(value))
+
+
+def split_csv(value: str | Sequence[str] | None) -> list[str]:
+    """Comma-separated text or a list, as a list of non-empty stripped items."""
+    if value is None:
+        return []
+    items = value.split(",") if isinstance(value, str) else list(value)
+    return [item.strip() for item in items if item and item.strip()]
+
+
+def join_csv(items: Sequence[str]) -> str | None:
+    """The display form of a tag list; None when empty."""
+    return ",".join(items) if items else None
+
+
+def ip_address(value: str, param: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    """Parse an IP address parameter.
+
+    Raises:
+        ParamError: not an address (431).
+    """
+    try:
+        return ipaddress.ip_address(value.strip())
+    except ValueError:
+        raise ParamError(f"Please specify a valid IP address for {param}: {value}") from None
+
+
+def ip_network(gateway: str, netmask: str) -> ipaddress.IPv4Network:
+    """The network a gateway and netmask describe.
+
+    Raises:
+        ParamError: either is not a valid IPv4 value (431).
+    """
+    ip_address(gateway, "gateway")
+    try:
+        return ipaddress.IPv4Network(f"{gateway.strip()}/{netmask.strip()}", strict=False)
+    except ValueError:
+        raise ParamError(f"Please specify a valid netmask: {netmask}") from None
+
+
+#: What simulated storage reports (CloudStack's ``MockStorageManagerImpl``: 1 TiB pools and stores).
+SIMULATED_CAPACITY = 1 << 40
+
+
+def is_simulated_zone(conn: Connection, zone_id: int) -> bool:
+    """A zone whose clusters are all ``Simulator`` ones: its storage is accepted without being contacted."""
+    from provisioner.db.schema import cluster
+
+    kinds = set(
+        conn.execute(
+            select(cluster.c.hypervisor_type).where(cluster.c.zone_id == zone_id, live(cluster)).distinct()
+        ).scalars()
+    )
+    return kinds == {"Simulator"}
