@@ -43,7 +43,7 @@ def jsessionid_for(sessionkey: str) -> str:
 
 def session_cookies(sessionkey: str, settings: ApiSettings) -> list[tuple[str, str, dict[str, Any]]]:
     """The cookies ``login`` sets: ``JSESSIONID`` and the HttpOnly ``sessionkey``, both on ``/client``."""
-    options: dict[str, Any] = {"path": COOKIE_PATH, "httponly": True, "secure": settings.expose_secure_cookies}
+    options: dict[str, Any] = {"path": COOKIE_PATH, "httponly": True, "secure": settings.secure_cookies}
     return [(JSESSIONID, jsessionid_for(sessionkey), options), (SESSIONKEY, sessionkey, options)]
 
 

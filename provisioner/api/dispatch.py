@@ -28,6 +28,7 @@ from provisioner.exceptions import (
 logger = logging.getLogger(__name__)
 
 #: Parameters of the protocol itself: never passed to commands or stored with jobs.
+SESSION_COMMANDS = frozenset({"login", "logout"})
 PROTOCOL_PARAMS = frozenset({"command", "response", "apikey", "signature", "signatureversion", "expires", "sessionkey"})
 
 
@@ -81,7 +82,7 @@ class ApiDispatcher:
                 credentials = self._authenticate(request, params)
             if command is None and self.settings.integration:
                 raise UnsupportedActionError(f"Unknown API command: {given}")
-            if command is None or not self.backend.is_allowed(credentials.caller, command.name, command.authorized):
+            if command is None or not self._allowed(credentials, command):
                 raise unavailable(given, request.client_ip)
             result = self._run(command, credentials, unpack(params), request.client_ip)
             answer = reply(envelope_name(command.name), result, fmt, self.settings)
@@ -98,6 +99,12 @@ class ApiDispatcher:
             error = InternalError(f"Internal error executing command {given}")
         show = credentials is not None and credentials.caller.is_root_admin
         return error_reply(command.name if command else None, error, fmt, self.settings, show_details=show)
+
+    def _allowed(self, credentials: Credentials, command: ApiCommand) -> bool:
+        # Session commands are not subject to role rules: a role cannot lock its users out of logging in or out.
+        if command.name in SESSION_COMMANDS:
+            return True
+        return self.backend.is_allowed(credentials.caller, command.name, command.authorized)
 
     def _authenticate(self, request: RawRequest, params: Mapping[str, str]) -> Credentials:
         if self.settings.integration:

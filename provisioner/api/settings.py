@@ -40,7 +40,7 @@ class ApiSettings(BaseModel):
     session_timeout: int = Field(default=1800, ge=60, description="Session lifetime in seconds, sent as `timeout`.")
     cloudstack_version: str = Field(default="4.19.0.0", description="The CloudStack version we report.")
     json_content_type: str = Field(default="application/json; charset=UTF-8", description="json.content.type.")
-    expose_secure_cookies: bool = Field(default=False, description="Mark session cookies Secure (behind TLS).")
+    secure_cookies: bool = Field(default=False, description="Mark session cookies Secure (behind TLS).")
 
     @model_validator(mode="after")
     def _integration_on_loopback(self) -> ApiSettings:
