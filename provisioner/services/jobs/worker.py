@@ -125,6 +125,10 @@ class JobWorkerPool:
         run_in_transaction(self.engine, lambda c: recovery.heartbeat(c, self.msid, state="Down"))
         return failed
 
+    def is_alive(self) -> bool:
+        """True while any of the pool's threads still runs (a job may outlive :meth:`stop`)."""
+        return any(thread.is_alive() for thread in self._threads)
+
     def notify(self) -> None:
         """Wake idle workers now (after a local submit) instead of at the next poll."""
         with self._wake:
@@ -160,7 +164,11 @@ class JobWorkerPool:
                     self._wake.wait(self.settings.poll_interval)
                 continue
             for job_id in claimed:
-                self._run(job_id)
+                try:
+                    self._run(job_id)
+                except Exception:
+                    # Recording the outcome failed (database gone?): the lease runs out and recovery fails it.
+                    log.exception("recording the outcome of job %d failed", job_id)
 
     def _heartbeat_loop(self) -> None:
         last_gc = 0.0
