@@ -149,7 +149,7 @@ class ApiDispatcher:
                 raise InternalError(f"{command.name} has no create step")
             entity_id = command.create_step(ctx, parsed)
         job_params = {name: value for name, value in values.items() if name not in PROTOCOL_PARAMS}
-        plain_id = values.get("id")
+        plain_id = getattr(parsed, "id", None)  # validated, so a lower-case UUID when it is one
         instance_id = entity_id if command.create else (plain_id if isinstance(plain_id, str) else None)
         jobid = self.backend.submit_job(credentials.caller, command.name, job_params, command.entity_type, instance_id)
         return async_body(jobid, entity_id)

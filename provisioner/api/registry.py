@@ -25,6 +25,7 @@ from pydantic import BaseModel
 from provisioner.api.fields import ParamSpec, param_specs
 from provisioner.api.params import Page, Value, validate_params
 from provisioner.api.responses import ListResult, SuccessResponse, dump, list_body, object_body
+from provisioner.exceptions import UnsupportedActionError
 from provisioner.services.principal import Caller, RoleType
 
 if TYPE_CHECKING:
@@ -243,8 +244,8 @@ class Registry:
             ApiError: the command failed; the job stores ``errorcode`` and ``errortext`` (see ``job_error``).
         """
         cmd = self.get(command)
-        if cmd is None:
-            raise LookupError(f"no API command {command}")
+        if cmd is None:  # e.g. a job queued by a newer server during a rolling upgrade
+            raise UnsupportedActionError(f"Unknown API command: {command}")
         values = cmd.validate(params, None)  # ids were checked when the job was submitted
         ctx = CommandContext(
             caller=caller,

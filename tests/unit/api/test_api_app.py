@@ -18,6 +18,7 @@ from provisioner.api.app import create_app
 from provisioner.api.auth import jsessionid_for
 from provisioner.api.settings import ApiSettings
 from provisioner.api.signing import sign
+from provisioner.exceptions import UnsupportedActionError
 from tests.support.api_backend import (
     ADMIN,
     ADMIN_SECRET,
@@ -323,3 +324,16 @@ def test_list_async_jobs_and_job_visibility(client: TestClient) -> None:
     assert other.status_code == 531
     malformed = client.get(URL, params=signed("queryAsyncJobResult", jobid="not-a-uuid"))
     assert malformed.status_code == 431
+
+
+def test_default_registry_serves_the_protocol_commands(backend: MemoryBackend) -> None:
+    with TestClient(create_app(backend, backend.settings), client=LOCAL) as default:
+        apis = body(default.get(URL, params=signed("listApis")), "listapisresponse")["api"]
+    names = {api["name"] for api in apis}
+    assert {"listApis", "listCapabilities", "login", "logout", "queryAsyncJobResult", "listAsyncJobs"} <= names
+    assert "listDemoZones" not in names
+
+
+def test_execute_async_of_an_unknown_command_fails_the_job(backend: MemoryBackend) -> None:
+    with pytest.raises(UnsupportedActionError, match="Unknown API command: gone"):
+        backend.registry.execute_async(backend, backend.settings, ADMIN, "gone", {})
