@@ -22,7 +22,8 @@ FORMATS: tuple[Format, ...] = ("yaml", "json", "ini")
 def to_list_dict(inventory: Inventory) -> dict[str, Any]:
     """The ``ansible-inventory --list`` shape: ``_meta.hostvars`` plus one entry per group.
 
-    Empty ``hosts``, ``children`` and ``vars`` are left out, as Ansible does.
+    Empty ``hosts``, ``children`` and ``vars`` are left out, and so is a group with none of them
+    (it is still listed among its parent's children), as ``ansible-inventory --list`` does.
     """
     out: dict[str, Any] = {"_meta": {"hostvars": inventory.hostvars}}
     for name, group in inventory.groups.items():
@@ -33,7 +34,8 @@ def to_list_dict(inventory: Inventory) -> dict[str, Any]:
             entry["children"] = group.children
         if group.vars:
             entry["vars"] = group.vars
-        out[name] = entry
+        if entry or name == "all":
+            out[name] = entry
     return out
 
 

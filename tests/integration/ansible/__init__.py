@@ -1,0 +1,1 @@
+"""Tests of provisioner.ansible against the real ansible-inventory and ansible-playbook."""

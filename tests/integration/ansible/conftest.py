@@ -1,0 +1,65 @@
+"""Running the real ansible-inventory and ansible-playbook, and comparing what they read with what we built."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from provisioner.ansible.inventory import Inventory
+from provisioner.ansible.render import PLUGIN_DIR
+from tests.support.tools import require_tool
+
+
+@pytest.fixture
+def ansible_env(tmp_path: Path) -> dict[str, str]:
+    """Environment for ansible commands: private home and temp dirs, our plugin enabled, no cowsay."""
+    home = tmp_path / "ansible-home"
+    home.mkdir()
+    return {
+        **os.environ,
+        "ANSIBLE_HOME": str(home),
+        "ANSIBLE_LOCAL_TEMP": str(home / "tmp"),
+        "ANSIBLE_INVENTORY_PLUGINS": str(PLUGIN_DIR),
+        "ANSIBLE_INVENTORY_ENABLED": "provisioner,host_list,script,yaml,ini,auto",
+        "ANSIBLE_NOCOWS": "1",
+        "ANSIBLE_FORCE_COLOR": "0",
+        "ANSIBLE_HOST_PATTERN_MISMATCH": "ignore",
+    }
+
+
+def run_ansible(tool: str, args: list[str], env: dict[str, str], cwd: Path | None = None) -> str:
+    """Run an ansible command line (found via require_tool) and return its stdout; fail with its stderr."""
+    executable = require_tool(tool)
+    result = subprocess.run(
+        [executable, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=300, check=False
+    )
+    assert result.returncode == 0, f"{tool} {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
+    return result.stdout
+
+
+def inventory_list(source: Path, env: dict[str, str], *extra: str) -> dict[str, Any]:
+    """``ansible-inventory -i SOURCE --list --export``: groups keep their own vars."""
+    return dict(json.loads(run_ansible("ansible-inventory", ["-i", str(source), "--list", "--export", *extra], env)))
+
+
+def assert_same_inventory(ours: Inventory, listed: dict[str, Any]) -> None:
+    """Ansible read exactly our hosts, groups, parent/child relations, group vars and host vars."""
+    expected = json.loads(json.dumps({"groups": {n: g.vars for n, g in ours.groups.items()}, "hosts": ours.hostvars}))
+    hostvars = listed["_meta"]["hostvars"]
+    assert sorted(hostvars) == sorted(ours.hostvars)
+    assert hostvars == expected["hosts"]
+    extra = set(listed) - {"_meta"} - set(ours.groups)
+    assert extra <= {"ungrouped"}, f"groups Ansible has and we do not: {sorted(extra)}"
+    for name, group in ours.groups.items():
+        entry = listed.get(name)
+        if entry is None:  # Ansible leaves out groups with nothing in them
+            assert not group.hosts and not group.children and not group.vars, name
+            continue
+        assert sorted(entry.get("hosts", [])) == sorted(group.hosts), name
+        assert set(entry.get("children", [])) - {"ungrouped"} == set(group.children), name
+        assert entry.get("vars", {}) == expected["groups"][name], name

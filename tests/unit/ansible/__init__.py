@@ -1,0 +1,1 @@
+"""Tests of provisioner.ansible that do not run Ansible."""
