@@ -84,6 +84,7 @@ def _copy_once(
             for extent in iter_extents(fd, sink.done, size):
                 if not extent.data:
                     sink.hole(extent.offset, extent.length)
+                    sink.maybe_checkpoint()
                 else:
                     offset = extent.offset
                     while offset < extent.end:

@@ -38,6 +38,9 @@ class DownloadSettings(pydantic.BaseModel):
     allow_private: bool = pydantic.Field(
         False, description="Allow URLs and redirects to loopback, link-local and private addresses."
     )
+    allowed_networks: tuple[pydantic.IPvAnyNetwork, ...] = pydantic.Field(
+        (), description="Internal networks allowed without allow_private, such as a template mirror's."
+    )
     max_bytes: int = pydantic.Field(1 << 40, gt=0, description="Refuse images larger than this many bytes.")
     max_redirects: int = pydantic.Field(5, ge=0, le=20, description="Redirects followed before giving up.")
     timeout: float = pydantic.Field(60.0, gt=0, le=3600, description="Seconds to connect or wait for data.")
@@ -63,7 +66,7 @@ def _open(
 ) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
     current = url
     for _ in range(settings.max_redirects + 1):
-        check_url(current, allow_private=settings.allow_private)
+        check_url(current, allow_private=settings.allow_private, allowed_networks=settings.allowed_networks)
         connection = _connect(current, settings.timeout)
         parts = urlsplit(current)
         try:

@@ -59,7 +59,7 @@ def check_info(info: ImageInfo, declared: ImageFormat | str, *, name: str = "ima
         ImageFormatError: naming what is wrong.
     """
     wanted = ImageFormat.parse(declared)
-    seen = ImageFormat.RAW if wanted is ImageFormat.ISO and info.format is ImageFormat.RAW else info.format
+    seen = ImageFormat.ISO if wanted is ImageFormat.ISO and info.format is ImageFormat.RAW else info.format
     if seen is not wanted:
         raise ImageFormatError(f"{name} is {info.format.value}, but it was registered as {wanted.value}")
     if info.backing_file:

@@ -140,7 +140,7 @@ class Sink:
                 count = os.preadv(self.fd, [view[: min(len(view), extent.end - offset)]], offset)
                 if count <= 0:
                     raise OSError(f"{self.part} is shorter than its journal says; restart the copy")
-                self.hasher.hash.update(view[:count])  # synchronous: the buffer is reused at once
+                self.hasher.update(bytes(view[:count]))  # a copy: the buffer is reused at once
                 offset += count
 
     def data(self, offset: int, view: memoryview, *, detect_zeros: bool = False) -> None:
@@ -181,7 +181,9 @@ class Sink:
         if self.journal.done - self._last_checkpoint < self.checkpoint_bytes:
             return
         if self._checkpointing is not None:
-            if not self._checkpointing.done():
+            # Skip while one is running, unless that lets the unsaved work grow past two intervals.
+            behind = self.journal.done - self._last_checkpoint >= 2 * self.checkpoint_bytes
+            if not self._checkpointing.done() and not behind:
                 return
             self._checkpointing.result()
         self._last_checkpoint = self.journal.done

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+from collections.abc import Sequence
 from urllib.parse import urlsplit
 
 from provisioner.exceptions import UnsafeUrlError
@@ -31,12 +32,16 @@ def resolve(host: str, port: int) -> list[ipaddress.IPv4Address | ipaddress.IPv6
     return [ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos]
 
 
-def check_url(url: str, *, allow_private: bool) -> tuple[str, int]:
+def check_url(
+    url: str, *, allow_private: bool, allowed_networks: Sequence[ipaddress.IPv4Network | ipaddress.IPv6Network] = ()
+) -> tuple[str, int]:
     """Check that a URL may be fetched and return its (host, port).
 
     Args:
         url: the URL, or a redirect target.
         allow_private: let loopback, link-local and private addresses through (tests, labs).
+        allowed_networks: non-global networks let through even without ``allow_private``
+            (an internal mirror, say).
 
     Raises:
         UnsafeUrlError: not http(s), no host, credentials in the URL, or a refused address.
@@ -51,7 +56,7 @@ def check_url(url: str, *, allow_private: bool) -> tuple[str, int]:
     port = parts.port or (443 if parts.scheme == "https" else 80)
     if not allow_private:
         for address in resolve(parts.hostname, port):
-            if not address.is_global:
+            if not address.is_global and not any(address in network for network in allowed_networks):
                 kind = (
                     "loopback"
                     if address.is_loopback

@@ -1,0 +1,145 @@
+"""The store-to-store copy engine: holes, inline checksums, resume after kill -9, atomic publish."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from provisioner.exceptions import ChecksumMismatchError, DriverValueError, VolumeExistsError, VolumeNotFoundError
+from provisioner.storage.replication.checksum import Checksum
+from provisioner.storage.replication.copy import copy_image, percent
+from provisioner.storage.replication.extents import iter_extents
+from provisioner.storage.replication.journal import load
+from provisioner.storage.replication.sink import journal_path, part_path
+from tests.unit.storage.contract import MIB, make_sparse_raw
+
+DATA_AT = (0, 8 * MIB, 9 * MIB, 30 * MIB)
+
+
+def sha256_of(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture
+def source(tmp_path: Path) -> Path:
+    return make_sparse_raw(tmp_path / "src.raw", 48 * MIB, DATA_AT)
+
+
+def test_holes_stay_holes_and_checksum_matches_sha256sum(source: Path, tmp_path: Path) -> None:
+    dest = tmp_path / "dst.raw"
+    result = copy_image(source, dest)
+    assert dest.read_bytes() == source.read_bytes()
+    assert dest.stat().st_blocks == source.stat().st_blocks
+    digest = subprocess.run(["sha256sum", str(source)], capture_output=True, text=True, check=True).stdout.split()[0]
+    assert result.hexdigest == digest
+    assert result.bytes_copied == len(DATA_AT) * MIB  # each data byte read once, holes never read
+    assert str(result.checksum()) == f"{{SHA256}}{digest}"
+    assert not part_path(dest).exists() and not journal_path(dest).exists()
+
+
+def test_extents_cover_the_file_without_gaps(source: Path) -> None:
+    with open(source, "rb") as handle:
+        extents = list(iter_extents(handle.fileno(), 0, 48 * MIB))
+    assert extents[0].offset == 0 and extents[-1].end == 48 * MIB
+    assert all(a.end == b.offset for a, b in itertools.pairwise(extents))
+    assert sum(e.length for e in extents if e.data) == len(DATA_AT) * MIB
+
+
+@pytest.mark.parametrize("algorithm", ["sha512", "md5"])
+def test_expected_checksum_picks_the_algorithm(source: Path, tmp_path: Path, algorithm: str) -> None:
+    digest = hashlib.new(algorithm, source.read_bytes()).hexdigest()
+    result = copy_image(source, tmp_path / "d", expected=f"{{{algorithm.upper()}}}{digest}")
+    assert (result.algorithm, result.hexdigest) == (algorithm, digest)
+
+
+def test_mismatch_publishes_nothing(source: Path, tmp_path: Path) -> None:
+    dest = tmp_path / "bad.raw"
+    with pytest.raises(ChecksumMismatchError, match="nothing was published"):
+        copy_image(source, dest, expected="0" * 64)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["src.raw"]
+
+
+def test_existing_destination_and_missing_source(source: Path, tmp_path: Path) -> None:
+    with pytest.raises(VolumeExistsError):
+        copy_image(source, source)
+    with pytest.raises(VolumeNotFoundError):
+        copy_image(tmp_path / "nope", tmp_path / "x")
+
+
+def test_progress_reaches_the_total_and_percent_is_cloudstack_like(source: Path, tmp_path: Path) -> None:
+    seen: list[tuple[int, int]] = []
+    copy_image(source, tmp_path / "d", progress=lambda done, total: seen.append((done, total)))
+    assert seen[-1] == (48 * MIB, 48 * MIB)
+    assert [d for d, _ in seen] == sorted(d for d, _ in seen)
+    assert (percent(0, 0), percent(1, 3), percent(2999, 3000), percent(5, 5)) == (0, 33, 99, 100)
+
+
+def test_checksum_forms() -> None:
+    hex64 = "ab" * 32
+    assert Checksum.parse(f"{{SHA256}}{hex64}") == Checksum("sha256", hex64)
+    assert Checksum.parse(hex64.upper()) == Checksum("sha256", hex64)
+    assert Checksum.parse("{md5}" + "0" * 32).algorithm == "md5"
+    assert Checksum.parse("c" * 128).algorithm == "sha512"
+    for bad in ("{SHA256}abc", "{CRC32}00", "xyz", "{SHA512}" + "0" * 64):
+        with pytest.raises(DriverValueError):
+            Checksum.parse(bad)
+
+
+_CHILD = textwrap.dedent(
+    """
+    import sys, time
+    from provisioner.storage.replication.copy import copy_image
+    def slow(done, total):
+        if done >= {stop}:
+            open({marker!r}, "w").close()
+            time.sleep(600)
+    copy_image({source!r}, {dest!r}, progress=slow, checkpoint_bytes={checkpoint})
+    """
+)
+
+
+def test_resume_after_kill_does_not_copy_finished_extents(source: Path, tmp_path: Path) -> None:
+    dest, marker = tmp_path / "dst.raw", tmp_path / "marker"
+    script = _CHILD.format(stop=9 * MIB, marker=str(marker), source=str(source), dest=str(dest), checkpoint=MIB)
+    child = subprocess.Popen([sys.executable, "-c", script], cwd=Path(__file__).parents[3])
+    try:
+        deadline = time.monotonic() + 30
+        while not marker.exists() and time.monotonic() < deadline and child.poll() is None:
+            time.sleep(0.02)
+        assert marker.exists(), "the child copy never reached the stop point"
+        time.sleep(0.2)  # let the background checkpoint land
+        os.kill(child.pid, signal.SIGKILL)
+    finally:
+        child.wait(timeout=10)
+    assert child.returncode == -signal.SIGKILL
+    assert not dest.exists() and part_path(dest).exists()
+    journal = load(journal_path(dest))
+    assert journal is not None and journal.done >= 8 * MIB
+    result = copy_image(source, dest)
+    assert result.bytes_resumed == journal.done
+    already = sum(MIB for offset in DATA_AT if offset + MIB <= journal.done)
+    assert result.bytes_copied == len(DATA_AT) * MIB - already
+    assert result.hexdigest == sha256_of(source)
+    assert dest.read_bytes() == source.read_bytes()
+    assert not journal_path(dest).exists()
+
+
+def test_a_changed_source_restarts_instead_of_resuming(source: Path, tmp_path: Path) -> None:
+    dest = tmp_path / "dst.raw"
+    part_path(dest).write_bytes(b"stale")
+    journal_path(dest).write_text(
+        json.dumps({"source": {"path": "other"}, "algorithm": "sha256", "size": 5, "done": 5, "version": 1})
+    )
+    result = copy_image(source, dest)
+    assert result.bytes_resumed == 0
+    assert result.hexdigest == sha256_of(source)
