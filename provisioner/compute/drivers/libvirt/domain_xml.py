@@ -179,7 +179,8 @@ def _devices(domain: ET.Element, spec: VMSpec, options: RenderOptions) -> None:
         serial = _sub(devices, "serial", type=spec.serial.kind)
         if spec.serial.kind == "file":
             assert spec.serial.path is not None
-            _sub(serial, "source", path=spec.serial.path)
+            # Append, so the log keeps every boot instead of being truncated at each start.
+            _sub(serial, "source", path=spec.serial.path, append="on")
         _sub(serial, "target", port="0")
     if options.vnc_listen is not None:
         _sub(devices, "graphics", type="vnc", port="-1", autoport="yes", listen=options.vnc_listen)

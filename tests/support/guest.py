@@ -1,0 +1,168 @@
+"""A tiny bootable guest built offline: Debian's kernel and a busybox initramfs with our own ``/init``.
+
+The ``/init`` mounts the pseudo file systems, loads the virtio and iso9660 modules, looks for a block
+device labelled ``cidata`` (the NoCloud seed), prints its user-data between markers on the serial
+console, prints ``BOOT-OK`` and idles. Nothing of it goes into git: the kernel package is downloaded
+with ``apt-get download`` into a cache under ``.work/`` and unpacked there.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.support.tools import missing
+
+CACHE = Path(__file__).resolve().parents[2] / ".work" / "compute-guest"
+BOOT_MARKER = "BOOT-OK"
+USERDATA_BEGIN = "---USERDATA-BEGIN---"
+USERDATA_END = "---USERDATA-END---"
+MODULES = (
+    "virtio_ring",
+    "virtio",
+    "virtio_pci_legacy_dev",
+    "virtio_pci_modern_dev",
+    "virtio_pci",
+    "virtio_blk",
+    "cdrom",
+    "isofs",
+)
+KERNEL_CMDLINE = "console=ttyS0 quiet panic=-1"
+
+INIT = f"""#!/bin/sh
+mkdir -p /proc /sys /dev /tmp /mnt/seed
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+for m in {" ".join(MODULES)}; do insmod /lib/modules/$m.ko 2>/dev/null; done
+# Block devices appear asynchronously; wait at most 5 s for the first one.
+i=0
+while [ $i -lt 50 ] && ! ls /dev/vd? >/dev/null 2>&1; do sleep 0.1; i=$((i+1)); done
+for dev in /dev/vd? /dev/sr?; do
+  [ -b "$dev" ] || continue
+  # The ISO 9660 volume label sits at byte 32808 (busybox-static has no blkid).
+  label=$(dd if="$dev" bs=1 skip=32808 count=6 2>/dev/null | tr a-z A-Z)
+  [ "$label" = "CIDATA" ] || continue
+  mount -t iso9660 -o ro "$dev" /mnt/seed || continue
+  echo "SEED $dev"
+  echo "{USERDATA_BEGIN}"
+  cat /mnt/seed/user-data
+  echo
+  echo "{USERDATA_END}"
+  umount /mnt/seed
+  break
+done
+echo "{BOOT_MARKER}"
+while true; do sleep 3600; done
+"""
+
+
+@dataclass(frozen=True)
+class GuestImage:
+    """Kernel and initramfs of the tiny guest."""
+
+    kernel: Path
+    initrd: Path
+
+
+def _run(*command: str, cwd: Path | None = None, timeout: float = 300) -> str:
+    result = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False)
+    if result.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} failed: {result.stderr.strip()}")
+    return result.stdout
+
+
+def _kernel_tree() -> Path:
+    """Download and unpack the Debian kernel package once (cached under ``.work/``)."""
+    tree = CACHE / "kpkg"
+    if (tree / "boot").is_dir():
+        return tree
+    for tool in ("apt-get", "apt-cache", "dpkg-deb"):
+        if shutil.which(tool) is None:
+            missing(f"{tool} is needed to fetch the guest kernel")
+    CACHE.mkdir(parents=True, exist_ok=True)
+    depends = _run("apt-cache", "depends", "linux-image-amd64")
+    package = next(line.split()[1] for line in depends.splitlines() if line.strip().startswith("Depends: linux-image-"))
+    for old in CACHE.glob("*.deb"):
+        old.unlink()
+    _run("apt-get", "download", package, cwd=CACHE)
+    deb = next(CACHE.glob(f"{package}_*.deb"))
+    staging = CACHE / "kpkg.partial"
+    shutil.rmtree(staging, ignore_errors=True)
+    _run("dpkg-deb", "-x", str(deb), str(staging))
+    staging.rename(tree)
+    deb.unlink()
+    return tree
+
+
+def _cpio(rootfs: Path, target: Path) -> None:
+    listing = subprocess.run(["find", "."], cwd=rootfs, capture_output=True, check=True, timeout=60).stdout
+    archive = subprocess.run(
+        ["cpio", "-o", "-H", "newc", "--quiet"], cwd=rootfs, input=listing, capture_output=True, check=True, timeout=60
+    ).stdout
+    target.write_bytes(gzip.compress(archive, compresslevel=1))
+
+
+def build_guest(workdir: Path) -> GuestImage:
+    """Build the kernel + initramfs pair in ``workdir`` (≈3 s after the first download).
+
+    Skips (or fails under ``make test``) when busybox, cpio or the apt tools are missing.
+    """
+    busybox = shutil.which("busybox")
+    if busybox is None or shutil.which("cpio") is None:
+        missing("busybox-static and cpio are needed to build the guest initramfs")
+        raise AssertionError("unreachable")
+    tree = _kernel_tree()
+    kernel = next((tree / "boot").glob("vmlinuz-*"))
+    modules_root = next((tree / "lib" / "modules").iterdir())
+    rootfs = workdir / "rootfs"
+    (rootfs / "bin").mkdir(parents=True)
+    (rootfs / "lib" / "modules").mkdir(parents=True)
+    shutil.copy(busybox, rootfs / "bin" / "busybox")
+    applets = _run(busybox, "--list").split()
+    for applet in applets:
+        # A busybox -> busybox self-link makes the kernel fail /init with ELOOP.
+        if applet != "busybox":
+            os.symlink("busybox", rootfs / "bin" / applet)
+    for module in MODULES:
+        source = next(modules_root.rglob(f"{module}.ko"))
+        shutil.copy(source, rootfs / "lib" / "modules" / f"{module}.ko")
+    init = rootfs / "init"
+    init.write_text(INIT)
+    init.chmod(0o755)
+    initrd = workdir / "initramfs.gz"
+    _cpio(rootfs, initrd)
+    shutil.copy(kernel, workdir / "vmlinuz")
+    return GuestImage(workdir / "vmlinuz", initrd)
+
+
+def wait_for_console(path: Path, marker: str, *, offset: int = 0, timeout: float = 120) -> str:
+    """Wait until ``marker`` appears in the console log after byte ``offset``; return that text.
+
+    The driver opens file consoles in append mode, so the log keeps every boot.
+
+    Raises:
+        TimeoutError: the marker did not appear in time (the log's tail is in the message).
+    """
+    deadline = time.monotonic() + timeout
+    text = ""
+    for _ in range(int(timeout / 0.25) + 1):
+        data = path.read_bytes() if path.exists() else b""
+        text = data[offset:].decode(errors="replace")
+        if marker in text:
+            return text
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.25)
+    raise TimeoutError(f"{marker!r} did not appear in {path} within {timeout} s; last output: {text[-800:]!r}")
+
+
+def user_data_from_console(text: str) -> str:
+    """The user-data the guest printed between the markers."""
+    start = text.index(USERDATA_BEGIN) + len(USERDATA_BEGIN)
+    return text[start : text.index(USERDATA_END, start)].strip("\r\n").replace("\r\n", "\n")
