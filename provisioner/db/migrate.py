@@ -8,11 +8,12 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, text
 
 from provisioner.db.engine import create_engine_for
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+_MIGRATION_LOCK = 0x70726F77
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
@@ -45,6 +46,9 @@ def upgrade(engine_or_url: Engine | str | None, revision: str = "head") -> None:
     engine = engine_or_url if isinstance(engine_or_url, Engine) else create_engine_for(engine_or_url)
     try:
         with engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                # Servers starting together migrate one after the other (DDL is transactional there).
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
             command.upgrade(alembic_config(conn), revision)
     finally:
         if engine is not engine_or_url:

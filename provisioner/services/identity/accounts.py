@@ -11,7 +11,7 @@ from provisioner.exceptions import ParamError, PermissionDeniedError
 from provisioner.services.identity.common import count_of, paginate, row_by_uuid
 from provisioner.services.identity.models import Account
 from provisioner.services.identity.roles import DEFAULT_ROLE_FOR_TYPE
-from provisioner.services.identity.visibility import check_account_access, visible_condition
+from provisioner.services.identity.visibility import check_domain_access, visible_condition
 from provisioner.services.principal import Caller, RoleType
 
 ACCOUNT_TYPES = {0: RoleType.USER, 1: RoleType.ADMIN, 2: RoleType.DOMAIN_ADMIN, 3: RoleType.RESOURCE_ADMIN}
@@ -96,7 +96,7 @@ def create_account_row(
 ) -> Row[Any]:
     """Insert an account (no user); :func:`provisioner.services.identity.users.create_account` adds one."""
     dom = row_by_uuid(conn, domain, domain_uuid or caller.domain_id, "domain")
-    check_account_access(caller, "", dom.path)
+    check_domain_access(caller, dom.path)
     kind, role_pk = _resolve_role(conn, account_type, role_uuid)
     if kind == 1 and not caller.is_root_admin:
         raise PermissionDeniedError("Only root admins may create root admin accounts")
@@ -118,7 +118,7 @@ def create_account_row(
 
 def _checked(conn: Connection, caller: Caller, uuid: str) -> Account:
     target = get_account(conn, uuid)
-    check_account_access(caller, "", target.domain_path)
+    check_domain_access(caller, target.domain_path)
     return target
 
 

@@ -12,7 +12,7 @@ from provisioner.services.crypto import SecretBox, generate_api_key, hash_passwo
 from provisioner.services.identity.accounts import create_account_row
 from provisioner.services.identity.common import count_of, paginate
 from provisioner.services.identity.models import User, UserKeys
-from provisioner.services.identity.visibility import check_account_access, visible_condition
+from provisioner.services.identity.visibility import check_domain_access, visible_condition
 from provisioner.services.principal import Caller, RoleType
 
 USER_STATES = ("enabled", "disabled", "locked")
@@ -81,7 +81,7 @@ def _checked_row(conn: Connection, caller: Caller, uuid: str, *, self_ok: bool =
     row = _get_row(conn, uuid)
     if self_ok and row.uuid == caller.user_id:
         return row
-    check_account_access(caller, "", row.domain_path)
+    check_domain_access(caller, row.domain_path)
     return row
 
 
@@ -188,7 +188,7 @@ def create_user(
     ).first()
     if row is None:
         raise ParamError(f"Unable to find account by id {account_uuid}")
-    check_account_access(caller, "", row.domain_path)
+    check_domain_access(caller, row.domain_path)
     return insert_user(
         conn,
         account_row=row,

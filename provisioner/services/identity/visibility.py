@@ -54,6 +54,18 @@ def can_manage_domain(caller: Caller, domain_path: str) -> bool:
     return caller.is_root_admin or (caller.is_domain_admin and domain_path.startswith(caller.domain_path))
 
 
+def check_domain_access(caller: Caller, domain_path: str) -> None:
+    """Raise unless ``caller`` administers the domain at ``domain_path``.
+
+    Raises:
+        PermissionDeniedError: 531 with CloudStack's wording.
+    """
+    if not can_manage_domain(caller, domain_path):
+        raise PermissionDeniedError(
+            f"Account {caller.account_name} does not have permission to operate within this domain"
+        )
+
+
 def check_account_access(caller: Caller, account_uuid: str, domain_path: str) -> None:
     """Raise unless ``caller`` may act on the account: its own, or one it administers.
 

@@ -167,6 +167,46 @@ def release(conn: Connection, msid: int, job_ids: list[int]) -> None:
         )
 
 
+def cancel_stale_waiting(conn: Connection, older_than: datetime, minutes: float) -> list[str]:
+    """Fail queued jobs still waiting for their resource since before ``older_than``.
+
+    A job stuck behind another on the same ``sync_object`` surfaces as a failure the client
+    sees (``job.cancel.threshold.minutes``), never as a silent hang. Returns the failed UUIDs.
+    """
+    stale = conn.execute(
+        select(async_job.c.id, async_job.c.uuid, async_job.c.sync_object)
+        .where(
+            async_job.c.status == int(JobStatus.IN_PROGRESS),
+            async_job.c.owner_msid.is_(None),
+            async_job.c.sync_object.is_not(None),
+            async_job.c.created < older_than,
+        )
+        .order_by(async_job.c.id)
+        .limit(500)
+    ).all()
+    failed: list[str] = []
+    for row in stale:
+        text = f"Job is cancelled as it waited more than {minutes:g} minutes for {row.sync_object}"
+        done = conn.execute(
+            update(async_job)
+            .where(
+                async_job.c.id == row.id,
+                async_job.c.status == int(JobStatus.IN_PROGRESS),
+                async_job.c.owner_msid.is_(None),
+            )
+            .values(
+                status=int(JobStatus.FAILED),
+                result_code=530,
+                result={"errorcode": 530, "errortext": text},
+                result_type="object",
+                completed=utcnow(),
+            )
+        )
+        if done.rowcount == 1:
+            failed.append(row.uuid)
+    return failed
+
+
 def purge_expired(conn: Connection, older_than: datetime) -> int:
     """Delete finished jobs completed before ``older_than`` (``job.expire.minutes``)."""
     result = conn.execute(

@@ -39,7 +39,7 @@ class PoolSettings:
     heartbeat_interval: float = 1.5  # cluster.heartbeat.interval
     dead_after: float = 150.0  # cluster.heartbeat.threshold
     lease_seconds: float = 60.0
-    gc_interval: float = 300.0
+    maintenance_interval: float = 30.0  # job GC and queue timeouts
     shutdown_timeout: float = 30.0
 
 
@@ -171,14 +171,15 @@ class JobWorkerPool:
                     log.exception("recording the outcome of job %d failed", job_id)
 
     def _heartbeat_loop(self) -> None:
-        last_gc = 0.0
+        last_maintenance = 0.0
         while not self._stopping.wait(self.settings.heartbeat_interval):
             try:
                 run_in_transaction(self.engine, self._beat)
                 self.recover()
-                if time.monotonic() - last_gc >= self.settings.gc_interval:
-                    last_gc = time.monotonic()
+                if time.monotonic() - last_maintenance >= self.settings.maintenance_interval:
+                    last_maintenance = time.monotonic()
                     run_in_transaction(self.engine, purge_finished)
+                    run_in_transaction(self.engine, cancel_stale_waiting)
             except Exception:
                 log.exception("job heartbeat failed")
 
@@ -224,6 +225,12 @@ class JobWorkerPool:
             return JobStatus.FAILED, 530, {"errorcode": 530, "errortext": INTERNAL_TEXT}, "object"
         kind = "object" if isinstance(encoded, dict) else "text"
         return JobStatus.SUCCEEDED, 0, encoded, kind
+
+
+def cancel_stale_waiting(conn: Any) -> list[str]:
+    """Fail jobs queued behind another for longer than ``job.cancel.threshold.minutes``."""
+    minutes = float(config_value(conn, "job.cancel.threshold.minutes") or 60)
+    return store.cancel_stale_waiting(conn, utcnow() - timedelta(minutes=minutes), minutes)
 
 
 def purge_finished(conn: Any) -> int:

@@ -14,7 +14,7 @@ from provisioner.db.schema import async_job, utcnow
 from provisioner.exceptions import InsufficientCapacityError, ParamError, PermissionDeniedError
 from provisioner.services.identity import IdentityService
 from provisioner.services.jobs import JobService, JobWorkerPool, PoolSettings, RunningJob
-from provisioner.services.jobs.worker import INTERNAL_TEXT, purge_finished
+from provisioner.services.jobs.worker import INTERNAL_TEXT, cancel_stale_waiting, purge_finished
 from provisioner.services.principal import Caller
 from tests.unit.services.helpers import make_account, make_domain
 
@@ -226,3 +226,18 @@ def test_gc_purges_old_finished_jobs(pool: JobWorkerPool, admin: Caller) -> None
     with pytest.raises(ParamError):
         jobs.query(admin, old)
     assert jobs.query(admin, recent).jobstatus == 1
+
+
+def test_jobs_waiting_too_long_for_their_resource_fail(db_engine: Engine, admin: Caller) -> None:
+    jobs = JobService(db_engine)  # no pool: nothing runs, both jobs wait on vm-x
+    first = jobs.submit(admin, "op", {}, instance_type="VirtualMachine", instance_id="vm-x")
+    second = jobs.submit(admin, "op", {}, instance_type="VirtualMachine", instance_id="vm-x")
+    free = jobs.submit(admin, "op", {})
+    with db_engine.begin() as conn:
+        conn.execute(update(async_job).where(async_job.c.uuid == first).values(owner_msid=99))  # "running"
+        conn.execute(update(async_job).values(created=utcnow() - timedelta(hours=2)))
+        assert cancel_stale_waiting(conn) == [second]  # running and unqueued jobs are left alone
+    view = jobs.query(admin, second).as_response()
+    assert view["jobstatus"] == 2 and view["jobresultcode"] == 530
+    assert "waited more than 60 minutes for VirtualMachine:vm-x" in str(view["jobresult"])
+    assert jobs.query(admin, free).jobstatus == 0
