@@ -2,7 +2,8 @@
 
 The fast path parses with ``yaml_rs`` (a Rust YAML parser, about fifteen times faster than
 libyaml through PyYAML on big files) into plain data and keeps no positions. Positions come
-from PyYAML's node tree, composed only when there is something to report. Documents with merge
+from PyYAML's node tree, composed only when there is something to report (see
+``provisioner.config.positions``). Documents with merge
 keys (``<<``), or that ``yaml_rs`` refuses (duplicate keys, for example), take PyYAML's path
 for the data too, so PyYAML's YAML 1.1 reading decides what they mean.
 """
@@ -16,6 +17,7 @@ import yaml
 import yaml_rs
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from provisioner.config.positions import Positions
 from provisioner.config.rules.base import Finding, Loc
 from provisioner.exceptions import ConfigFileError
 
@@ -32,13 +34,8 @@ class Source:
     tree: Node | None = None
 
     def positions(self) -> Positions:
-        """Line and column lookup for this file (composes the node tree on first use)."""
-        if self.tree is None:
-            try:
-                self.tree = compose(self.text, self.file)
-            except ConfigFileError:  # yaml_rs read what PyYAML cannot: report without positions
-                return Positions(None)
-        return Positions(self.tree)
+        """Line and column lookup for this file."""
+        return Positions(self.text, self.data, self.tree)
 
 
 def compose(text: str, file: str) -> Node | None:
@@ -105,48 +102,3 @@ def duplicate_keys(tree: Node | None) -> Iterator[Finding]:
                 stack.append((value, (*loc, key.value)))
         elif isinstance(node, SequenceNode):
             stack.extend((item, (*loc, i)) for i, item in enumerate(node.value))
-
-
-class Positions:
-    """Maps document locations to 1-based ``(line, column)`` in the file."""
-
-    def __init__(self, tree: Node | None) -> None:
-        self.tree = tree
-
-    def locate(self, loc: Loc, on_key: bool = False) -> tuple[int, int] | None:
-        """Where the value at ``loc`` is, or the key when ``on_key``.
-
-        A location that does not exist (a missing key) resolves to the deepest mapping or list
-        that does, so a missing key points at the object that lacks it.
-        """
-        node = self.tree
-        if node is None:
-            return None
-        key_node: Node | None = None
-        for part in loc:
-            found = _child(node, part)
-            if found is None:
-                key_node = None
-                break
-            key_node, node = found
-        target = key_node if on_key and key_node is not None else node
-        return target.start_mark.line + 1, target.start_mark.column + 1
-
-
-def _child(node: Node, part: str | int) -> tuple[Node | None, Node] | None:
-    if isinstance(node, SequenceNode) and isinstance(part, int):
-        return (None, node.value[part]) if 0 <= part < len(node.value) else None
-    if not isinstance(node, MappingNode):
-        return None
-    wanted = str(part)
-    found: tuple[Node | None, Node] | None = None
-    for key, value in node.value:
-        if isinstance(key, ScalarNode) and key.tag == _MERGE_TAG:
-            merged = [value] if isinstance(value, MappingNode) else list(getattr(value, "value", []))
-            for source in merged:
-                inner = _child(source, part)
-                if inner is not None and found is None:
-                    found = inner
-        elif isinstance(key, ScalarNode) and key.value == wanted:
-            found = (key, value)  # a later key wins, as when the data was constructed
-    return found
