@@ -73,7 +73,10 @@ def dead_nodes(conn: Connection, msid: int, threshold_seconds: float) -> list[in
     return [
         int(m)
         for m in conn.execute(
-            select(mshost.c.msid).where(mshost.c.msid != msid, mshost.c.last_heartbeat < cutoff)
+            # Nodes already marked Down were recovered before; a live one sets itself Up on its next beat.
+            select(mshost.c.msid).where(
+                mshost.c.msid != msid, mshost.c.last_heartbeat < cutoff, mshost.c.state != "Down"
+            )
         ).scalars()
     ]
 
