@@ -15,11 +15,9 @@ from provisioner.ansible.render import PLUGIN_DIR
 from tests.support.tools import require_tool
 
 
-@pytest.fixture
-def ansible_env(tmp_path: Path) -> dict[str, str]:
+def ansible_environment(home: Path) -> dict[str, str]:
     """Environment for ansible commands: private home and temp dirs, our plugin enabled, no cowsay."""
-    home = tmp_path / "ansible-home"
-    home.mkdir()
+    home.mkdir(exist_ok=True)
     return {
         **os.environ,
         "ANSIBLE_HOME": str(home),
@@ -30,6 +28,12 @@ def ansible_env(tmp_path: Path) -> dict[str, str]:
         "ANSIBLE_FORCE_COLOR": "0",
         "ANSIBLE_HOST_PATTERN_MISMATCH": "ignore",
     }
+
+
+@pytest.fixture
+def ansible_env(tmp_path: Path) -> dict[str, str]:
+    """:func:`ansible_environment` in the test's own temporary directory."""
+    return ansible_environment(tmp_path / "ansible-home")
 
 
 def run_ansible(tool: str, args: list[str], env: dict[str, str], cwd: Path | None = None) -> str:
