@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable
+from datetime import date
 from typing import Any, get_args
 
 from pydantic import BaseModel, ValidationError
@@ -123,7 +125,7 @@ def _message(error: ErrorDetails, key: str, item: bool = False) -> str:
     if kind in bounds:
         limit = next(iter(ctx.values()), "?")
         return f"{shown} is out of range for {key}: write a number {bounds[kind]} {limit}"
-    if kind == "string_type" and isinstance(value, int | float):
+    if kind == "string_type" and isinstance(value, int | float | date):
         return f"{shown} is not text: quote it ('{shown}')"
     if kind in _KINDS:
         if value is None:
@@ -160,6 +162,15 @@ def _normalise(loc: tuple[int | str, ...], data: Any) -> tuple[Loc, int | None, 
     return tuple(out), tagged, on_key
 
 
+def _choice_hint(error: ErrorDetails) -> str | None:
+    """A did-you-mean for a misspelt enum or literal value (``kvmm`` -> ``kvm``)."""
+    if error["type"] not in ("enum", "literal_error") or not isinstance(error["input"], str):
+        return None
+    choices = re.findall(r"'([^']*)'", str(error.get("ctx", {}).get("expected", "")))
+    close = difflib.get_close_matches(error["input"], choices, n=1, cutoff=0.6)
+    return f"did you mean {close[0]!r}?" if close else None
+
+
 def _key(loc: Loc) -> str:
     return next((str(part) for part in reversed(loc) if isinstance(part, str)), "value")
 
@@ -189,7 +200,7 @@ def findings_from(error: ValidationError, data: Any) -> list[Finding]:
             # Never echo the value: it is likely the secret itself.
             plain.append(Finding(loc, f"{_key(loc)} is a reference to a secret, not the secret", _SECRET_HINT))
             continue
-        plain.append(Finding(loc, _message(detail, _key(loc), _is_item(loc)), None, on_key))
+        plain.append(Finding(loc, _message(detail, _key(loc), _is_item(loc)), _choice_hint(detail), on_key))
     for prefix, alternatives in unions.items():
         plain.extend(_union(prefix, alternatives))
     return plain

@@ -139,7 +139,7 @@ def make_topology(regions: int, zones_per_region: int, pods: int, clusters: int,
         "version": 1,
         "name": "synthetic",
         "regions": [
-            {"name": f"region{r}", "id": r + 1, "management_servers": [{"name": f"ms{r}", "ip": _bench_ip(65536 + r)}]}
+            {"name": f"region{r}", "id": r + 1, "management_servers": [{"name": f"ms{r}", "ip": _bench_ip(65536 + 10 + r)}]}
             for r in range(regions)
         ],
         "zones": zones,

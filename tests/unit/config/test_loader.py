@@ -35,7 +35,18 @@ def test_enum_message_lists_the_choices(check: Checker, doc: dict[str, Any]) -> 
         doc,
         "network_type: ^advnced",
         "zones[0].network_type",
-        "'advnced' is not a valid network_type: write one of 'Basic' or 'Advanced'",
+        "'advnced' is not a valid network_type: write one of 'Basic' or 'Advanced' (did you mean 'Advanced'?)",
+    )
+
+
+def test_misspelt_hypervisor_gets_a_did_you_mean(check: Checker, doc: dict[str, Any]) -> None:
+    cluster(doc)["hypervisor"] = "xenservr"
+    check.expect(
+        doc,
+        "hypervisor: ^xenservr",
+        "zones[0].pods[0].clusters[0].hypervisor",
+        "'xenservr' is not a valid hypervisor: write one of 'kvm', 'vmware', 'xenserver', 'hyperv' or 'simulator' "
+        "(did you mean 'xenserver'?)",
     )
 
 
@@ -190,3 +201,10 @@ def test_inline_secret_value_is_not_echoed(check: Checker, doc: dict[str, Any]) 
         "credentials is a reference to a secret, not the secret (secrets are references, never inline: write "
         "credentials: {env: VAR} (or {file: PATH}, {vault: NAME}))",
     )
+
+
+def test_yaml_1_1_booleans_still_read_as_booleans(check: Checker, doc: dict[str, Any]) -> None:
+    """The fast parser reads YAML 1.2 (``yes`` is text); the model still takes yes/no/on/off for booleans."""
+    text = check.write(doc).read_text(encoding="utf-8").replace("zones: all", "zones: all\n  public: no\n  bootable: yes")
+    cloud = load_topology(check.write(text))
+    assert (cloud.isos[0].public, cloud.isos[0].bootable) == (False, True)
