@@ -9,6 +9,7 @@ from typing import Any
 # 198.18.0.0/15 (RFC 2544); hosts and BMCs outnumber it, so they use 10.0.0.0/8. Nothing is
 # ever contacted: these addresses only have to be well-formed and unique.
 _BENCH = ipaddress.IPv4Network("198.18.0.0/15")
+_SERVERS = 65536 + 10  # 198.19.0.10 and up: management servers, then storage servers
 _MAX_ZONES = 100  # one 10.<zone>.0.0/16 per zone for hosts, 10.<100 + zone>.0.0/16 for BMCs
 _MAX_PODS = 15  # one /20 per pod inside the zone's /16
 _MAX_CLUSTERS = 14  # one /24 per cluster inside the pod's /20 (the first /24 holds the system-VM range)
@@ -134,12 +135,16 @@ def make_topology(regions: int, zones_per_region: int, pods: int, clusters: int,
             zone_no = r * zones_per_region + z
             name = f"r{r}-z{z}"
             zones.append(_zone(f"region{r}", zone_no, name, pods=pods, clusters=clusters, hosts=hosts))
-            storage_servers.append({"name": f"{name}-nfs", "ip": _bench_ip(256 * 256 + 1024 + zone_no), "zone": name})
+            storage_servers.append({"name": f"{name}-nfs", "ip": _bench_ip(_SERVERS + 1024 + zone_no), "zone": name})
     return {
         "version": 1,
         "name": "synthetic",
         "regions": [
-            {"name": f"region{r}", "id": r + 1, "management_servers": [{"name": f"ms{r}", "ip": _bench_ip(65536 + 10 + r)}]}
+            {
+                "name": f"region{r}",
+                "id": r + 1,
+                "management_servers": [{"name": f"ms{r}", "ip": _bench_ip(_SERVERS + r)}],
+            }
             for r in range(regions)
         ],
         "zones": zones,

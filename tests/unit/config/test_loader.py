@@ -205,6 +205,6 @@ def test_inline_secret_value_is_not_echoed(check: Checker, doc: dict[str, Any]) 
 
 def test_yaml_1_1_booleans_still_read_as_booleans(check: Checker, doc: dict[str, Any]) -> None:
     """The fast parser reads YAML 1.2 (``yes`` is text); the model still takes yes/no/on/off for booleans."""
-    text = check.write(doc).read_text(encoding="utf-8").replace("zones: all", "zones: all\n  public: no\n  bootable: yes")
-    cloud = load_topology(check.write(text))
+    text = check.write(doc).read_text(encoding="utf-8")
+    cloud = load_topology(check.write(text.replace("zones: all", "zones: all\n  public: no\n  bootable: yes")))
     assert (cloud.isos[0].public, cloud.isos[0].bootable) == (False, True)
