@@ -51,3 +51,27 @@ class TestLibvirtQemuContract(DriverContract):
         dom = driver.ex_connection.lookupByName(name)
         dom.destroy()
         dom.undefine()
+
+
+def test_hot_plug_a_volume_and_change_the_iso(libvirtd: str, tmp_path: Path) -> None:
+    template = tmp_path / "template.qcow2"
+    data = tmp_path / "data.qcow2"
+    for image in (template, data):
+        subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(image), "16M"], check=True, timeout=60)
+    iso = tmp_path / "tools.iso"
+    iso.write_bytes(b"\0" * 2048 * 32)
+    spec = DriverContract().make_spec(
+        "c-hotplug", disks=(VolumeSpec(str(tmp_path / "root.qcow2"), backing=str(template)),)
+    )
+    with LibvirtDriver(libvirtd, {"domain_type": "qemu"}) as driver:
+        driver.define_vm(spec)
+        try:
+            driver.start_vm("c-hotplug")
+            driver.attach_volume("c-hotplug", VolumeSpec(str(data), device_id=1))
+            assert str(data) in driver.ex_domain_xml("c-hotplug")
+            driver.attach_iso("c-hotplug", str(iso))
+            assert str(iso) in driver.ex_domain_xml("c-hotplug")
+            driver.detach_iso("c-hotplug")
+            assert str(iso) not in driver.ex_domain_xml("c-hotplug")
+        finally:
+            driver.destroy_vm("c-hotplug")

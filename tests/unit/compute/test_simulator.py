@@ -208,3 +208,19 @@ def test_concurrent_verbs_on_one_host_are_consistent(cloud: SimulatorCloud) -> N
             thread.join(timeout=60)
         assert not errors
         assert len(driver.list_vms()) == 8 * 100
+
+
+def test_configure_scopes_faults_to_a_cluster(cloud: SimulatorCloud) -> None:
+    for url in ("http://sim/c0/h0", "http://sim/c0/h1", "http://sim/c1/h0"):
+        cloud.add_host(url)
+    assert cloud.configure("start_vm", 1, cluster="c0", message="mocked") == 2
+    assert [h.url for h in cloud.select(host="h0")] == ["http://sim/c0/h0", "http://sim/c1/h0"]
+    with (
+        SimulatorDriver("http://sim/c0/h1", cloud=cloud) as failing,
+        SimulatorDriver("http://sim/c1/h0", cloud=cloud) as fine,
+    ):
+        for driver in (failing, fine):
+            driver.define_vm(DriverContract().make_spec("vm-a"))
+        with pytest.raises(InjectedFailureError, match="mocked"):
+            failing.start_vm("vm-a")
+        assert fine.start_vm("vm-a").state is VMState.RUNNING

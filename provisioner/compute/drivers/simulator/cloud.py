@@ -212,6 +212,31 @@ class SimulatorCloud:
         with self._lock:
             return list(self._hosts.values())
 
+    def select(self, *, cluster: str | None = None, host: str | None = None) -> list[SimHost]:
+        """Hosts matching a cluster and/or host name (all hosts when both are None)."""
+        return [
+            candidate
+            for candidate in self.hosts()
+            if (cluster is None or candidate.config.cluster == cluster)
+            and (host is None or candidate.config.host == host)
+        ]
+
+    def configure(
+        self,
+        verb: str,
+        count: int = 1,
+        *,
+        cluster: str | None = None,
+        host: str | None = None,
+        message: str | None = None,
+    ) -> int:
+        """Make the next ``count`` calls of ``verb`` fail on every matching host, as CloudStack's
+        ``configureSimulator`` scopes a mock to a cluster or host; returns how many hosts it touched."""
+        targets = self.select(cluster=cluster, host=host)
+        for target in targets:
+            target.fail_next(verb, count, message)
+        return len(targets)
+
     def find_vm(self, name: str) -> SimHost | None:
         """Return the host a VM is defined on, or None (a linear scan: for tests and tools)."""
         for host in self.hosts():
