@@ -87,3 +87,15 @@ def test_same_cluster_name_in_two_pods_is_fine(check: Checker, doc: dict[str, An
     cluster(doc)["name"] = "c1"
     check.write(doc)
     assert load_topology(check.file).zones[0].pods[1].clusters[0].name == "c1"
+
+
+def test_duplicate_management_server_names_across_regions(check: Checker, doc: dict[str, Any]) -> None:
+    doc["regions"].append({"name": "r2", "id": 2, "management_servers": [{"name": "ms1", "ip": "198.18.0.3"}]})
+    check.expect(
+        doc,
+        "name: ^ms1",
+        "regions[1].management_servers[0].name",
+        "management server name 'ms1' is already used by regions[0].management_servers[0]: host and server names "
+        "must be unique in the whole cloud (they are Ansible inventory hostnames); rename one of them",
+        nth=2,
+    )
