@@ -1,0 +1,5 @@
+"""Fixtures of the storage integration tests: real NFS (ganesha) and iSCSI (tgt) servers on 127.0.0.1."""
+
+from tests.support.nfs import nfs_server
+
+__all__ = ["nfs_server"]
