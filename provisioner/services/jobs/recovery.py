@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import traceback
 import uuid as uuidlib
 from collections.abc import Callable
 from datetime import timedelta
@@ -25,6 +26,12 @@ Reconciler = Callable[[Connection, FailedJob], None]
 
 #: Reconcilers by ``instance_type``; areas register theirs at import (``register_reconciler``).
 RECONCILERS: dict[str, Reconciler] = {}
+
+
+def log_failure(what: str, exc: BaseException) -> None:
+    """Log an exception's class and where it came from, but neither its text nor source lines (secrets)."""
+    stack = "\n".join(f"  {f.filename}:{f.lineno} in {f.name}" for f in traceback.extract_tb(exc.__traceback__))
+    log.error("%s: %s (message withheld)\n%s", what, type(exc).__name__, stack)
 
 
 def register_reconciler(instance_type: str, reconciler: Reconciler) -> None:
@@ -144,8 +151,8 @@ def _reconcile(conn: Connection, table: dict[str, Reconciler], row: Any) -> None
     savepoint = conn.begin_nested()
     try:
         reconciler(conn, job)
-    except Exception:
+    except Exception as exc:
         savepoint.rollback()
-        log.exception("reconciler for %s %s failed", row.instance_type, row.instance_id)
+        log_failure(f"reconciler for {row.instance_type} {row.instance_id} failed", exc)
     else:
         savepoint.commit()

@@ -219,9 +219,9 @@ class JobWorkerPool:
             encoded = json.loads(json.dumps(result))  # store exactly what clients will read back
         except ApiError as exc:
             return JobStatus.FAILED, exc.errorcode, {"errorcode": exc.errorcode, "errortext": exc.errortext}, "object"
-        except Exception:
-            # The detail may hold anything (even secrets): it goes to the log, never to the job row.
-            log.exception("job %d failed", job_id)
+        except Exception as exc:
+            # The text may hold anything (even secrets): neither the job row nor the log gets it.
+            recovery.log_failure(f"job {job_id} failed", exc)
             return JobStatus.FAILED, 530, {"errorcode": 530, "errortext": INTERNAL_TEXT}, "object"
         kind = "object" if isinstance(encoded, dict) else "text"
         return JobStatus.SUCCEEDED, 0, encoded, kind

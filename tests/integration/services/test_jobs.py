@@ -55,7 +55,7 @@ def pool(db_engine: Engine, identity: IdentityService) -> Iterator[JobWorkerPool
     running.stop(timeout=10)
 
 
-def test_results(pool: JobWorkerPool, admin: Caller) -> None:
+def test_results(pool: JobWorkerPool, admin: Caller, caplog: pytest.LogCaptureFixture) -> None:
     jobs = JobService(pool.engine, pool)
     ok = wait_done(jobs, admin, jobs.submit(admin, "ok", {}, instance_type="Thing", instance_id="t-1"))
     assert ok["jobstatus"] == 1 and ok["jobresultcode"] == 0 and ok["jobresulttype"] == "object"
@@ -74,6 +74,7 @@ def test_results(pool: JobWorkerPool, admin: Caller) -> None:
     boom = wait_done(jobs, admin, jobs.submit(admin, "boom", {}))
     assert boom["jobresultcode"] == 530 and boom["jobresult"] == {"errorcode": 530, "errortext": INTERNAL_TEXT}
     assert "hunter2" not in str(boom)
+    assert "RuntimeError" in caplog.text and "hunter2" not in caplog.text
 
 
 def test_pending_job_shape(db_engine: Engine, admin: Caller) -> None:

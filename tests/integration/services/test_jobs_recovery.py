@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Connection, Engine, select, text
 
-from provisioner.db.schema import async_job, mshost
+from provisioner.db.schema import async_job, mshost, utcnow
 from provisioner.services.jobs import RESTART_TEXT, FailedJob, JobService, JobWorkerPool, PoolSettings, RunningJob
 from provisioner.services.principal import Caller
 
@@ -96,3 +96,20 @@ def test_kill_9_mid_job(db_engine: Engine, db_url: str, admin: Caller, tmp_path:
         with db_engine.connect() as conn:
             # Liveness came from the stale heartbeat, not from the stored "Up".
             assert conn.execute(select(mshost.c.state).where(mshost.c.msid == CHILD_MSID)).scalar_one() == "Down"
+
+
+def test_a_failing_reconciler_does_not_block_recovery(db_engine: Engine, admin: Caller) -> None:
+    def broken(conn: Connection, job: FailedJob) -> None:
+        conn.execute(text("UPDATE mshost SET name = 'changed'"))  # rolled back with the savepoint
+        raise RuntimeError("secret=abc")
+
+    jobs = JobService(db_engine)
+    job_id = jobs.submit(admin, "startVirtualMachine", {}, instance_type="VirtualMachine", instance_id="vm-1")
+    pool = JobWorkerPool(db_engine, _never, msid=7, reconcilers={"VirtualMachine": broken})
+    with db_engine.begin() as conn:
+        conn.execute(mshost.insert().values(msid=7, runid=1, name="old", version="0", last_heartbeat=utcnow()))
+        conn.execute(async_job.update().where(async_job.c.uuid == job_id).values(owner_msid=7))
+    assert pool.recover(include_own=True) == [job_id]
+    assert jobs.query(admin, job_id).jobresultcode == 530
+    with db_engine.connect() as conn:
+        assert conn.execute(select(mshost.c.name).where(mshost.c.msid == 7)).scalar_one() == "old"
