@@ -86,14 +86,16 @@ def check(data: Any) -> tuple[Cloud | None, list[Finding]]:
     if not isinstance(data, dict):
         shown = "empty" if data is None else f"a {type(data).__name__}"
         return None, [Finding((), f"the topology is {shown}: it must be a mapping with name, regions and zones")]
+    # Rules first: their index of the document is freed before the models are built, which
+    # keeps the peak memory of a 100,000-host file lower.
+    rule_findings = run_rules(data)
     cloud: Cloud | None = None
     try:
         cloud = Cloud.model_validate(data)
         findings: list[Finding] = []
     except ValidationError as exc:
         findings = findings_from(exc, data)
-    findings.extend(run_rules(data))
-    return cloud, findings
+    return cloud, findings + rule_findings
 
 
 def to_issues(findings: Iterable[Finding], source: Source) -> list[Issue]:
