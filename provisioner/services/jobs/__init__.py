@@ -1,7 +1,16 @@
 """Async jobs in the database: submit, a worker pool with leases, recovery and per-resource order.
 
-The API layer builds one :class:`JobWorkerPool` with its executor and one :class:`JobService`;
-other areas register reconcilers with :func:`register_reconciler`.
+Wiring on server start (after ``upgrade`` and ``IdentityService.seed``)::
+
+    pool = JobWorkerPool(engine, lambda job: registry.execute_async(
+        backend, settings, job.caller, job.cmd, job.params, instance_id=job.instance_id),
+        msid=default_msid(port), settings=PoolSettings(workers=n))
+    pool.start()                      # fails this node's leftovers from a previous run first
+    jobs = JobService(engine, pool)   # submit_job / query / list
+    ...
+    pool.stop()                       # on SIGTERM: no new claims, running jobs get a timeout
+
+Other areas register reconcilers with :func:`register_reconciler` (by ``instance_type``).
 """
 
 from provisioner.services.jobs.models import RESTART_TEXT, FailedJob, JobStatus, JobView, RunningJob

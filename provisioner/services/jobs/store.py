@@ -153,20 +153,6 @@ def renew_leases(conn: Connection, msid: int, job_ids: list[int], lease_seconds:
         )
 
 
-def release(conn: Connection, msid: int, job_ids: list[int]) -> None:
-    """Hand claimed, not-yet-started jobs back so another node (or the next start) runs them."""
-    if job_ids:
-        conn.execute(
-            update(async_job)
-            .where(
-                async_job.c.id.in_(job_ids),
-                async_job.c.owner_msid == msid,
-                async_job.c.status == int(JobStatus.IN_PROGRESS),
-            )
-            .values(owner_msid=None, lease_expires=None, started=None)
-        )
-
-
 def cancel_stale_waiting(conn: Connection, older_than: datetime, minutes: float) -> list[str]:
     """Fail queued jobs still waiting for their resource since before ``older_than``.
 
