@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlsplit
 
+from provisioner.compute.commands import COMMAND_VERBS
 from provisioner.compute.types import SnapshotInfo, VMState, VolumeSpec
 from provisioner.exceptions import DriverError, DriverValueError, HostUnreachableError
 
@@ -125,7 +126,11 @@ class SimHost:
         self.latency = max(0.0, seconds)
 
     def fail_next(self, verb: str, count: int = 1, message: str | None = None) -> None:
-        """Make the next ``count`` calls of ``verb`` (e.g. ``"start_vm"``) raise InjectedFailureError."""
+        """Make the next ``count`` calls of ``verb`` raise InjectedFailureError.
+
+        ``verb`` is a driver verb (``"start_vm"``) or a CloudStack agent command name (``"StartCommand"``).
+        """
+        verb = COMMAND_VERBS.get(verb, verb)
         with self.lock:
             if self._faults is None:
                 self._faults = {}
