@@ -18,7 +18,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from provisioner.config.rules.base import Loc
 
-_MERGE_TAG = "tag:yaml.org,2002:merge"
+MERGE_TAG = "tag:yaml.org,2002:merge"
 _TOP_KEY = re.compile(r"([A-Za-z0-9_][A-Za-z0-9_.-]*)[ \t]*:(?:[ \t]|$)")
 _ITEM = re.compile(r"( *)-(?: |$)")
 # Line breaks PyYAML counts that str.split("\n") does not: slices would be numbered wrongly.
@@ -163,7 +163,7 @@ def _child(node: Node, part: str | int) -> tuple[Node | None, Node] | None:
     wanted = str(part)
     found: tuple[Node | None, Node] | None = None
     for key, value in node.value:
-        if isinstance(key, ScalarNode) and key.tag == _MERGE_TAG:
+        if isinstance(key, ScalarNode) and key.tag == MERGE_TAG:
             merged = [value] if isinstance(value, MappingNode) else list(getattr(value, "value", []))
             for source in merged:
                 inner = _child(source, part)

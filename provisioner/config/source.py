@@ -1,11 +1,11 @@
-"""Reading YAML fast, and finding where a value sits in the file once something is wrong with it.
+"""Reading topology YAML fast into plain data, with PyYAML as the careful fallback.
 
 The fast path parses with ``yaml_rs`` (a Rust YAML parser, about fifteen times faster than
-libyaml through PyYAML on big files) into plain data and keeps no positions. Positions come
-from PyYAML's node tree, composed only when there is something to report (see
-``provisioner.config.positions``). Documents with merge
-keys (``<<``), or that ``yaml_rs`` refuses (duplicate keys, for example), take PyYAML's path
-for the data too, so PyYAML's YAML 1.1 reading decides what they mean.
+libyaml through PyYAML on big files) and keeps no positions; ``provisioner.config.positions``
+finds them later, only when there is something to report. ``yaml_rs`` reads the YAML 1.2 core
+schema: ``yes``/``no``/``on``/``off`` stay text (the model's booleans still accept them) and
+``0755`` is decimal. Documents with merge keys (``<<``), or that ``yaml_rs`` refuses (duplicate
+keys, for example), take PyYAML's path for the data too.
 """
 
 from __future__ import annotations
@@ -17,11 +17,9 @@ import yaml
 import yaml_rs
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from provisioner.config.positions import Positions
+from provisioner.config.positions import MERGE_TAG, Positions
 from provisioner.config.rules.base import Finding, Loc
 from provisioner.exceptions import ConfigFileError
-
-_MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
 @dataclass
@@ -89,7 +87,7 @@ def duplicate_keys(tree: Node | None) -> Iterator[Finding]:
         if isinstance(node, MappingNode):
             seen: dict[str, ScalarNode] = {}
             for key, value in node.value:
-                if not isinstance(key, ScalarNode) or key.tag == _MERGE_TAG:
+                if not isinstance(key, ScalarNode) or key.tag == MERGE_TAG:
                     continue
                 first = seen.setdefault(key.value, key)
                 if first is not key:
