@@ -178,12 +178,11 @@ def aggregate(
     return rows
 
 
-def capacities_by_zone(conn: Connection, zone_ids: Sequence[int]) -> dict[int, list[Row]]:
-    """``showcapacities=true`` for a page of zones: capacity rows keyed by internal zone id."""
-    uuids = dict(conn.execute(select(zone.c.uuid, zone.c.id).where(zone.c.id.in_(zone_ids))).tuples().all())
-    result: dict[int, list[Row]] = {}
+def capacities_by_zone(conn: Connection, zone_ids: Sequence[int]) -> dict[str, list[Row]]:
+    """``showcapacities=true`` for a page of zones: capacity rows keyed by zone UUID."""
+    result: dict[str, list[Row]] = {}
     for row in aggregate(conn, "zone", zone_ids=zone_ids):
-        result.setdefault(uuids[row["zoneid"]], []).append(row)
+        result.setdefault(row["zoneid"], []).append(row)
     return result
 
 

@@ -57,8 +57,9 @@ def soft_delete(conn: Connection, table: Table, row_id: int) -> None:
 
 
 def contains(column: Any, keyword: str) -> ColumnElement[bool]:
-    """``column LIKE '%keyword%'`` with LIKE wildcards in ``keyword`` taken literally."""
-    condition: ColumnElement[bool] = column.like("%" + like_prefix(keyword), escape="\\")
+    """Case-insensitive ``column LIKE '%keyword%'`` (as MySQL's collation makes it in CloudStack);
+    LIKE wildcards in ``keyword`` are taken literally."""
+    condition: ColumnElement[bool] = column.ilike("%" + like_prefix(keyword), escape="\\")
     return condition
 
 

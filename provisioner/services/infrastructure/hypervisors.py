@@ -69,5 +69,5 @@ def max_guests(conn: Connection, hypervisor: str, version: str | None) -> int | 
             hypervisor_capability.c.hypervisor_type == hypervisor
         )
     ).tuples()
-    limits: dict[str, int] = dict(rows)
+    limits: dict[str, int] = dict(rows.all())
     return limits.get(version or "default", limits.get("default"))

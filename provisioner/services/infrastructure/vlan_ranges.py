@@ -12,6 +12,7 @@ from provisioner.db.schema import physical_network, physical_network_traffic_typ
 from provisioner.exceptions import ParamError, ResourceInUseError
 from provisioner.services.infrastructure.common import (
     Row,
+    contains,
     get_live,
     ip_address,
     ip_network,
@@ -219,7 +220,7 @@ def list_vlan_ip_ranges(
     if vlan:
         conditions.append(table.c.vlan == vlan_tag(vlan))
     if keyword:
-        conditions.append(table.c.vlan.contains(keyword, autoescape=True))
+        conditions.append(contains(table.c.vlan, keyword))
     if forvirtualnetwork is not None:
         conditions.append(table.c.for_virtual_network.is_(forvirtualnetwork))
     rows, total = list_page(conn, _select().where(*conditions), [table.c.id], page, pagesize)

@@ -226,7 +226,7 @@ def list_zones(
     if showcapacities and caller.is_root_admin and rows:
         by_zone = capacity.capacities_by_zone(conn, [m["id"] for m in rows])
         for m, item in zip(rows, result, strict=True):
-            item["capacity"] = by_zone.get(m["id"], [])
+            item["capacity"] = by_zone.get(m["uuid"], [])
     return result, total
 
 
