@@ -15,7 +15,7 @@ STOCK_NETWORK_OFFERINGS = (
     "DefaultIsolatedNetworkOfferingForVpcNetworks",
     "DefaultL2NetworkOffering",
 )
-_REQUIRED_TRAFFIC = {"advanced": ("management", "guest", "public")}
+_REQUIRED_TRAFFIC = {"advanced": ("management", "guest", "public"), "basic": ("management", "guest")}
 
 
 def _vlan_ranges(physnet: Place) -> list[tuple[int, int]]:
@@ -56,10 +56,11 @@ def traffic(doc: Document) -> Iterator[Finding]:
         network_type = lowered(zone.data, "network_type") or "advanced"
         missing = [kind for kind in _REQUIRED_TRAFFIC.get(network_type, ()) if kind not in carried]
         if missing:
+            article = "an" if network_type == "advanced" else "a"
             yield Finding(
                 zone.at("physical_networks"),
-                f"an {network_type.capitalize()} zone needs {', '.join(missing)} traffic, which no physical network "
-                "of this zone carries: add it to a physical network's traffic list",
+                f"{article} {network_type.capitalize()} zone needs {', '.join(missing)} traffic, which no physical "
+                "network of this zone carries: add it to a physical network's traffic list",
             )
 
 

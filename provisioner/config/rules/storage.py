@@ -104,6 +104,12 @@ def primary_storage(doc: Document) -> Iterator[Finding]:
         for pool in doc.below([zone], "primary_storage"):
             yield from _protocol(pool)
             yield from _scope(zone, pool, doc)
+            if lowered(pool.data, "protocol") == "local" and zone.data.get("local_storage_enabled") is not True:
+                yield Finding(
+                    pool.at("protocol"),
+                    f"zone {text(zone.data, 'name')!r} does not enable local storage, so CloudStack would not use "
+                    "this pool: set local_storage_enabled: true on the zone",
+                )
 
 
 def storage_servers(doc: Document) -> Iterator[Finding]:

@@ -35,6 +35,18 @@ def test_advanced_zone_without_public_traffic(check: Checker, doc: dict[str, Any
     )
 
 
+def test_basic_zone_without_guest_traffic(check: Checker, doc: dict[str, Any]) -> None:
+    zone(doc)["network_type"] = "Basic"
+    physnet(doc)["traffic"] = [{"type": "management"}, {"type": "public"}]
+    check.expect(
+        doc,
+        "^- name: pn1",
+        "zones[0].physical_networks",
+        "a Basic zone needs guest traffic, which no physical network of this zone carries: add it to a physical "
+        "network's traffic list",
+    )
+
+
 def test_guest_network_vlan_outside_the_physical_network_ranges(check: Checker, doc: dict[str, Any]) -> None:
     doc["networks"][0]["vlan"] = 250
     check.expect(

@@ -59,6 +59,7 @@ def test_cluster_scope_names_an_unknown_pod(check: Checker, doc: dict[str, Any])
 
 
 def test_host_scope_names_an_unknown_host(check: Checker, doc: dict[str, Any]) -> None:
+    zone(doc)["local_storage_enabled"] = True
     zone(doc)["primary_storage"].append({"name": "local1", "protocol": "local", "host": "h9", "path": "/var/lib/vm"})
     check.expect(
         doc,
@@ -69,6 +70,7 @@ def test_host_scope_names_an_unknown_host(check: Checker, doc: dict[str, Any]) -
 
 
 def test_local_storage_is_host_scope_only(check: Checker, doc: dict[str, Any]) -> None:
+    zone(doc)["local_storage_enabled"] = True
     zone(doc)["primary_storage"].append({"name": "local1", "protocol": "local", "scope": "cluster", "cluster": "c1"})
     check.expect(
         doc,
@@ -123,3 +125,14 @@ def test_server_may_be_an_address_or_a_dns_name(check: Checker, doc: dict[str, A
     pool(doc)["server"] = "198.18.0.11"
     zone(doc)["image_stores"][0]["server"] = "nfs.example.org"
     assert load_topology(check.write(doc)).zones[0].image_stores[0].server == "nfs.example.org"
+
+
+def test_local_storage_needs_the_zone_to_enable_it(check: Checker, doc: dict[str, Any]) -> None:
+    zone(doc)["primary_storage"].append({"name": "local1", "protocol": "local", "host": "h1", "path": "/var/lib/vm"})
+    check.expect(
+        doc,
+        "protocol: ^local",
+        "zones[0].primary_storage[1].protocol",
+        "zone 'z1' does not enable local storage, so CloudStack would not use this pool: set local_storage_enabled: "
+        "true on the zone",
+    )
