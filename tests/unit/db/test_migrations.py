@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, inspect, text
@@ -43,3 +44,20 @@ def test_domain_path_index_exists(db_engine: Engine) -> None:
         with db_engine.connect() as conn:
             definition = conn.execute(text("SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_domain_path'"))
             assert "text_pattern_ops" in definition.scalar_one()
+
+
+def test_live_names_are_unique_but_soft_deleted_ones_free_them(db_engine: Engine) -> None:
+    from sqlalchemy import insert, update
+    from sqlalchemy.exc import IntegrityError
+
+    from provisioner.db.schema import domain, utcnow
+
+    with db_engine.begin() as conn:
+        root = conn.execute(insert(domain).values(name="ROOT", path="/")).inserted_primary_key
+        assert root is not None
+        conn.execute(insert(domain).values(name="a", path="/a/", parent_id=root[0], level=1))
+    with pytest.raises(IntegrityError), db_engine.begin() as conn:
+        conn.execute(insert(domain).values(name="a", path="/a/", parent_id=root[0], level=1))
+    with db_engine.begin() as conn:
+        conn.execute(update(domain).where(domain.c.path == "/a/").values(removed=utcnow()))
+        conn.execute(insert(domain).values(name="a", path="/a/", parent_id=root[0], level=1))

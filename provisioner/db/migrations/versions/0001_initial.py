@@ -7,6 +7,8 @@ Create Date: 2026-11-23 20:57:59.751632
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -14,6 +16,12 @@ revision = "0001"
 down_revision = None
 branch_labels = None
 depends_on = None
+
+
+def _live() -> dict[str, Any]:
+    """Unique among rows not soft-deleted (partial index on both dialects)."""
+    condition = sa.text("removed IS NULL")
+    return {"sqlite_where": condition, "postgresql_where": condition}
 
 
 def upgrade() -> None:
@@ -55,6 +63,7 @@ def upgrade() -> None:
     with op.batch_alter_table("domain", schema=None) as batch_op:
         batch_op.create_index("ix_domain_parent_id", ["parent_id"], unique=False)
         batch_op.create_index("ix_domain_path", ["path"], unique=False, postgresql_ops={"path": "text_pattern_ops"})
+        batch_op.create_index("uq_domain_live_path", ["path"], unique=True, **_live())
 
     op.create_table(
         "mshost",
@@ -106,7 +115,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("uuid", name=op.f("uq_account_uuid")),
     )
     with op.batch_alter_table("account", schema=None) as batch_op:
-        batch_op.create_index("ix_account_domain_id_name", ["domain_id", "name"], unique=False)
+        batch_op.create_index("ix_account_domain_id_name", ["domain_id", "name"], unique=True, **_live())
         batch_op.create_index("ix_account_name", ["name"], unique=False)
 
     op.create_table(
@@ -174,7 +183,7 @@ def upgrade() -> None:
     with op.batch_alter_table("user", schema=None) as batch_op:
         batch_op.create_index("ix_user_account_id", ["account_id"], unique=False)
         batch_op.create_index("ix_user_api_key", ["api_key"], unique=True)
-        batch_op.create_index("ix_user_domain_id_username", ["domain_id", "username"], unique=False)
+        batch_op.create_index("ix_user_domain_id_username", ["domain_id", "username"], unique=True, **_live())
 
     op.create_table(
         "api_session",
@@ -268,6 +277,7 @@ def downgrade() -> None:
     op.drop_table("role")
     op.drop_table("mshost")
     with op.batch_alter_table("domain", schema=None) as batch_op:
+        batch_op.drop_index("uq_domain_live_path")
         batch_op.drop_index("ix_domain_path", postgresql_ops={"path": "text_pattern_ops"})
         batch_op.drop_index("ix_domain_parent_id")
 
