@@ -118,6 +118,13 @@ class _Builder:
 
     def _names_for_hosts(self) -> None:
         cloud = self.cloud
+        names = [h.name for _, _, c in cloud.iter_clusters() for h in c.hosts]
+        names += [s.name for s in cloud.storage_servers]
+        names += [m.name for r in cloud.regions for m in r.management_servers]
+        #: Inventory name by document path; None when every machine's own name is unique (the rule).
+        self.host_names: dict[tuple[str, ...], str] | None = None
+        if len(set(names)) == len(names):
+            return
         paths: list[tuple[str, ...]] = [
             (zone.name, pod.name, cluster.name, host.name)
             for zone, pod, cluster in cloud.iter_clusters()
@@ -125,11 +132,12 @@ class _Builder:
         ]
         paths += [("storage", s.name) for s in cloud.storage_servers]
         paths += [(r.name, m.name) for r in cloud.regions for m in r.management_servers]
-        names = [path[-1] for path in paths]
-        if len(set(names)) < len(names):
-            # Machines are named by their own name; only clashing names get ".<parent>..." qualifiers.
-            names = unique_names(paths, host_name, separator="-")
-        self.host_names = dict(zip(paths, names, strict=True))
+        # Only clashing names get ".<parent>..." qualifiers.
+        self.host_names = dict(zip(paths, unique_names(paths, host_name, separator="-"), strict=True))
+
+    def host_name(self, *path: str) -> str:
+        """The inventory name of the machine at ``path`` (its own name unless names clash)."""
+        return path[-1] if self.host_names is None else self.host_names[path]
 
     def group(self, name: str, parent: str, variables: dict[str, Any] | None = None) -> Group:
         group = self.groups.get(name)
@@ -154,7 +162,7 @@ class _Builder:
         for region in cloud.regions:
             region_group = self.group_name[(region.name,)]
             for manager in region.management_servers:
-                name = self.host_names[(region.name, manager.name)]
+                name = self.host_name(region.name, manager.name)
                 self.add_host(name, region_group, management_server_vars(manager))
                 self.add_host(name, "management_servers", {})
         for zone in cloud.zones:
@@ -162,7 +170,7 @@ class _Builder:
         served = storage_server_vars(cloud, self.pod_cidrs)
         zone_groups = {z.name: self.group_name[(z.region, z.name)] for z in cloud.zones}
         for server in cloud.storage_servers:
-            name = self.host_names[("storage", server.name)]
+            name = self.host_name("storage", server.name)
             variables, roles = served[server.name]
             groups = [zone_groups[server.zone]] if server.zone in zone_groups else []
             groups += roles
@@ -298,10 +306,10 @@ class _Builder:
                         facts.storage_pool(pool, zone.name, None) for pool in mine
                     ]
             # The hot loop of big fleets: append directly instead of going through add_host.
-            name = names[(*place, host.name)]
+            name = host.name if names is None else names[(*place, host.name)]
             cluster_hosts.append(name)
             role_hosts.append(name)
-            hostvars.setdefault(name, variables)
+            hostvars[name] = variables
 
 
 def build_inventory(cloud: Cloud) -> Inventory:
