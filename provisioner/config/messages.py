@@ -20,6 +20,7 @@ _PATTERN_ADVICE = {
     "env": "write an environment variable name: letters, digits and _, not starting with a digit",
     "vault": "write an Ansible Vault variable name: letters, digits and _, not starting with a digit",
     "iqn": "write an iSCSI name like iqn.2024-01.org.example:pool1 (or eui./naa. forms)",
+    "path": "write an absolute path, starting with /",
 }
 _KINDS = {
     "string_type": "text",

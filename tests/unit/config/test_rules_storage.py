@@ -136,3 +136,13 @@ def test_local_storage_needs_the_zone_to_enable_it(check: Checker, doc: dict[str
         "zone 'z1' does not enable local storage, so CloudStack would not use this pool: set local_storage_enabled: "
         "true on the zone",
     )
+
+
+def test_image_store_path_must_be_absolute(check: Checker, doc: dict[str, Any]) -> None:
+    zone(doc)["image_stores"][0]["path"] = "export/secondary"
+    check.expect(
+        doc,
+        "path: ^export/secondary",
+        "zones[0].image_stores[0].path",
+        "'export/secondary' is not a valid path: write an absolute path, starting with /",
+    )
