@@ -116,3 +116,12 @@ def test_limit_selects_what_ansible_selects(pattern: str, tmp_path: Path, ansibl
 
 def test_every_format_is_covered() -> None:
     assert set(FORMATS) == {"yaml", "json", "ini"}
+
+
+def test_repository_example_enables_the_plugin(ansible_env: dict[str, str]) -> None:
+    example = Path(__file__).resolve().parents[3] / "inventory"
+    env = {key: value for key, value in ansible_env.items() if not key.startswith("ANSIBLE_INVENTORY")}
+    env["ANSIBLE_CONFIG"] = str(example / "ansible.cfg")
+    graph = run_ansible("ansible-inventory", ["--graph"], env, cwd=example)
+    assert "@management_servers:" in graph
+    assert "@region_" in graph and "@cluster_" in graph
