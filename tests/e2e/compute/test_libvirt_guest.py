@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import subprocess
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
+import libvirt
 import pytest
 
+from provisioner.compute.drivers.libvirt import LibvirtDriver
 from provisioner.compute.registry import get_driver
 from provisioner.compute.types import (
     CloudInitSeed,
@@ -26,21 +29,32 @@ MIB = 1 << 20
 USER_DATA = "#cloud-config\nruncmd:\n  - echo provisioner-e2e\n"
 
 
-def test_tiny_guest_lifecycle(libvirtd: str, guest_image: GuestImage, tmp_path: Path) -> None:
-    template = tmp_path / "template.qcow2"
-    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(template), "64M"], check=True, timeout=60)
-    console = tmp_path / "console.log"
+def tiny_spec(guest: GuestImage, workdir: Path, template: Path) -> VMSpec:
+    """A tiny guest with a qcow2 overlay root disk, a file console and a NoCloud seed on virtio."""
     name = f"e2e-tiny-{uuid.uuid4().hex[:8]}"
-    spec = VMSpec(
+    return VMSpec(
         name=name,
         uuid=str(uuid.uuid4()),
         vcpus=1,
         memory_bytes=128 * MIB,
-        disks=(VolumeSpec(str(tmp_path / f"{name}-root.qcow2"), backing=str(template)),),
-        direct_boot=DirectBoot(str(guest_image.kernel), str(guest_image.initrd), KERNEL_CMDLINE),
-        serial=SerialConsole("file", str(console)),
+        disks=(VolumeSpec(str(workdir / f"{name}-root.qcow2"), backing=str(template)),),
+        direct_boot=DirectBoot(str(guest.kernel), str(guest.initrd), KERNEL_CMDLINE),
+        serial=SerialConsole("file", str(workdir / "console.log")),
         seed=CloudInitSeed(name, name, USER_DATA, ("ssh-ed25519 AAAAC3Nza e2e@provisioner",), bus=DiskBus.VIRTIO),
     )
+
+
+@pytest.fixture
+def template(tmp_path: Path) -> Path:
+    """A blank qcow2 "template": the guest boots from its kernel, the disk proves overlay handling."""
+    path = tmp_path / "template.qcow2"
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(path), "64M"], check=True, timeout=60)
+    return path
+
+
+def test_tiny_guest_lifecycle(libvirtd: str, guest_image: GuestImage, tmp_path: Path, template: Path) -> None:
+    spec = tiny_spec(guest_image, tmp_path, template)
+    name, console = spec.name, tmp_path / "console.log"
     driver = get_driver("libvirt")(libvirtd, {"domain_type": "qemu", "stop_timeout": 3})
     with driver:
         try:
@@ -69,3 +83,37 @@ def test_tiny_guest_lifecycle(libvirtd: str, guest_image: GuestImage, tmp_path: 
                 driver.destroy_vm(name)
     assert not Path(spec.disks[0].source).exists()
     assert not (tmp_path / f"{name}-cidata.iso").exists()
+
+
+@pytest.fixture
+def dir_pool(libvirtd: str, tmp_path: Path) -> Iterator[Path]:
+    """A transient dir pool on ``tmp_path``, as the hypervisor_host role defines them on real hosts."""
+    conn = libvirt.open(libvirtd)
+    xml = f"<pool type='dir'><name>e2e-{uuid.uuid4().hex[:8]}</name><target><path>{tmp_path}</path></target></pool>"
+    pool = conn.storagePoolCreateXML(xml, 0)
+    try:
+        yield tmp_path
+    finally:
+        pool.destroy()
+        conn.close()
+
+
+def test_tiny_guest_through_storage_pools(
+    libvirtd: str, guest_image: GuestImage, dir_pool: Path, template: Path
+) -> None:
+    """What a remote host (qemu+ssh://) gets: overlay and seed made through libvirt's storage API."""
+    spec = tiny_spec(guest_image, dir_pool, template)
+    with LibvirtDriver(libvirtd, {"domain_type": "qemu", "file_access": "pool"}) as driver:
+        try:
+            driver.define_vm(spec)
+            root = subprocess.run(
+                ["qemu-img", "info", spec.disks[0].source], capture_output=True, text=True, check=True, timeout=60
+            ).stdout
+            assert f"backing file: {template}" in root
+            driver.start_vm(spec.name)
+            booted = wait_for_console(dir_pool / "console.log", BOOT_MARKER)
+            assert user_data_from_console(booted) == USER_DATA.rstrip("\n")
+        finally:
+            driver.destroy_vm(spec.name)
+    assert not Path(spec.disks[0].source).exists()
+    assert not (dir_pool / f"{spec.name}-cidata.iso").exists()

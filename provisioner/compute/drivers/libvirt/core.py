@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import tempfile
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator, Mapping
@@ -64,6 +65,11 @@ class LibvirtSettings(DriverSettings):
         "bridge", description="How VLANs reach a NIC: per-VLAN Linux bridges (br<bridge>-<vlan>) or OVS tags."
     )
     vnc_listen: str | None = pydantic.Field(None, description="Listen address of a VNC console, or none.")
+    file_access: Literal["auto", "local", "pool"] = pydantic.Field(
+        "auto",
+        description="How overlays and seeds reach the host: local files, or libvirt storage pools (remote "
+        "hosts). auto: local when the URI names no host.",
+    )
     events: bool = pydantic.Field(False, description="Register for lifecycle events (see ex_watch).")
     keepalive_interval: int = pydantic.Field(5, ge=0, le=600, description="Seconds between keepalives (remote).")
 
@@ -93,6 +99,7 @@ class LibvirtCore(HypervisorDriver):
         self._conn: libvirt.virConnect | None = None
         self._is_test = scheme == "test"
         self._is_local = not urlsplit(uri).hostname
+        self._local_files = self.opts.file_access == "local" or (self.opts.file_access == "auto" and self._is_local)
         self._domain_type: str | None = None
         self._callbacks: list[int] = []
 
@@ -216,28 +223,38 @@ class LibvirtCore(HypervisorDriver):
     def _prepare_files(self, spec: VMSpec) -> tuple[str | None, tuple[str, ...]]:
         """Create overlays and the seed; return the seed path and every file created."""
         created: list[str] = []
-        for volume in spec.disks:
-            if volume.backing is None or self._is_test:
-                continue
-            if self._is_local and Path(volume.source).exists():
-                continue
-            if self._is_local:
-                disks.create_overlay_local(volume)
-            else:
-                disks.create_overlay_remote(self.ex_connection, volume)
-            created.append(volume.source)
-        seed_path = None
-        if spec.seed is not None:
-            if not self._is_local:
-                raise DriverError(
-                    f"VM {spec.name}: cloud-init seeds are built locally; {self.uri} is remote (not implemented yet)"
-                )
-            base = self.opts.seed_dir or (str(Path(spec.disks[0].source).parent) if spec.disks else None)
-            if base is None:
-                raise DriverValueError(f"VM {spec.name} has a cloud-init seed but no disk and no seed_dir setting")
-            seed_path = str(build_seed_iso(spec.seed, Path(base) / f"{spec.name}-cidata.iso"))
+        try:
+            for volume in spec.disks:
+                if volume.backing is None or self._is_test:
+                    continue
+                if self._local_files:
+                    if Path(volume.source).exists():
+                        continue
+                    disks.create_overlay_local(volume)
+                elif not disks.create_overlay_pool(self.ex_connection, volume):
+                    continue
+                created.append(volume.source)
+            seed_path = self._write_seed(spec) if spec.seed is not None else None
+        except DriverError:
+            self._delete_files(created)
+            raise
+        if seed_path is not None:
             created.append(seed_path)
         return seed_path, tuple(created)
+
+    def _write_seed(self, spec: VMSpec) -> str:
+        assert spec.seed is not None
+        base = self.opts.seed_dir or (str(Path(spec.disks[0].source).parent) if spec.disks else None)
+        if base is None:
+            raise DriverValueError(f"VM {spec.name} has a cloud-init seed but no disk and no seed_dir setting")
+        target = str(Path(base) / f"{spec.name}-cidata.iso")
+        if self._local_files:
+            build_seed_iso(spec.seed, Path(target))
+            return target
+        with tempfile.TemporaryDirectory(prefix="provisioner-seed-") as tmp:
+            local = build_seed_iso(spec.seed, Path(tmp) / "cidata.iso")
+            disks.upload_file(self.ex_connection, local, target)
+        return target
 
     def define_vm(self, spec: VMSpec) -> VMInfo:
         """Create overlay disks and the seed, render the domain XML and define it."""
@@ -310,7 +327,7 @@ class LibvirtCore(HypervisorDriver):
 
     def _delete_files(self, paths: tuple[str, ...] | list[str]) -> None:
         for path in paths:
-            disks.delete_file(self.ex_connection, path, local=self._is_local)
+            disks.delete_file(self.ex_connection, path, local=self._local_files)
 
     def destroy_vm(self, name: str) -> None:
         """Power off, undefine with its snapshot metadata, and delete the files define_vm created."""

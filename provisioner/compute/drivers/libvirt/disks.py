@@ -1,8 +1,11 @@
-"""Files a libvirt VM needs on its host: qcow2 overlays on template base images, and their removal.
+"""Files a libvirt VM needs on its host: qcow2 overlays on template base images, cloud-init seeds,
+and their removal.
 
-On a local URI (``qemu:///system``) the files are made with ``qemu-img``; on a remote one
-(``qemu+ssh://``) through libvirt's storage API, so the base image's directory must be a libvirt
-storage pool on that host (Ansible defines it when it prepares the host).
+Two ways to reach the host's files: ``local`` (the host is this machine: ``qemu-img`` and plain
+file calls) and ``pool`` (through libvirt's storage API, which is what works over ``qemu+ssh://``).
+In pool mode each file's directory must be an active libvirt storage pool on the host (Ansible
+defines them when it prepares the host); the pool is refreshed before use, so files that other
+tools put there are seen.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from provisioner.compute.types import VolumeSpec
 from provisioner.exceptions import DriverError
 
 _TIMEOUT = 120
+_CHUNK = 1 << 20
 
 
 def _overlay_cmd(volume: VolumeSpec, backing_format: str) -> list[str]:
@@ -43,37 +47,92 @@ def create_overlay_local(volume: VolumeSpec, backing_format: str = "qcow2") -> N
         raise DriverError(f"qemu-img could not create overlay {volume.source}: {result.stderr.strip()}")
 
 
-def create_overlay_remote(conn: libvirt.virConnect, volume: VolumeSpec, backing_format: str = "qcow2") -> None:
-    """Create the overlay through the storage pool that holds the base image."""
+def pool_for(conn: libvirt.virConnect, path: str) -> libvirt.virStoragePool:
+    """The active storage pool whose target directory holds ``path``, freshly refreshed.
+
+    Raises:
+        DriverError: no active pool has that directory as its target.
+    """
+    directory = os.path.dirname(os.path.normpath(path))
+    try:
+        pools = conn.listAllStoragePools(libvirt.VIR_CONNECT_LIST_STORAGE_POOLS_ACTIVE)
+        for pool in pools:
+            target = ET.fromstring(pool.XMLDesc(0)).findtext("target/path")
+            if target is not None and os.path.normpath(target) == directory:
+                pool.refresh(0)
+                return pool
+    except libvirt.libvirtError as error:
+        raise DriverError(f"listing storage pools on {conn.getURI()} failed: {error.get_error_message()}") from None
+    raise DriverError(
+        f"{directory} is not an active libvirt storage pool on {conn.getURI()}; define a dir pool for it "
+        "(the hypervisor_host role does) or use file_access=local on the host itself"
+    )
+
+
+def _volume_xml(name: str, capacity: int, image_format: str, backing: tuple[str, str] | None = None) -> str:
+    vol = ET.Element("volume")
+    ET.SubElement(vol, "name").text = name
+    ET.SubElement(vol, "capacity").text = str(capacity)
+    ET.SubElement(ET.SubElement(vol, "target"), "format", type=image_format)
+    if backing is not None:
+        store = ET.SubElement(vol, "backingStore")
+        ET.SubElement(store, "path").text = backing[0]
+        ET.SubElement(store, "format", type=backing[1])
+    return ET.tostring(vol, encoding="unicode")
+
+
+def create_overlay_pool(conn: libvirt.virConnect, volume: VolumeSpec, backing_format: str = "qcow2") -> bool:
+    """Create the overlay as a volume of the pool that holds it; False when it exists already."""
     assert volume.backing is not None
     try:
-        base = conn.storageVolLookupByPath(volume.backing)
-        pool = base.storagePoolLookupByVolume()
+        pool = pool_for(conn, volume.source)
+        if os.path.basename(volume.source) in pool.listVolumes():
+            return False
+        base = pool_for(conn, volume.backing).storageVolLookupByName(os.path.basename(volume.backing))
+        capacity = volume.size_bytes or base.info()[1]
+        xml = _volume_xml(os.path.basename(volume.source), capacity, "qcow2", (volume.backing, backing_format))
+        pool.createXML(xml, 0)
+        return True
     except libvirt.libvirtError as error:
         raise DriverError(
-            f"template base image {volume.backing} is not in a libvirt storage pool on {conn.getURI()}: "
-            f"{error.get_error_message()}; define a dir pool for its directory"
+            f"could not create overlay {volume.source} on {volume.backing} through libvirt: {error.get_error_message()}"
         ) from None
-    capacity = volume.size_bytes or base.info()[1]
-    vol = ET.Element("volume")
-    ET.SubElement(vol, "name").text = os.path.basename(volume.source)
-    ET.SubElement(vol, "capacity").text = str(capacity)
-    ET.SubElement(ET.SubElement(vol, "target"), "format", type="qcow2")
-    backing = ET.SubElement(vol, "backingStore")
-    ET.SubElement(backing, "path").text = volume.backing
-    ET.SubElement(backing, "format", type=backing_format)
+
+
+def upload_file(conn: libvirt.virConnect, local: Path, remote: str) -> None:
+    """Copy a local file to ``remote`` (a path inside a pool) as a raw volume, over libvirt's stream API."""
+    size = local.stat().st_size
     try:
-        pool.createXML(ET.tostring(vol, encoding="unicode"), 0)
+        pool = pool_for(conn, remote)
+        with _IgnoreMissingVolume():
+            pool.storageVolLookupByName(os.path.basename(remote)).delete(0)
+        vol = pool.createXML(_volume_xml(os.path.basename(remote), size, "raw"), 0)
+        stream = conn.newStream(0)
+        vol.upload(stream, 0, size, 0)
+        with local.open("rb") as source:
+            stream.sendAll(lambda _stream, nbytes, _opaque: source.read(min(nbytes, _CHUNK)), None)
+        stream.finish()
     except libvirt.libvirtError as error:
-        raise DriverError(f"could not create overlay {volume.source}: {error.get_error_message()}") from None
+        raise DriverError(f"could not upload {local.name} to {remote}: {error.get_error_message()}") from None
+
+
+class _IgnoreMissingVolume:
+    """Ignore libvirt's 'no such volume' while deleting what may not exist."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> bool:
+        return isinstance(exc, libvirt.libvirtError) and exc.get_error_code() == libvirt.VIR_ERR_NO_STORAGE_VOL
 
 
 def delete_file(conn: libvirt.virConnect, path: str, *, local: bool) -> None:
-    """Delete a file the driver created: through its storage pool if it has one, else locally."""
-    try:
-        conn.storageVolLookupByPath(path).delete(0)
-        return
-    except libvirt.libvirtError:
-        pass
+    """Delete a file the driver created (missing files are fine)."""
     if local:
         Path(path).unlink(missing_ok=True)
+        return
+    try:
+        with _IgnoreMissingVolume():
+            pool_for(conn, path).storageVolLookupByName(os.path.basename(path)).delete(0)
+    except libvirt.libvirtError as error:
+        raise DriverError(f"could not delete {path}: {error.get_error_message()}") from None
