@@ -12,6 +12,7 @@ import pytest
 from provisioner.compute.base import HypervisorDriver
 from provisioner.compute.types import (
     CloudInitSeed,
+    DiskBus,
     SerialConsole,
     VMState,
     VMStateChange,
@@ -149,3 +150,13 @@ def test_lifecycle_events_and_reconcile(tmp_path: Path) -> None:
         assert done.wait(timeout=10), received
     assert [change.new for change in received[:3]] == [VMState.STOPPED, VMState.RUNNING, VMState.STOPPED]
     assert all(change.name == "vm-ev" for change in received)
+
+
+def test_a_spec_that_cannot_render_leaves_no_seed_behind(driver: LibvirtDriver, tmp_path: Path) -> None:
+    if shutil.which("genisoimage") is None:
+        pytest.skip("genisoimage is not installed")
+    clash = (VolumeSpec(str(tmp_path / "a.qcow2")), VolumeSpec(str(tmp_path / "b.qcow2"), device_id=25))
+    seed = CloudInitSeed("iid", "host", bus=DiskBus.VIRTIO)
+    with pytest.raises(DriverValueError, match="vdz"):
+        driver.define_vm(spec("vm-clash", seed=seed, disks=clash))
+    assert not (tmp_path / "vm-clash-cidata.iso").exists()

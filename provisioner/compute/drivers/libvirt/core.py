@@ -165,6 +165,10 @@ class LibvirtCore(HypervisorDriver):
                 f"libvirt at {self.uri}: looking up VM {name} failed: {error.get_error_message()}"
             ) from None
 
+    def _active(self, dom: libvirt.virDomain) -> bool:
+        with self._calling(f"reading the state of VM {dom.name()}"):
+            return bool(self._active(dom))
+
     def _info(self, dom: libvirt.virDomain) -> VMInfo:
         with self._calling(f"reading VM {dom.name()}"):
             raw_state, _max_kib, memory_kib, vcpus, _cpu_time = dom.info()
@@ -272,8 +276,8 @@ class LibvirtCore(HypervisorDriver):
             vlan_mode=self.opts.vlan_mode,
             vnc_listen=self.opts.vnc_listen,
         )
-        xml = domain_xml.render_domain(spec, options)
         try:
+            xml = domain_xml.render_domain(spec, options)
             with self._calling(f"defining VM {spec.name}"):
                 dom = self.ex_connection.defineXML(xml)
         except DriverError:
@@ -284,7 +288,7 @@ class LibvirtCore(HypervisorDriver):
     def start_vm(self, name: str) -> VMInfo:
         """Start the domain unless it runs."""
         dom = self._domain(name)
-        if not dom.isActive():
+        if not self._active(dom):
             with self._calling(f"starting VM {name}"):
                 dom.create()
         return self._info(dom)
@@ -292,17 +296,17 @@ class LibvirtCore(HypervisorDriver):
     def _wait_inactive(self, dom: libvirt.virDomain, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
         for _ in range(int(timeout / _POLL_SECONDS) + 1):
-            if not dom.isActive():
+            if not self._active(dom):
                 return True
             if time.monotonic() >= deadline:
                 break
             time.sleep(_POLL_SECONDS)
-        return not dom.isActive()
+        return not self._active(dom)
 
     def stop_vm(self, name: str, *, force: bool = False, timeout: float | None = None) -> VMInfo:
         """Ask the guest to shut down (ACPI), and power it off if it has not within the timeout."""
         dom = self._domain(name)
-        if not dom.isActive():
+        if not self._active(dom):
             return self._info(dom)
         if not force:
             with self._calling(f"shutting down VM {name}"):
@@ -316,7 +320,7 @@ class LibvirtCore(HypervisorDriver):
     def reboot_vm(self, name: str, *, force: bool = False) -> VMInfo:
         """Reboot through the guest (ACPI), or reset the virtual hardware when ``force``."""
         dom = self._domain(name)
-        if not dom.isActive():
+        if not self._active(dom):
             raise VMStateError(f"VM {name} on {self.uri} is not running; start it instead of rebooting")
         with self._calling(f"rebooting VM {name}"):
             if force:
@@ -334,7 +338,7 @@ class LibvirtCore(HypervisorDriver):
         dom = self._domain(name)
         owned = domain_xml.owned_files(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
         with self._calling(f"destroying VM {name}"):
-            if dom.isActive():
+            if self._active(dom):
                 dom.destroy()
             dom.undefineFlags(libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA)
         self._delete_files(owned)

@@ -51,7 +51,7 @@ class LibvirtDriver(LibvirtCore):
     def migrate_vm(self, name: str, target: HypervisorDriver | str, *, live: bool = True) -> VMInfo:
         """Live-migrate to another libvirt host (a connected LibvirtDriver, or a URI for peer-to-peer)."""
         dom = self._domain(name)
-        if live and not dom.isActive():
+        if live and not self._active(dom):
             raise VMStateError(f"VM {name} on {self.uri} is not running; live migration needs a running VM")
         flags = _MIGRATE_FLAGS if live else _MIGRATE_FLAGS & ~libvirt.VIR_MIGRATE_LIVE
         with self._calling(f"migrating VM {name}"):
@@ -76,7 +76,7 @@ class LibvirtDriver(LibvirtCore):
         new_memory = old_memory if memory_bytes is None else memory_bytes
         if new_vcpus < 1 or new_memory < 1 << 20:
             raise DriverValueError(f"VM {name}: cannot scale to {new_vcpus} vCPUs and {new_memory} bytes")
-        if not dom.isActive():
+        if not self._active(dom):
             self._edit_inactive(dom, lambda root: domain_xml.set_vcpus_and_memory(root, new_vcpus, new_memory))
             return self._info(dom)
         with self._calling(f"scaling running VM {name} (stop it first to grow beyond its maxima)"):
@@ -103,7 +103,7 @@ class LibvirtDriver(LibvirtCore):
                 raise DriverValueError(f"VM {name} already has a disk at {dev}; pick another device_id")
             devices.append(element)
 
-        if dom.isActive():
+        if self._active(dom):
             with self._calling(f"attaching {volume.source} to VM {name}"):
                 dom.attachDeviceFlags(ET.tostring(element, encoding="unicode"), _LIVE | _CONFIG)
         else:
@@ -119,7 +119,7 @@ class LibvirtDriver(LibvirtCore):
         disk = domain_xml.find_disk(devices, dev)
         if disk is None:
             raise VMNotFoundError(f"VM {name} on {self.uri} has no disk at {dev}")
-        if dom.isActive():
+        if self._active(dom):
             with self._calling(f"detaching {dev} from VM {name}"):
                 dom.detachDeviceFlags(ET.tostring(disk, encoding="unicode"), _LIVE | _CONFIG)
         else:
@@ -141,7 +141,7 @@ class LibvirtDriver(LibvirtCore):
                 devices.remove(old)
             devices.append(element)
 
-        if dom.isActive():
+        if self._active(dom):
             with self._calling(f"changing the ISO of VM {name}"):
                 dom.updateDeviceFlags(ET.tostring(element, encoding="unicode"), _LIVE | _CONFIG)
         else:
