@@ -167,7 +167,7 @@ class LibvirtCore(HypervisorDriver):
 
     def _active(self, dom: libvirt.virDomain) -> bool:
         with self._calling(f"reading the state of VM {dom.name()}"):
-            return bool(self._active(dom))
+            return bool(dom.isActive())
 
     def _info(self, dom: libvirt.virDomain) -> VMInfo:
         with self._calling(f"reading VM {dom.name()}"):
