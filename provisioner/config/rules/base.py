@@ -20,6 +20,7 @@ from provisioner.model.base import IPV4_RE, HypervisorType
 #: A place in the document: keys and list indexes from the root.
 Loc = tuple[str | int, ...]
 
+_MANY = 2000  # past this many candidate names, did-you-mean narrows its search
 _PLAIN_KEY = re.compile(r"[A-Za-z0-9_-]+")
 _HYPERVISORS = frozenset(h.value for h in HypervisorType)
 
@@ -189,7 +190,10 @@ def lowered(data: dict[str, Any], key: str) -> str | None:
 def did_you_mean(word: str, candidates: Iterable[str]) -> str | None:
     """A ``did you mean 'x'?`` hint for a misspelt name, or the list of names when few exist."""
     known = sorted(set(candidates))
-    close = difflib.get_close_matches(word, known, n=1, cutoff=0.6)
+    pool = known
+    if len(pool) > _MANY:  # difflib is linear in Python: look only at names of about the same shape
+        pool = [name for name in known if name[:1] == word[:1] and abs(len(name) - len(word)) <= 2]
+    close = difflib.get_close_matches(word, pool, n=1, cutoff=0.6) if len(pool) <= _MANY else []
     if close:
         return f"did you mean {close[0]!r}?"
     if not known:

@@ -23,7 +23,7 @@ def effective_scope(data: dict[str, Any]) -> str:
     return "zone" if data.get("hypervisor") is not None else "cluster"
 
 
-def _scope(zone: Place, pool: Place, doc: Document) -> Iterator[Finding]:
+def _scope(zone: Place, pool: Place, doc: Document, hosts: set[str]) -> Iterator[Finding]:
     data = pool.data
     scope = effective_scope(data)
     if scope == "zone":
@@ -40,7 +40,6 @@ def _scope(zone: Place, pool: Place, doc: Document) -> Iterator[Finding]:
         yield from _cluster_scope(zone, pool, doc)
     elif scope == "host":
         host = text(data, "host")
-        hosts = [name for h in doc.hosts if h.up(3) is zone and (name := text(h.data, "name"))]
         if host is None:
             yield Finding(pool.at("host"), "a host-scope pool needs host: the name of a host of this zone")
         elif host not in hosts:
@@ -100,10 +99,14 @@ def _protocol(pool: Place) -> Iterator[Finding]:
 
 def primary_storage(doc: Document) -> Iterator[Finding]:
     """Each pool has a scope its hypervisor supports, names places that exist, and its protocol's fields."""
+    hosts: dict[int, set[str]] = {id(zone): set() for zone in doc.zones}  # host names of each zone
+    for host in doc.hosts:
+        if (name := text(host.data, "name")) is not None:
+            hosts[id(host.up(3))].add(name)
     for zone in doc.zones:
         for pool in doc.below([zone], "primary_storage"):
             yield from _protocol(pool)
-            yield from _scope(zone, pool, doc)
+            yield from _scope(zone, pool, doc, hosts[id(zone)])
             if lowered(pool.data, "protocol") == "local" and zone.data.get("local_storage_enabled") is not True:
                 yield Finding(
                     pool.at("protocol"),
