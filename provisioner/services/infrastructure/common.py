@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable, Sequence
-from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, RowMapping, Select, Table, and_, func, select, update
@@ -12,7 +11,7 @@ from sqlalchemy import ColumnElement, Connection, RowMapping, Select, Table, and
 from provisioner.api.params import unknown_id
 from provisioner.db.schema import utcnow
 from provisioner.exceptions import ParamError, PermissionDeniedError
-from provisioner.services.identity.common import DEFAULT_PAGE_SIZE, count_of, like_prefix, paginate
+from provisioner.services.identity.common import DEFAULT_PAGE_SIZE, like_prefix, paginate
 from provisioner.services.principal import Caller
 
 #: Wire row: CloudStack response field name to value.
@@ -94,16 +93,37 @@ def list_page(
     order_by: Iterable[Any],
     page: int | None,
     pagesize: int | None,
+    *,
+    key: Any = None,
 ) -> tuple[list[RowMapping], int]:
     """One page of ``query`` and the total row count, in at most two statements.
 
     The COUNT is skipped when the page itself proves the total (a first page shorter than its size).
+
+    Args:
+        conn: the connection.
+        query: the listing, with its display columns, joins and filters.
+        order_by: the page order; it must end with a unique column so pages never overlap.
+        page: 1-based page number, or None.
+        pagesize: rows per page, or None.
+        key: the primary key column of a wide listing. The page's keys are then chosen by an
+            index-only inner query and only those rows are joined and decorated, so a deep
+            ``OFFSET`` does not compute display columns for the rows it skips.
     """
-    rows = list(conn.execute(paginate(query.order_by(*order_by), page, pagesize)).mappings())
+    ordered = query.order_by(*order_by)
+    if key is not None and (page is not None or pagesize is not None):
+        keys = paginate(query.with_only_columns(key, maintain_column_froms=True).order_by(*order_by), page, pagesize)
+        ordered = ordered.where(key.in_(keys.scalar_subquery()))
+    else:
+        ordered = paginate(ordered, page, pagesize)
+    rows = list(conn.execute(ordered).mappings())
     unpaged = page is None and pagesize is None
     if unpaged or ((page or 1) == 1 and len(rows) < (pagesize or DEFAULT_PAGE_SIZE)):
         return rows, len(rows)
-    return rows, count_of(conn, query)
+    # Count over the same FROM and WHERE only: the page's display columns (names, scoped factors) would
+    # otherwise be computed for every matching row just to be thrown away.
+    counting = query.with_only_columns(func.count(), maintain_column_froms=True).order_by(None)
+    return rows, int(conn.execute(counting).scalar_one())
 
 
 def exists(conn: Connection, table: Table, *conditions: ColumnElement[bool]) -> bool:
@@ -123,15 +143,19 @@ def count_live(conn: Connection, table: Table, *conditions: ColumnElement[bool])
 
 
 def decimal_text(value: float) -> str:
-    """A number as CloudStack's ``DecimalFormat("#.##")`` prints it: ``"12.5"``, ``"32000"``, ``"0"``."""
-    rounded = Decimal(str(value)).quantize(Decimal("0.01"), rounding=ROUND_HALF_EVEN)
-    text = format(rounded, "f")
-    return text.rstrip("0").rstrip(".") if "." in text else text
+    """A number as CloudStack's ``DecimalFormat("#.##")`` prints it: ``"12.5"``, ``"32000"``, ``"0"``.
+
+    ``round`` rounds half to even, as ``DecimalFormat`` does; this runs for every listed host, so no Decimal.
+    """
+    if float(value).is_integer():  # the usual case (totals, zero allocations): skip rounding
+        return str(int(value))
+    text = f"{round(value, 2):.2f}".rstrip("0").rstrip(".")
+    return "0" if text in ("", "-0") else text
 
 
 def percent(part: float, whole: float) -> str:
     """``part`` as a percentage of ``whole`` in ``DecimalFormat("#.##")``; ``"0"`` when ``whole`` is 0."""
-    return decimal_text(part * 100 / whole) if whole else "0"
+    return decimal_text(part * 100 / whole) if whole and part else "0"
 
 
 def ratio_text(value: float) -> str:

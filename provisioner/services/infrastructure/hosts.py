@@ -36,6 +36,8 @@ from provisioner.services.infrastructure.connectors import (
 )
 from provisioner.services.principal import Caller
 
+#: Host columns a listing never shows: driver internals and credentials (and JSON costs a parse per row).
+_NOT_LISTED = frozenset({"driver_settings", "credential", "username", "removed"})
 HOST_TYPES = ("Routing", "Storage", "SecondaryStorage", "SecondaryStorageVM", "ConsoleProxy", "ExternalFirewall")
 
 
@@ -48,6 +50,7 @@ def host_row(m: RowMapping) -> Row:
     total_cpu = m["cpu_cores"] * m["cpu_speed"]
     cpu_over = total_cpu * float(m["cpu_ratio"])
     mem_over = m["memory"] * float(m["mem_ratio"])
+    cpu_allocated = _pct(m["cpu_allocated"], total_cpu)
     return {
         "id": m["uuid"],
         "name": m["name"],
@@ -61,9 +64,9 @@ def host_row(m: RowMapping) -> Row:
         "cpusockets": m["cpu_sockets"],
         "cpunumber": m["cpu_cores"],
         "cpuspeed": m["cpu_speed"],
-        "cpuallocated": _pct(m["cpu_allocated"], total_cpu),
+        "cpuallocated": cpu_allocated,
         "cpuallocatedvalue": m["cpu_allocated"],
-        "cpuallocatedpercentage": _pct(m["cpu_allocated"], total_cpu),
+        "cpuallocatedpercentage": cpu_allocated,
         "cpuallocatedwithoverprovisioning": _pct(m["cpu_allocated"], cpu_over),
         "cpuused": "0%",
         "cpuwithoverprovisioning": decimal_text(cpu_over),
@@ -96,7 +99,7 @@ def host_select() -> Any:
     """The one statement a host listing needs: host, zone, pod, cluster, owner node and factors."""
     return (
         select(
-            host,
+            *(column for column in host.c if column.name not in _NOT_LISTED),
             zone.c.uuid.label("zone_uuid"),
             zone.c.name.label("zone_name"),
             pod.c.uuid.label("pod_uuid"),
@@ -320,7 +323,7 @@ def list_hosts(
         conditions.append(host.c.hypervisor_type == hypervisor_name(hypervisor))
     if hosttags:
         conditions.append(host.c.id.in_(select(host_tag.c.host_id).where(host_tag.c.tag.in_(split_csv(hosttags)))))
-    rows, total = list_page(conn, host_select().where(*conditions), [host.c.id], page, pagesize)
+    rows, total = list_page(conn, host_select().where(*conditions), [host.c.id], page, pagesize, key=host.c.id)
     return [host_row(m) for m in rows], total
 
 
