@@ -209,7 +209,7 @@ class _Builder:
                 self._hosts(zone, pod_key, cluster, cluster_group)
 
     def _bridges(self, zone: Zone, hypervisor: str, nics: dict[str, str]) -> list[dict[str, Any]]:
-        # One list object per distinct (zone, hypervisor, cabling): identity tells hosts apart cheaply.
+        # One list object per distinct (zone, hypervisor, cabling), shared by every host cabled that way.
         key = (zone.name, hypervisor, tuple(sorted(nics.items())))
         found = self._bridge_cache.get(key)
         if found is None:
@@ -297,7 +297,7 @@ class _Builder:
             # role's, and 100k per-host dicts would cost a third of the inventory's memory.
             if host.nics != first_nics:
                 bridges = self._bridges(zone, hypervisor, host.nics)
-                if bridges != default_bridges:
+                if bridges is not default_bridges:
                     variables[bridges_key] = bridges
             if local_pools:
                 mine = [pool for pool in local_pools if pool.host == host.name]
