@@ -224,3 +224,7 @@ def test_configure_scopes_faults_to_a_cluster(cloud: SimulatorCloud) -> None:
         with pytest.raises(InjectedFailureError, match="mocked"):
             failing.start_vm("vm-a")
         assert fine.start_vm("vm-a").state is VMState.RUNNING
+    assert cloud.configure("StopCommand", 3, host="h1") == 1
+    assert cloud.get_host("http://sim/c0/h1").pending_faults() == {"stop_vm": 3}
+    assert cloud.cleanup(cluster="c0") == 2
+    assert cloud.get_host("http://sim/c0/h1").pending_faults() == {}

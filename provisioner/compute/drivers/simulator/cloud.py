@@ -145,6 +145,11 @@ class SimHost:
             elif self._failing_starts:
                 self._failing_starts.discard(vm_name)
 
+    def pending_faults(self) -> dict[str, int]:
+        """Verb to the number of injected failures still to come (``querySimulatorMock``)."""
+        with self.lock:
+            return {verb: int(fault[0]) for verb, fault in (self._faults or {}).items()}
+
     def clear_faults(self) -> None:
         """Remove every injected fault, latency and the down flag."""
         with self.lock:
@@ -240,6 +245,13 @@ class SimulatorCloud:
         targets = self.select(cluster=cluster, host=host)
         for target in targets:
             target.fail_next(verb, count, message)
+        return len(targets)
+
+    def cleanup(self, *, cluster: str | None = None, host: str | None = None) -> int:
+        """Clear every fault on the matching hosts (``cleanupSimulatorMock``); returns how many hosts."""
+        targets = self.select(cluster=cluster, host=host)
+        for target in targets:
+            target.clear_faults()
         return len(targets)
 
     def find_vm(self, name: str) -> SimHost | None:
