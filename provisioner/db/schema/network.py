@@ -58,6 +58,7 @@ network_service_provider = Table(
     removed_column(),
     Index("ix_network_service_provider_pn_name", "physical_network_id", "name", unique=True),
     Index("ix_network_service_provider_name", "name"),
+    Index("ix_network_service_provider_state", "state"),
 )
 
 virtual_router_element = Table(
@@ -102,4 +103,5 @@ vlan_ip_range = Table(
     Index("ix_vlan_ip_range_physical_network_id", "physical_network_id"),
     Index("ix_vlan_ip_range_network_id", "network_id"),
     Index("ix_vlan_ip_range_vlan", "vlan"),
+    Index("ix_vlan_ip_range_for_virtual_network", "for_virtual_network"),
 )

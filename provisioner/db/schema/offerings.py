@@ -35,6 +35,7 @@ service_offering = Table(
     removed_column(),
     Index("ix_service_offering_name", "name"),
     Index("ix_service_offering_is_system", "is_system"),
+    Index("ix_service_offering_system_vm_type", "system_vm_type"),
 )
 
 disk_offering = Table(
@@ -58,6 +59,7 @@ disk_offering = Table(
     created_column(),
     removed_column(),
     Index("ix_disk_offering_name", "name"),
+    Index("ix_disk_offering_storage_type", "storage_type"),
 )
 
 network_offering = Table(
@@ -85,6 +87,8 @@ network_offering = Table(
     removed_column(),
     Index("ix_network_offering_name", "name"),
     Index("ix_network_offering_guest_ip_type", "guest_ip_type"),
+    Index("ix_network_offering_availability", "availability"),
+    Index("ix_network_offering_state", "state"),
 )
 
 network_offering_service = Table(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import JSON, BigInteger, Boolean, Column, ForeignKey, Index, Integer, String, Table
 
 from provisioner.db.schema.base import BigId, created_column, id_column, metadata, removed_column, uuid_column
+from provisioner.db.schema.zones import live_only
 
 storage_pool = Table(
     "storage_pool",
@@ -43,6 +44,7 @@ storage_pool = Table(
     Index("ix_storage_pool_state", "state"),
     Index("ix_storage_pool_scope", "scope"),
     Index("ix_storage_pool_host_address_path", "host_address", "path"),
+    Index("ix_storage_pool_path", "path"),
 )
 
 storage_pool_tag = Table(
@@ -76,4 +78,6 @@ image_store = Table(
     Index("ix_image_store_zone_id", "zone_id"),
     Index("ix_image_store_name", "name"),
     Index("ix_image_store_provider", "provider"),
+    Index("ix_image_store_protocol", "protocol"),
+    Index("uq_image_store_live_url", "url", unique=True, **live_only()),
 )

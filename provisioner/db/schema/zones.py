@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, ForeignKey, Index, Integer, String, Table, Text
+from typing import Any
+
+from sqlalchemy import Boolean, Column, ForeignKey, Index, Integer, String, Table, Text, text
 
 from provisioner.db.schema.base import BigId, created_column, id_column, metadata, removed_column, uuid_column
+
+
+def live_only() -> dict[str, Any]:
+    """Partial-index options (both dialects): the index covers rows not soft-deleted, so a removed
+    zone, pod or cluster frees its name."""
+    condition = text("removed IS NULL")
+    return {"sqlite_where": condition, "postgresql_where": condition}
+
 
 region = Table(
     "region",
@@ -41,7 +51,10 @@ zone = Table(
     Column("zone_token", String(64), nullable=False),
     created_column(),
     removed_column(),
+    Index("uq_zone_live_name", "name", unique=True, **live_only()),
     Index("ix_zone_name", "name"),
+    Index("ix_zone_network_type", "network_type"),
+    Index("ix_zone_allocation_state", "allocation_state"),
     Index("ix_zone_removed", "removed"),
 )
 
@@ -59,7 +72,9 @@ pod = Table(
     Column("allocation_state", String(32), nullable=False, default="Enabled"),
     created_column(),
     removed_column(),
-    Index("ix_pod_zone_id_name", "zone_id", "name"),
+    Index("ix_pod_zone_id_name", "zone_id", "name", unique=True, **live_only()),
+    Index("ix_pod_zone_id", "zone_id"),
+    Index("ix_pod_allocation_state", "allocation_state"),
     Index("ix_pod_name", "name"),
 )
 
@@ -80,7 +95,11 @@ cluster = Table(
     removed_column(),
     # Over-provisioning factors live in ``configuration`` rows scoped to the cluster.
     Index("ix_cluster_zone_id", "zone_id"),
-    Index("ix_cluster_pod_id_name", "pod_id", "name"),
+    Index("ix_cluster_pod_id_name", "pod_id", "name", unique=True, **live_only()),
+    Index("ix_cluster_pod_id", "pod_id"),
+    Index("ix_cluster_allocation_state", "allocation_state"),
+    Index("ix_cluster_cluster_type", "cluster_type"),
+    Index("ix_cluster_managed_state", "managed_state"),
     Index("ix_cluster_name", "name"),
     Index("ix_cluster_hypervisor_type", "hypervisor_type"),
 )

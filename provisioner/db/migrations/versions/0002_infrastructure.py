@@ -2,7 +2,7 @@
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-23 21:01:50.661042
+Create Date: 2026-11-23 21:25:27.870647
 """
 
 from __future__ import annotations
@@ -65,8 +65,10 @@ def upgrade() -> None:
         sa.UniqueConstraint("uuid", name=op.f("uq_network_offering_uuid")),
     )
     with op.batch_alter_table("network_offering", schema=None) as batch_op:
+        batch_op.create_index("ix_network_offering_availability", ["availability"], unique=False)
         batch_op.create_index("ix_network_offering_guest_ip_type", ["guest_ip_type"], unique=False)
         batch_op.create_index("ix_network_offering_name", ["name"], unique=False)
+        batch_op.create_index("ix_network_offering_state", ["state"], unique=False)
 
     op.create_table(
         "os_category",
@@ -117,8 +119,17 @@ def upgrade() -> None:
         sa.UniqueConstraint("uuid", name=op.f("uq_zone_uuid")),
     )
     with op.batch_alter_table("zone", schema=None) as batch_op:
+        batch_op.create_index("ix_zone_allocation_state", ["allocation_state"], unique=False)
         batch_op.create_index("ix_zone_name", ["name"], unique=False)
+        batch_op.create_index("ix_zone_network_type", ["network_type"], unique=False)
         batch_op.create_index("ix_zone_removed", ["removed"], unique=False)
+        batch_op.create_index(
+            "uq_zone_live_name",
+            ["name"],
+            unique=True,
+            sqlite_where=sa.text("removed IS NULL"),
+            postgresql_where=sa.text("removed IS NULL"),
+        )
 
     op.create_table(
         "disk_offering",
@@ -145,6 +156,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("disk_offering", schema=None) as batch_op:
         batch_op.create_index("ix_disk_offering_name", ["name"], unique=False)
+        batch_op.create_index("ix_disk_offering_storage_type", ["storage_type"], unique=False)
 
     op.create_table(
         "image_store",
@@ -169,8 +181,16 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("image_store", schema=None) as batch_op:
         batch_op.create_index("ix_image_store_name", ["name"], unique=False)
+        batch_op.create_index("ix_image_store_protocol", ["protocol"], unique=False)
         batch_op.create_index("ix_image_store_provider", ["provider"], unique=False)
         batch_op.create_index("ix_image_store_zone_id", ["zone_id"], unique=False)
+        batch_op.create_index(
+            "uq_image_store_live_url",
+            ["url"],
+            unique=True,
+            sqlite_where=sa.text("removed IS NULL"),
+            postgresql_where=sa.text("removed IS NULL"),
+        )
 
     op.create_table(
         "network_offering_service",
@@ -252,8 +272,16 @@ def upgrade() -> None:
         sa.UniqueConstraint("uuid", name=op.f("uq_pod_uuid")),
     )
     with op.batch_alter_table("pod", schema=None) as batch_op:
+        batch_op.create_index("ix_pod_allocation_state", ["allocation_state"], unique=False)
         batch_op.create_index("ix_pod_name", ["name"], unique=False)
-        batch_op.create_index("ix_pod_zone_id_name", ["zone_id", "name"], unique=False)
+        batch_op.create_index("ix_pod_zone_id", ["zone_id"], unique=False)
+        batch_op.create_index(
+            "ix_pod_zone_id_name",
+            ["zone_id", "name"],
+            unique=True,
+            sqlite_where=sa.text("removed IS NULL"),
+            postgresql_where=sa.text("removed IS NULL"),
+        )
 
     op.create_table(
         "service_offering",
@@ -288,6 +316,7 @@ def upgrade() -> None:
     with op.batch_alter_table("service_offering", schema=None) as batch_op:
         batch_op.create_index("ix_service_offering_is_system", ["is_system"], unique=False)
         batch_op.create_index("ix_service_offering_name", ["name"], unique=False)
+        batch_op.create_index("ix_service_offering_system_vm_type", ["system_vm_type"], unique=False)
 
     op.create_table(
         "cluster",
@@ -309,9 +338,19 @@ def upgrade() -> None:
         sa.UniqueConstraint("uuid", name=op.f("uq_cluster_uuid")),
     )
     with op.batch_alter_table("cluster", schema=None) as batch_op:
+        batch_op.create_index("ix_cluster_allocation_state", ["allocation_state"], unique=False)
+        batch_op.create_index("ix_cluster_cluster_type", ["cluster_type"], unique=False)
         batch_op.create_index("ix_cluster_hypervisor_type", ["hypervisor_type"], unique=False)
+        batch_op.create_index("ix_cluster_managed_state", ["managed_state"], unique=False)
         batch_op.create_index("ix_cluster_name", ["name"], unique=False)
-        batch_op.create_index("ix_cluster_pod_id_name", ["pod_id", "name"], unique=False)
+        batch_op.create_index("ix_cluster_pod_id", ["pod_id"], unique=False)
+        batch_op.create_index(
+            "ix_cluster_pod_id_name",
+            ["pod_id", "name"],
+            unique=True,
+            sqlite_where=sa.text("removed IS NULL"),
+            postgresql_where=sa.text("removed IS NULL"),
+        )
         batch_op.create_index("ix_cluster_zone_id", ["zone_id"], unique=False)
 
     op.create_table(
@@ -339,6 +378,7 @@ def upgrade() -> None:
     with op.batch_alter_table("network_service_provider", schema=None) as batch_op:
         batch_op.create_index("ix_network_service_provider_name", ["name"], unique=False)
         batch_op.create_index("ix_network_service_provider_pn_name", ["physical_network_id", "name"], unique=True)
+        batch_op.create_index("ix_network_service_provider_state", ["state"], unique=False)
 
     op.create_table(
         "physical_network_traffic_type",
@@ -403,6 +443,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("uuid", name=op.f("uq_vlan_ip_range_uuid")),
     )
     with op.batch_alter_table("vlan_ip_range", schema=None) as batch_op:
+        batch_op.create_index("ix_vlan_ip_range_for_virtual_network", ["for_virtual_network"], unique=False)
         batch_op.create_index("ix_vlan_ip_range_network_id", ["network_id"], unique=False)
         batch_op.create_index("ix_vlan_ip_range_physical_network_id", ["physical_network_id"], unique=False)
         batch_op.create_index("ix_vlan_ip_range_pod_id", ["pod_id"], unique=False)
@@ -534,6 +575,7 @@ def upgrade() -> None:
         batch_op.create_index("ix_storage_pool_host_address_path", ["host_address", "path"], unique=False)
         batch_op.create_index("ix_storage_pool_host_id", ["host_id"], unique=False)
         batch_op.create_index("ix_storage_pool_name", ["name"], unique=False)
+        batch_op.create_index("ix_storage_pool_path", ["path"], unique=False)
         batch_op.create_index("ix_storage_pool_pod_id", ["pod_id"], unique=False)
         batch_op.create_index("ix_storage_pool_scope", ["scope"], unique=False)
         batch_op.create_index("ix_storage_pool_state", ["state"], unique=False)
@@ -569,6 +611,7 @@ def downgrade() -> None:
         batch_op.drop_index("ix_storage_pool_state")
         batch_op.drop_index("ix_storage_pool_scope")
         batch_op.drop_index("ix_storage_pool_pod_id")
+        batch_op.drop_index("ix_storage_pool_path")
         batch_op.drop_index("ix_storage_pool_name")
         batch_op.drop_index("ix_storage_pool_host_id")
         batch_op.drop_index("ix_storage_pool_host_address_path")
@@ -603,6 +646,7 @@ def downgrade() -> None:
         batch_op.drop_index("ix_vlan_ip_range_pod_id")
         batch_op.drop_index("ix_vlan_ip_range_physical_network_id")
         batch_op.drop_index("ix_vlan_ip_range_network_id")
+        batch_op.drop_index("ix_vlan_ip_range_for_virtual_network")
 
     op.drop_table("vlan_ip_range")
     with op.batch_alter_table("physical_network_traffic_type", schema=None) as batch_op:
@@ -610,25 +654,39 @@ def downgrade() -> None:
 
     op.drop_table("physical_network_traffic_type")
     with op.batch_alter_table("network_service_provider", schema=None) as batch_op:
+        batch_op.drop_index("ix_network_service_provider_state")
         batch_op.drop_index("ix_network_service_provider_pn_name")
         batch_op.drop_index("ix_network_service_provider_name")
 
     op.drop_table("network_service_provider")
     with op.batch_alter_table("cluster", schema=None) as batch_op:
         batch_op.drop_index("ix_cluster_zone_id")
-        batch_op.drop_index("ix_cluster_pod_id_name")
+        batch_op.drop_index(
+            "ix_cluster_pod_id_name",
+            sqlite_where=sa.text("removed IS NULL"),
+            postgresql_where=sa.text("removed IS NULL"),
+        )
+        batch_op.drop_index("ix_cluster_pod_id")
         batch_op.drop_index("ix_cluster_name")
+        batch_op.drop_index("ix_cluster_managed_state")
         batch_op.drop_index("ix_cluster_hypervisor_type")
+        batch_op.drop_index("ix_cluster_cluster_type")
+        batch_op.drop_index("ix_cluster_allocation_state")
 
     op.drop_table("cluster")
     with op.batch_alter_table("service_offering", schema=None) as batch_op:
+        batch_op.drop_index("ix_service_offering_system_vm_type")
         batch_op.drop_index("ix_service_offering_name")
         batch_op.drop_index("ix_service_offering_is_system")
 
     op.drop_table("service_offering")
     with op.batch_alter_table("pod", schema=None) as batch_op:
-        batch_op.drop_index("ix_pod_zone_id_name")
+        batch_op.drop_index(
+            "ix_pod_zone_id_name", sqlite_where=sa.text("removed IS NULL"), postgresql_where=sa.text("removed IS NULL")
+        )
+        batch_op.drop_index("ix_pod_zone_id")
         batch_op.drop_index("ix_pod_name")
+        batch_op.drop_index("ix_pod_allocation_state")
 
     op.drop_table("pod")
     with op.batch_alter_table("physical_network", schema=None) as batch_op:
@@ -646,18 +704,30 @@ def downgrade() -> None:
 
     op.drop_table("network_offering_service")
     with op.batch_alter_table("image_store", schema=None) as batch_op:
+        batch_op.drop_index(
+            "uq_image_store_live_url",
+            sqlite_where=sa.text("removed IS NULL"),
+            postgresql_where=sa.text("removed IS NULL"),
+        )
         batch_op.drop_index("ix_image_store_zone_id")
         batch_op.drop_index("ix_image_store_provider")
+        batch_op.drop_index("ix_image_store_protocol")
         batch_op.drop_index("ix_image_store_name")
 
     op.drop_table("image_store")
     with op.batch_alter_table("disk_offering", schema=None) as batch_op:
+        batch_op.drop_index("ix_disk_offering_storage_type")
         batch_op.drop_index("ix_disk_offering_name")
 
     op.drop_table("disk_offering")
     with op.batch_alter_table("zone", schema=None) as batch_op:
+        batch_op.drop_index(
+            "uq_zone_live_name", sqlite_where=sa.text("removed IS NULL"), postgresql_where=sa.text("removed IS NULL")
+        )
         batch_op.drop_index("ix_zone_removed")
+        batch_op.drop_index("ix_zone_network_type")
         batch_op.drop_index("ix_zone_name")
+        batch_op.drop_index("ix_zone_allocation_state")
 
     op.drop_table("zone")
     with op.batch_alter_table("region", schema=None) as batch_op:
@@ -669,8 +739,10 @@ def downgrade() -> None:
 
     op.drop_table("os_category")
     with op.batch_alter_table("network_offering", schema=None) as batch_op:
+        batch_op.drop_index("ix_network_offering_state")
         batch_op.drop_index("ix_network_offering_name")
         batch_op.drop_index("ix_network_offering_guest_ip_type")
+        batch_op.drop_index("ix_network_offering_availability")
 
     op.drop_table("network_offering")
     with op.batch_alter_table("hypervisor_capability", schema=None) as batch_op:
