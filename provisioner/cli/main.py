@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from provisioner import __version__
-from provisioner.cli import topology
+from provisioner.cli import server, topology
 from provisioner.cli.output import err_console, print_issues
 from provisioner.exceptions import ConfigFileError, ModelError, ProvisionerError
 
@@ -43,6 +43,9 @@ def _root(
 
 
 app.command(name="validate")(topology.validate)
+app.command(name="serve")(server.serve)
+app.add_typer(server.db_app, name="db")
+app.add_typer(server.admin_app, name="admin")
 
 
 def main(argv: list[str] | None = None) -> int:
