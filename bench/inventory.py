@@ -8,6 +8,10 @@ its floor and exits non-zero when a floor is missed:
 - peak RSS of the process that holds the model and generates the inventory: <= 300 MB.
 
 Each measurement runs in its own subprocess so that its peak RSS (``VmHWM``) belongs to it alone.
+Time floors are judged on the CPU time of the measuring process (best of ``--runs``), because
+project machines are shared 2-core boxes where other work inflates wall-clock time; the wall
+clock is printed beside it. The code measured is single-threaded, so on an idle machine the two
+agree.
 The generation process gets its model from a JSON copy of the same document
 (``Cloud.model_validate_json``), so its peak RSS is the model plus the generation, not the YAML
 loader's parse tree, which the validation process measures (and prints) on its own.
@@ -35,8 +39,6 @@ import yaml
 from provisioner.ansible.inventory import build_inventory
 from provisioner.ansible.render import PLUGIN_DIR
 from provisioner.ansible.serialize import to_json, to_yaml_dict
-from provisioner.config import load_topology
-from provisioner.config.synthetic import make_topology
 from provisioner.model import Cloud
 
 GENERATION_FLOOR_S = 1.0
@@ -57,26 +59,34 @@ def _peak_rss_mb() -> float:
 
 def child_validate(path: str) -> dict[str, float]:
     """Load and validate the YAML topology; report seconds and peak RSS."""
-    start = time.perf_counter()
+    from provisioner.config import load_topology
+
+    start, cpu = time.perf_counter(), time.process_time()
     cloud = load_topology(path)
-    elapsed = time.perf_counter() - start
-    return {"seconds": elapsed, "hosts": sum(1 for _ in cloud.iter_hosts()), "rss_mb": _peak_rss_mb()}
+    return {
+        "seconds": time.perf_counter() - start,
+        "cpu": time.process_time() - cpu,
+        "hosts": sum(1 for _ in cloud.iter_hosts()),
+        "rss_mb": _peak_rss_mb(),
+    }
 
 
 def child_generate(path: str, runs: int) -> dict[str, float]:
     """Load the model from JSON, then time build_inventory + to_json ``runs`` times."""
     cloud = Cloud.model_validate_json(Path(path).read_bytes())
     model_rss = _peak_rss_mb()
-    times = []
+    times, cpus = [], []
     size = 0
     for _ in range(runs):
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         text = to_json(build_inventory(cloud), indent=None)
         times.append(time.perf_counter() - start)
+        cpus.append(time.process_time() - cpu)
         size = len(text)
         del text
     return {
         "best": min(times),
+        "cpu": min(cpus),
         "median": statistics.median(times),
         "bytes": size,
         "model_rss_mb": model_rss,
@@ -112,7 +122,7 @@ def _time_graph(source: Path, env: dict[str, str], runs: int) -> float:
 
 def _line(name: str, value: str, floor: str, ok: bool | None) -> bool:
     verdict = "" if ok is None else ("PASS" if ok else "FAIL")
-    print(f"{name:<44} {value:>14} {floor:>12}  {verdict}")
+    print(f"{name:<62} {value:>14} {floor:>12}  {verdict}")
     return ok is not False
 
 
@@ -130,6 +140,8 @@ def main() -> int:
 
 
 def _bench(work: Path, runs: int, skip_ansible: bool) -> int:
+    from provisioner.config.synthetic import make_topology
+
     print("topology: provisioner.config.synthetic.make_topology(10, 10, 10, 10, 10) = 100,000 KVM hosts")
     document = make_topology(10, 10, 10, 10, 10)
     big_yaml, big_json = work / "cloud-100k.yaml", work / "cloud-100k.json"
@@ -140,23 +152,24 @@ def _bench(work: Path, runs: int, skip_ansible: bool) -> int:
     del document
 
     ok = True
-    print(f"{'figure':<44} {'measured':>14} {'floor':>12}  verdict")
+    print(f"{'figure':<62} {'measured':>14} {'floor':>12}  verdict")
     validated = _run_child("validate", str(big_yaml))
     ok &= _line(
-        f"load + validate ({int(validated['hosts'])} hosts)",
-        f"{validated['seconds']:.2f} s",
+        f"load + validate ({int(validated['hosts'])} hosts), CPU",
+        f"{validated['cpu']:.2f} s",
         f"<= {VALIDATION_FLOOR_S:.0f} s",
-        validated["seconds"] <= VALIDATION_FLOOR_S,
+        validated["cpu"] <= VALIDATION_FLOOR_S,
     )
+    _line("  wall clock", f"{validated['seconds']:.2f} s", "(info)", None)
     _line("  peak RSS of the validating process", f"{validated['rss_mb']:.0f} MB", "(info)", None)
     generated = _run_child("generate", str(big_json), str(runs))
     ok &= _line(
-        f"inventory generation as JSON (best of {runs})",
-        f"{generated['best']:.2f} s",
+        f"inventory generation as JSON, CPU (best of {runs})",
+        f"{generated['cpu']:.2f} s",
         f"<= {GENERATION_FLOOR_S:.0f} s",
-        generated["best"] <= GENERATION_FLOOR_S,
+        generated["cpu"] <= GENERATION_FLOOR_S,
     )
-    _line("  median of the runs", f"{generated['median']:.2f} s", "(info)", None)
+    _line("  wall clock, best / median", f"{generated['best']:.2f} / {generated['median']:.2f} s", "(info)", None)
     _line("  JSON size", f"{generated['bytes'] / 1e6:.1f} MB", "(info)", None)
     ok &= _line(
         "peak RSS, model + generation",
@@ -172,6 +185,9 @@ def _bench(work: Path, runs: int, skip_ansible: bool) -> int:
 
 
 def _ansible_comparison(work: Path, runs: int) -> None:
+    from provisioner.config import load_topology
+    from provisioner.config.synthetic import make_topology
+
     small = work / "cloud-10k.yaml"
     small.write_text(yaml.dump(make_topology(1, 10, 10, 10, 10), Dumper=yaml.CSafeDumper, sort_keys=False))
     plugin = work / "cloud-10k.provisioner.yml"
@@ -195,6 +211,7 @@ def _ansible_comparison(work: Path, runs: int) -> None:
     _line("  ratio plugin / static JSON", f"{via_plugin / via_static:.2f}x", "", None)
 
 
+# The provisioner.config imports are local: the generation process must not pay for the loader.
 if __name__ == "__main__":
     if len(sys.argv) > 2 and sys.argv[1] == "--child":
         kind, rest = sys.argv[2], sys.argv[3:]

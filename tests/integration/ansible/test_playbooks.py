@@ -45,7 +45,7 @@ def test_rendered_project_runs_and_never_shows_a_secret(tmp_path: Path, ansible_
     project = tmp_path / "project"
     render_project(load_case("multi"), project, model_path("multi"))
     # Stand-in roles prove the include_role slot; the repository's roles are kept out of this run.
-    (project / "roles").unlink()
+    (project / "roles").unlink(missing_ok=True)
     roles = tmp_path / "fake-roles"
     _fake_role(roles, "kvm_host")
     env = {**ansible_env, "ANSIBLE_ROLES_PATH": str(roles), **dict.fromkeys(SECRET_VARIABLES, PLANTED)}
