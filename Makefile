@@ -9,9 +9,10 @@ STAMPS := .stamps
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 # Debian packages the test tiers need (apt is skipped when they are all present).
 APT_PACKAGES := python3-venv python3-dev gcc postgresql openssh-client
-# compute: libvirt-python builds against libvirt-dev; TCG guests need qemu + libvirtd; genisoimage makes NoCloud seeds.
+# compute: libvirt-python builds against libvirt-dev; TCG guests need qemu + libvirtd; genisoimage makes NoCloud seeds;
+# dosfstools, mtools and syslinux make the tiny bootable template disk in user space.
 APT_PACKAGES += libvirt-dev pkg-config qemu-system-x86 qemu-utils libvirt-daemon libvirt-daemon-driver-qemu \
-	libvirt-clients libxml2-utils busybox-static cpio genisoimage
+	libvirt-clients libxml2-utils busybox-static cpio genisoimage dosfstools mtools syslinux syslinux-common
 # storage: userspace NFS (ganesha + libnfs) and iSCSI (tgt + libiscsi); qemu-block-extra gives qemu-img nfs:// and iscsi://.
 APT_PACKAGES += nfs-ganesha nfs-ganesha-vfs libnfs-utils rpcbind tgt libiscsi-bin qemu-utils qemu-block-extra curl
 PYTEST_ARGS ?=
