@@ -1,25 +1,4 @@
-"""Inventory benchmark: a 100,000-host topology through validation and JSON inventory generation.
-
-Run it with ``make bench`` or ``.venv/bin/python bench/inventory.py``. It prints each figure with
-its floor and exits non-zero when a floor is missed:
-
-- load + validate the YAML file with ``provisioner.config.load_topology``: <= 5 s;
-- inventory generation as JSON (``build_inventory`` + ``to_json``): <= 1 s, best of ``--runs``;
-- peak RSS of the process that holds the model and generates the inventory: <= 300 MB.
-
-Each measurement runs in its own subprocess so that its peak RSS (``VmHWM``) belongs to it alone.
-Time floors are judged on the CPU time of the measuring process (best of ``--runs``), because
-project machines are shared 2-core boxes where other work inflates wall-clock time; the wall
-clock is printed beside it. The code measured is single-threaded, so on an idle machine the two
-agree.
-The generation process gets its model from a JSON copy of the same document
-(``Cloud.model_validate_json``), so its peak RSS is the model plus the generation, not the YAML
-loader's parse tree, which the validation process measures (and prints) on its own.
-
-It also times ``ansible-inventory --graph`` over 10,000 hosts read through the ``provisioner``
-inventory plugin and through a static JSON inventory (the shape ansible-runner writes), in the
-same run, and prints the ratio. The topology comes from ``provisioner.config.synthetic.make_topology``.
-"""
+"""Inventory benchmark: a 100,000-host topology through validation and JSON inventory generation."""
 
 from __future__ import annotations
 
@@ -40,6 +19,28 @@ from provisioner.ansible.inventory import build_inventory
 from provisioner.ansible.render import PLUGIN_DIR
 from provisioner.ansible.serialize import to_json, to_yaml_dict
 from provisioner.model import Cloud
+
+DESCRIPTION = """\
+Run it with ``make bench`` or ``.venv/bin/python bench/inventory.py``. It prints each figure with
+its floor and exits non-zero when a floor is missed:
+
+- load + validate the YAML file with ``provisioner.config.load_topology``: <= 5 s;
+- inventory generation as JSON (``build_inventory`` + ``to_json``): <= 1 s, best of ``--runs``;
+- peak RSS of the process that holds the model and generates the inventory: <= 300 MB.
+
+Each measurement runs in its own subprocess so that its peak RSS (``VmHWM``) belongs to it alone.
+Time floors are judged on the CPU time of the measuring process (best of ``--runs``), because
+project machines are shared 2-core boxes where other work inflates wall-clock time; the wall
+clock is printed beside it. The code measured is single-threaded, so on an idle machine the two
+agree.
+The generation process gets its model from a JSON copy of the same document
+(``Cloud.model_validate_json``), so its peak RSS is the model plus the generation, not the YAML
+loader's parse tree, which the validation process measures (and prints) on its own.
+
+It also times ``ansible-inventory --graph`` over 10,000 hosts read through the ``provisioner``
+inventory plugin and through a static JSON inventory (the shape ansible-runner writes), in the
+same run, and prints the ratio. The topology comes from ``provisioner.config.synthetic.make_topology``.
+"""
 
 GENERATION_FLOOR_S = 1.0
 RSS_FLOOR_MB = 300.0
@@ -128,7 +129,7 @@ def _line(name: str, value: str, floor: str, ok: bool | None) -> bool:
 
 def main() -> int:
     """Build the topologies, run the measurements, print the table; 1 when a floor is missed."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=3, help="repetitions of each timing (best is reported)")
     parser.add_argument("--workdir", type=Path, help="keep generated files here (default: a temporary directory)")
     parser.add_argument("--skip-ansible", action="store_true", help="skip the ansible-inventory comparison")

@@ -1,18 +1,4 @@
-"""Build the Ansible inventory of a cloud: topology groups, role groups, group vars and host vars.
-
-Layout (documented for users in ``inventory/README.md``):
-
-- ``all`` > ``region_<r>`` > ``zone_<z>`` > ``pod_<p>`` > ``cluster_<c>`` > hypervisor hosts;
-  management servers sit in their region group, storage servers in their zone group.
-- Role groups, children of ``all``: ``kvm_hosts``, ``vmware_hosts``, ``xenserver_hosts``,
-  ``hyperv_hosts``, ``simulator_hosts``, ``nfs_servers``, ``iscsi_targets``, ``image_stores``,
-  ``management_servers``. They always exist, even empty, so playbooks can target them.
-- Facts shared by a level are group vars of that level (``provisioner_zone`` on the zone group,
-  ``<hv>_host_storage_pools`` on the cluster group, ...); what is specific to a machine is a host var.
-
-Everything is built as plain dicts and lists in document order, so serialising is one
-``json.dumps`` and the same topology always gives the same bytes.
-"""
+"""Build the Ansible inventory of a cloud: topology groups, role groups, group vars and host vars."""
 
 from __future__ import annotations
 
@@ -24,6 +10,19 @@ from provisioner.ansible import facts
 from provisioner.ansible.names import group_maker, host_name, unique_names
 from provisioner.ansible.servers import management_server_vars, storage_server_vars
 from provisioner.model import Cloud, Cluster, PrimaryStorage, StorageScope, Zone
+
+# Layout (documented for users in ``inventory/README.md``):
+#
+# - ``all`` > ``region_<r>`` > ``zone_<z>`` > ``pod_<p>`` > ``cluster_<c>`` > hypervisor hosts;
+#   management servers sit in their region group, storage servers in their zone group.
+# - Role groups, children of ``all``: ``kvm_hosts``, ``vmware_hosts``, ``xenserver_hosts``,
+#   ``hyperv_hosts``, ``simulator_hosts``, ``nfs_servers``, ``iscsi_targets``, ``image_stores``,
+#   ``management_servers``. They always exist, even empty, so playbooks can target them.
+# - Facts shared by a level are group vars of that level (``provisioner_zone`` on the zone group,
+#   ``<hv>_host_storage_pools`` on the cluster group, ...); what is specific to a machine is a host var.
+#
+# Everything is built as plain dicts and lists in document order, so serialising is one
+# ``json.dumps`` and the same topology always gives the same bytes.
 
 #: Role groups, in the order they are listed under ``all``.
 ROLE_GROUPS = (

@@ -1,23 +1,4 @@
-"""Deterministic Ansible names for topology objects: group names and inventory host names.
-
-The rule (documented in ``inventory/README.md``):
-
-1. A group name is ``<kind>_<name>`` with every character outside ``[A-Za-z0-9_]`` replaced by
-   ``_`` (``zone_eu-west-1`` → ``zone_eu_west_1``). The kind prefix makes it start with a letter.
-2. When several objects of the topology map to the same name (pods ``p1`` in two zones, or
-   ``a-b`` next to ``a_b``), each of them is qualified with its parent (``pod_<zone>_<pod>``),
-   then its grandparent, and so on, until the name is unique. Objects whose name was already
-   unique keep the short form.
-3. If the whole ancestry does not separate them (``a-b`` and ``a_b`` in the same parent), the
-   short name gets ``_`` plus the first 8 hex digits of the SHA-1 of the object's path
-   (original names joined by ``/``): ``cluster_a_b_067caeee``.
-
-Inventory host names follow the same rule with the machine's own name and ``.<parent>``
-qualifiers (``kvm1.cluster-a.pod1.zone1``; storage servers ``<name>.storage``, management
-servers ``<name>.<region>``), and ``-<sha1>`` as the last resort.
-
-The result depends only on the topology, so the same file always gives the same names.
-"""
+"""Deterministic Ansible names for topology objects: group names and inventory host names."""
 
 from __future__ import annotations
 
@@ -25,6 +6,24 @@ import hashlib
 import re
 from collections import Counter
 from collections.abc import Callable, Sequence
+
+# The rule (documented in ``inventory/README.md``):
+#
+# 1. A group name is ``<kind>_<name>`` with every character outside ``[A-Za-z0-9_]`` replaced by
+#    ``_`` (``zone_eu-west-1`` → ``zone_eu_west_1``). The kind prefix makes it start with a letter.
+# 2. When several objects of the topology map to the same name (pods ``p1`` in two zones, or
+#    ``a-b`` next to ``a_b``), each of them is qualified with its parent (``pod_<zone>_<pod>``),
+#    then its grandparent, and so on, until the name is unique. Objects whose name was already
+#    unique keep the short form.
+# 3. If the whole ancestry does not separate them (``a-b`` and ``a_b`` in the same parent), the
+#    short name gets ``_`` plus the first 8 hex digits of the SHA-1 of the object's path
+#    (original names joined by ``/``): ``cluster_a_b_067caeee``.
+#
+# Inventory host names follow the same rule with the machine's own name and ``.<parent>``
+# qualifiers (``kvm1.cluster-a.pod1.zone1``; storage servers ``<name>.storage``, management
+# servers ``<name>.<region>``), and ``-<sha1>`` as the last resort.
+#
+# The result depends only on the topology, so the same file always gives the same names.
 
 _INVALID = re.compile(r"[^A-Za-z0-9_]")
 

@@ -1,23 +1,4 @@
-"""Render a cloud into a self-contained Ansible project that plain ``ansible-playbook`` can run.
-
-Layout of ``out_dir``::
-
-    ansible.cfg                  inventory, roles_path and the provisioner inventory plugin
-    site.yml                     imports playbooks/<concern>.yml, one per concern
-    playbooks/                   copied from the repository's top-level playbooks/ (source of truth)
-    inventory/hosts.yml          groups and hosts only (static mode), or
-    inventory/cloud.provisioner.yml   the plugin file pointing at the topology (plugin mode)
-    inventory/group_vars/<group>.yml  group vars (static mode)
-    inventory/host_vars/<host>.yml    host vars (static mode)
-    roles                        symlink to the repository's roles/ (when it exists)
-    .provisioner-render.json     the files this module owns, to remove stale ones next time
-
-Vars sit next to the inventory, not next to ``site.yml``: Ansible loads inventory-adjacent
-``group_vars/`` for every play and for ``ansible-inventory``, whereas playbook-adjacent ones
-would not reach the plays of the imported ``playbooks/*.yml``.
-
-A file is rewritten only when its content changes, so a second render leaves every mtime alone.
-"""
+"""Render a cloud into a self-contained Ansible project that plain ``ansible-playbook`` can run."""
 
 from __future__ import annotations
 
@@ -29,6 +10,24 @@ from provisioner.ansible.inventory import Inventory, build_inventory
 from provisioner.ansible.serialize import dump_yaml, to_yaml
 from provisioner.exceptions import ProvisionerError
 from provisioner.model import Cloud
+
+# Layout of ``out_dir``::
+#
+#     ansible.cfg                  inventory, roles_path and the provisioner inventory plugin
+#     site.yml                     imports playbooks/<concern>.yml, one per concern
+#     playbooks/                   copied from the repository's top-level playbooks/ (source of truth)
+#     inventory/hosts.yml          groups and hosts only (static mode), or
+#     inventory/cloud.provisioner.yml   the plugin file pointing at the topology (plugin mode)
+#     inventory/group_vars/<group>.yml  group vars (static mode)
+#     inventory/host_vars/<host>.yml    host vars (static mode)
+#     roles                        symlink to the repository's roles/ (when it exists)
+#     .provisioner-render.json     the files this module owns, to remove stale ones next time
+#
+# Vars sit next to the inventory, not next to ``site.yml``: Ansible loads inventory-adjacent
+# ``group_vars/`` for every play and for ``ansible-inventory``, whereas playbook-adjacent ones
+# would not reach the plays of the imported ``playbooks/*.yml``.
+#
+# A file is rewritten only when its content changes, so a second render leaves every mtime alone.
 
 #: The playbooks site.yml imports, in order (the repository's playbooks/site.yml lists the same).
 CONCERNS = ("hypervisors", "storage", "templates", "management")

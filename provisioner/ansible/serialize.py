@@ -1,8 +1,4 @@
-"""Write an :class:`~provisioner.ansible.inventory.Inventory` as Ansible reads it: JSON, YAML or INI.
-
-All three keep the inventory's order and never sort or iterate a set, so equal inventories give
-equal bytes.
-"""
+"""Write an :class:`~provisioner.ansible.inventory.Inventory` as Ansible reads it: JSON, YAML or INI."""
 
 from __future__ import annotations
 
@@ -14,6 +10,9 @@ from typing import Any, Literal
 import yaml
 
 from provisioner.ansible.inventory import Inventory
+
+# All three keep the inventory's order and never sort or iterate a set, so equal inventories give
+# equal bytes.
 
 Format = Literal["yaml", "json", "ini"]
 FORMATS: tuple[Format, ...] = ("yaml", "json", "ini")

@@ -1,8 +1,4 @@
-"""Property: any valid generated topology renders to an inventory the real ansible-inventory reads back exactly.
-
-Names are drawn from sets that collide once sanitised (``z-1``, ``z_1``, ``z.1``), so the
-qualification rule is exercised too. Examples are few and small: each one runs ansible-inventory.
-"""
+"""Property: any valid generated topology renders to an inventory the real ansible-inventory reads back exactly."""
 
 from __future__ import annotations
 
@@ -21,6 +17,9 @@ from provisioner.ansible.serialize import serialize
 from provisioner.config.loader import load_text
 from provisioner.exceptions import ModelError
 from tests.integration.ansible.conftest import ansible_environment, assert_same_inventory, inventory_list
+
+# Names are drawn from sets that collide once sanitised (``z-1``, ``z_1``, ``z.1``), so the
+# qualification rule is exercised too. Examples are few and small: each one runs ansible-inventory.
 
 pytestmark = pytest.mark.integration
 

@@ -1,11 +1,4 @@
-"""Golden files: every tests/fixtures/inventory/<case>/model.yaml renders to its expected.{yml,json,ini}.
-
-Regenerate after an intended change with::
-
-    UPDATE_GOLDEN=1 .venv/bin/pytest tests/unit/ansible/test_golden.py
-
-and review the diff of the expected files like code.
-"""
+"""Golden files: every tests/fixtures/inventory/<case>/model.yaml renders to its expected.{yml,json,ini}."""
 
 from __future__ import annotations
 
@@ -15,6 +8,12 @@ import pytest
 
 from provisioner.ansible.serialize import FORMATS, Format, serialize
 from tests.unit.ansible.cases import CASES, FIXTURES, GOLDEN, case_inventory
+
+# Regenerate after an intended change with::
+#
+#     UPDATE_GOLDEN=1 .venv/bin/pytest tests/unit/ansible/test_golden.py
+#
+# and review the diff of the expected files like code.
 
 UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
 
