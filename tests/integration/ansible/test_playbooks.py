@@ -116,3 +116,43 @@ def test_plugin_project_runs_from_its_directory(tmp_path: Path, ansible_env: dic
     recap = output[output.index("PLAY RECAP") :]
     assert "sim-host-1" in recap and "store" in recap and "ms1" in recap
     assert "failed=0" in recap and "failed=1" not in recap
+
+
+@pytest.mark.parametrize("source", ["static", "plugin"])
+def test_credential_lookups_resolve_at_run_time_only(source: str, tmp_path: Path, ansible_env: dict[str, str]) -> None:
+    # Roles read secrets through the rendered lookup; the value exists only inside the run.
+    project = tmp_path / "project"
+    render_project(load_case("multi"), project, model_path("multi"), plugin=source == "plugin")
+    check = tmp_path / "check.yml"
+    check.write_text(
+        yaml.safe_dump(
+            [
+                {
+                    "name": "Read a credential through its reference",
+                    "hosts": "kvm1",
+                    "gather_facts": False,
+                    "tasks": [
+                        {
+                            "name": "Compare the looked-up secret",
+                            "ansible.builtin.assert": {
+                                "that": [
+                                    "provisioner_host_credentials.lookup == lookup('ansible.builtin.env', 'SECRET')"
+                                ],
+                                "quiet": True,
+                            },
+                            "no_log": True,
+                        }
+                    ],
+                }
+            ],
+            sort_keys=False,
+        )
+    )
+    env = {**ansible_env, "KVM_ROOT_PASSWORD": PLANTED, "SECRET": PLANTED}
+    output = run_ansible(
+        "ansible-playbook", ["-i", str(project / "inventory"), str(check), "-e", f"@{_local_vars(tmp_path)}"], env
+    )
+    assert "ok=1" in output and PLANTED not in output
+    listed = run_ansible("ansible-inventory", ["-i", str(project / "inventory"), "--list"], env)
+    assert "lookup('ansible.builtin.env', 'KVM_ROOT_PASSWORD')" in listed
+    assert PLANTED not in listed
