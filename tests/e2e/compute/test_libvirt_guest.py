@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -13,6 +14,7 @@ import pytest
 from provisioner.compute.drivers.libvirt import LibvirtDriver
 from provisioner.compute.registry import get_driver
 from provisioner.compute.types import (
+    BootDevice,
     CloudInitSeed,
     DirectBoot,
     DiskBus,
@@ -29,16 +31,21 @@ MIB = 1 << 20
 USER_DATA = "#cloud-config\nruncmd:\n  - echo provisioner-e2e\n"
 
 
-def tiny_spec(guest: GuestImage, workdir: Path, template: Path) -> VMSpec:
-    """A tiny guest with a qcow2 overlay root disk, a file console and a NoCloud seed on virtio."""
+def tiny_spec(workdir: Path, template: Path, guest: GuestImage | None = None) -> VMSpec:
+    """A tiny guest with a qcow2 overlay root disk, a file console and a NoCloud seed on virtio.
+
+    With ``guest`` the kernel boots directly; without, the template disk must be bootable.
+    """
     name = f"e2e-tiny-{uuid.uuid4().hex[:8]}"
+    direct = DirectBoot(str(guest.kernel), str(guest.initrd), KERNEL_CMDLINE) if guest else None
     return VMSpec(
         name=name,
         uuid=str(uuid.uuid4()),
         vcpus=1,
         memory_bytes=128 * MIB,
         disks=(VolumeSpec(str(workdir / f"{name}-root.qcow2"), backing=str(template)),),
-        direct_boot=DirectBoot(str(guest.kernel), str(guest.initrd), KERNEL_CMDLINE),
+        direct_boot=direct,
+        boot_order=(BootDevice.HD,),
         serial=SerialConsole("file", str(workdir / "console.log")),
         seed=CloudInitSeed(name, name, USER_DATA, ("ssh-ed25519 AAAAC3Nza e2e@provisioner",), bus=DiskBus.VIRTIO),
     )
@@ -53,7 +60,7 @@ def template(tmp_path: Path) -> Path:
 
 
 def test_tiny_guest_lifecycle(libvirtd: str, guest_image: GuestImage, tmp_path: Path, template: Path) -> None:
-    spec = tiny_spec(guest_image, tmp_path, template)
+    spec = tiny_spec(tmp_path, template, guest_image)
     name, console = spec.name, tmp_path / "console.log"
     driver = get_driver("libvirt")(libvirtd, {"domain_type": "qemu", "stop_timeout": 3})
     with driver:
@@ -98,11 +105,12 @@ def dir_pool(libvirtd: str, tmp_path: Path) -> Iterator[Path]:
         conn.close()
 
 
-def test_tiny_guest_through_storage_pools(
-    libvirtd: str, guest_image: GuestImage, dir_pool: Path, template: Path
-) -> None:
-    """What a remote host (qemu+ssh://) gets: overlay and seed made through libvirt's storage API."""
-    spec = tiny_spec(guest_image, dir_pool, template)
+def test_template_boot_through_storage_pools(libvirtd: str, guest_template: Path, dir_pool: Path) -> None:
+    """Deploy as CloudStack does, as a remote (qemu+ssh://) host gets it: a qcow2 overlay on a bootable
+    template and the seed, both made through libvirt's storage API; the guest boots from its disk."""
+    template = dir_pool / "template.qcow2"
+    shutil.copy(guest_template, template)
+    spec = tiny_spec(dir_pool, template)
     with LibvirtDriver(libvirtd, {"domain_type": "qemu", "file_access": "pool"}) as driver:
         try:
             driver.define_vm(spec)
