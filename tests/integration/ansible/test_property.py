@@ -88,6 +88,16 @@ def topologies(draw: st.DrawFn) -> dict[str, Any]:
             server = f"nfs-{len(servers)}"
             servers.append({"name": server, "ip": f"198.19.1.{len(servers) + 1}", "zone": zone_name})
             zone["image_stores"] = [{"name": f"images-{len(servers)}", "server": server, "path": "/export/images"}]
+            zone["primary_storage"] = [
+                {
+                    "name": f"primary-{len(servers)}",
+                    "protocol": "nfs",
+                    "scope": "zone",
+                    "hypervisor": "kvm",
+                    "server": server,
+                    "path": "/export/primary",
+                }
+            ]
         zones.append(zone)
     return {
         "version": 1,
