@@ -23,6 +23,8 @@ CACHE = Path(__file__).resolve().parents[2] / ".work" / "compute-guest"
 BOOT_MARKER = "BOOT-OK"
 USERDATA_BEGIN = "---USERDATA-BEGIN---"
 USERDATA_END = "---USERDATA-END---"
+#: A user-data line that makes the guest power itself off after booting.
+POWEROFF_REQUEST = "provisioner-test: poweroff"
 MODULES = (
     "virtio_ring",
     "virtio",
@@ -55,10 +57,13 @@ for dev in /dev/vd? /dev/sr?; do
   cat /mnt/seed/user-data
   echo
   echo "{USERDATA_END}"
+  grep -q "{POWEROFF_REQUEST}" /mnt/seed/user-data && poweroff_requested=1
   umount /mnt/seed
   break
 done
 echo "{BOOT_MARKER}"
+# Tests ask for a guest that powers itself off, to see the host notice it behind the driver's back.
+[ -n "$poweroff_requested" ] && poweroff -f
 while true; do sleep 3600; done
 """
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import subprocess
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,9 +23,17 @@ from provisioner.compute.types import (
     SerialConsole,
     VMSpec,
     VMState,
+    VMStateChange,
     VolumeSpec,
 )
-from tests.support.guest import BOOT_MARKER, KERNEL_CMDLINE, GuestImage, user_data_from_console, wait_for_console
+from tests.support.guest import (
+    BOOT_MARKER,
+    KERNEL_CMDLINE,
+    POWEROFF_REQUEST,
+    GuestImage,
+    user_data_from_console,
+    wait_for_console,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
@@ -125,3 +135,30 @@ def test_template_boot_through_storage_pools(libvirtd: str, guest_template: Path
             driver.destroy_vm(spec.name)
     assert not Path(spec.disks[0].source).exists()
     assert not (dir_pool / f"{spec.name}-cidata.iso").exists()
+
+
+def test_a_guest_that_powers_itself_off_is_noticed(
+    libvirtd: str, guest_image: GuestImage, tmp_path: Path, template: Path
+) -> None:
+    """Lifecycle events and poll_states both report a VM that stopped behind the server's back."""
+    spec = dataclasses.replace(
+        tiny_spec(tmp_path, template, guest_image),
+        seed=CloudInitSeed("off", "off", f"#cloud-config\n# {POWEROFF_REQUEST}\n", bus=DiskBus.VIRTIO),
+    )
+    stopped = threading.Event()
+
+    def on_change(change: VMStateChange) -> None:
+        if change.name == spec.name and change.new is VMState.STOPPED:
+            stopped.set()
+
+    with LibvirtDriver(libvirtd, {"domain_type": "qemu", "events": True}) as driver:
+        try:
+            driver.define_vm(spec)
+            driver.ex_watch(on_change)
+            driver.start_vm(spec.name)
+            wait_for_console(tmp_path / "console.log", BOOT_MARKER)
+            assert stopped.wait(timeout=60), "no lifecycle event for the guest's own power-off"
+            changes = driver.poll_states({spec.name: VMState.RUNNING})
+            assert [(c.name, c.old, c.new) for c in changes] == [(spec.name, VMState.RUNNING, VMState.STOPPED)]
+        finally:
+            driver.destroy_vm(spec.name)
