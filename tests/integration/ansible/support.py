@@ -8,8 +8,6 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from provisioner.ansible.inventory import Inventory
 from provisioner.ansible.render import PLUGIN_DIR
 from tests.support.tools import require_tool
@@ -28,12 +26,6 @@ def ansible_environment(home: Path) -> dict[str, str]:
         "ANSIBLE_FORCE_COLOR": "0",
         "ANSIBLE_HOST_PATTERN_MISMATCH": "ignore",
     }
-
-
-@pytest.fixture
-def ansible_env(tmp_path: Path) -> dict[str, str]:
-    """:func:`ansible_environment` in the test's own temporary directory."""
-    return ansible_environment(tmp_path / "ansible-home")
 
 
 def run_ansible(tool: str, args: list[str], env: dict[str, str], cwd: Path | None = None) -> str:

@@ -11,7 +11,7 @@ import pytest
 
 from provisioner.ansible.limit import apply_limit, select_hosts
 from provisioner.ansible.serialize import FORMATS, Format, serialize, to_json
-from tests.integration.ansible.conftest import assert_same_inventory, inventory_list, run_ansible
+from tests.integration.ansible.support import assert_same_inventory, inventory_list, run_ansible
 from tests.support.tools import require_tool
 from tests.unit.ansible.cases import CASES, case_inventory, model_path
 

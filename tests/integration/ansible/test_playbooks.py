@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from provisioner.ansible.render import render_project
-from tests.integration.ansible.conftest import run_ansible
+from tests.integration.ansible.support import run_ansible
 from tests.support.tools import require_tool
 from tests.unit.ansible.cases import load_case, model_path
 

@@ -16,7 +16,7 @@ from provisioner.ansible.inventory import build_inventory
 from provisioner.ansible.serialize import serialize
 from provisioner.config.loader import load_text
 from provisioner.exceptions import ModelError
-from tests.integration.ansible.conftest import ansible_environment, assert_same_inventory, inventory_list
+from tests.integration.ansible.support import ansible_environment, assert_same_inventory, inventory_list
 
 # Names are drawn from sets that collide once sanitised (``z-1``, ``z_1``, ``z.1``), so the
 # qualification rule is exercised too. Examples are few and small: each one runs ansible-inventory.
