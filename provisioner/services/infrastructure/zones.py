@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection, RowMapping, insert, select, update
 
-from provisioner.db.schema import host, image_store, physical_network, pod, storage_pool, zone
+from provisioner.db.schema import host, image_store, physical_network, pod, storage_pool, utcnow, vlan_ip_range, zone
 from provisioner.exceptions import ParamError, ResourceInUseError
 from provisioner.services.infrastructure import capacity
 from provisioner.services.infrastructure.common import (
@@ -248,6 +248,13 @@ def delete_zone(conn: Connection, caller: Caller, id: str) -> None:
     for table, reason in blockers:
         if exists(conn, table, table.c.zone_id == row["id"]):
             raise ResourceInUseError(f"The zone is not deletable because {reason}")
+    # Ranges left in the zone go with it, as CloudStack deletes the zone's VLANs (IPAM refuses earlier
+    # when an address of them is allocated).
+    conn.execute(
+        update(vlan_ip_range)
+        .where(vlan_ip_range.c.zone_id == row["id"], vlan_ip_range.c.removed.is_(None))
+        .values(removed=utcnow())
+    )
     soft_delete(conn, zone, row["id"])
 
 
