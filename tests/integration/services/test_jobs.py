@@ -141,13 +141,13 @@ def test_two_servers_never_run_a_job_twice(db_engine: Engine, admin: Caller) -> 
 
 
 def test_leases_are_renewed_while_a_job_runs(db_engine: Engine, admin: Caller) -> None:
-    short = PoolSettings(workers=1, poll_interval=0.05, heartbeat_interval=0.1, dead_after=5.0, lease_seconds=0.5)
+    short = PoolSettings(workers=1, poll_interval=0.05, heartbeat_interval=0.1, dead_after=5.0, lease_seconds=1.0)
     runner = JobWorkerPool(db_engine, executor, msid=21, settings=short, reconcilers={})
     watcher = JobWorkerPool(db_engine, executor, msid=22, settings=short, reconcilers={})
     jobs = JobService(db_engine, runner)
     runner.start()
     try:
-        job_id = jobs.submit(admin, "sleep", {"seconds": 1.5})
+        job_id = jobs.submit(admin, "sleep", {"seconds": 3})  # three times the lease
         time.sleep(0.2)
         watcher.start()  # recovers expired leases every heartbeat: this one must stay alive
         assert wait_done(jobs, admin, job_id)["jobstatus"] == 1

@@ -73,3 +73,11 @@ def test_only_busy_and_serialization_errors_are_retryable() -> None:
     assert is_retryable(_busy())
     assert not is_retryable(OperationalError("x", {}, sqlite3.OperationalError("no such table: t")))
     assert not is_retryable(ValueError("x"))
+
+
+def test_plain_postgresql_urls_use_psycopg3() -> None:
+    engine = create_engine_for("postgresql://user@/db?host=/tmp")
+    try:
+        assert engine.url.drivername == "postgresql+psycopg"
+    finally:
+        engine.dispose()
