@@ -23,7 +23,7 @@ from provisioner.api.params import Page, Value
 from provisioner.api.registry import CommandContext
 from provisioner.db.engine import run_in_transaction
 from provisioner.db.schema import account, domain, resource_tag, role, role_permission, user
-from provisioner.exceptions import ApiError
+from provisioner.exceptions import ApiError, UnsupportedActionError
 from provisioner.services.identity import IdentityService
 from provisioner.services.infrastructure.resolve import existing_ids
 from provisioner.services.jobs import JobService
@@ -88,6 +88,15 @@ def identity_ids(conn: Connection, entity: str, ids: Sequence[str]) -> set[str] 
 RESOLVERS: tuple[Callable[[Connection, str, Sequence[str]], set[str] | None], ...] = (identity_ids, existing_ids)
 
 
+def existing(conn: Connection, kind: str, ids: Sequence[str]) -> set[str]:
+    """The ids among ``ids`` naming live entities of ``kind``; none for a kind no resolver knows."""
+    for resolver in RESOLVERS:
+        found = resolver(conn, kind, ids)
+        if found is not None:
+            return found
+    return set()
+
+
 class DatabaseBackend:
     """The ``ApiBackend`` over the shared database.
 
@@ -143,15 +152,7 @@ class DatabaseBackend:
 
     def resolve_ids(self, kind: str, ids: list[str]) -> set[str]:
         """See ``ApiBackend.resolve_ids``; an unknown kind resolves nothing (every id is then refused)."""
-
-        def work(conn: Connection) -> set[str]:
-            for resolver in RESOLVERS:
-                found = resolver(conn, kind, ids)
-                if found is not None:
-                    return found
-            return set()
-
-        return run_in_transaction(self.engine, work)
+        return run_in_transaction(self.engine, lambda conn: existing(conn, kind, ids))
 
     # -- jobs (JobService) ---------------------------------------------------------------------
 
@@ -207,9 +208,10 @@ def backend_of(ctx: CommandContext) -> DatabaseBackend:
     """The command's backend as a :class:`DatabaseBackend` (commands over the database need its areas).
 
     Raises:
-        TypeError: the app runs on another backend (a protocol test's in-memory one).
+        UnsupportedActionError: the app runs on another backend (a protocol test's in-memory one), which cannot
+            serve the command (432, as for a command this server does not know).
     """
     backend = ctx.backend
     if not isinstance(backend, DatabaseBackend):
-        raise TypeError(f"{ctx.command} needs the database backend, not {type(backend).__name__}")
+        raise UnsupportedActionError(f"Unknown API command: {ctx.command}")
     return backend

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from sqlalchemy.engine import make_url
 import pytest
 from cs import CloudStack
 
@@ -39,7 +40,7 @@ def free_port() -> int:
 
 
 def admin_password(data_dir: Path) -> str:
-    """The seeded admin password, from the credentials file the server wrote on first start."""
+    """The seeded admin password, from the credentials file the server wrote on first start (``files_dir``)."""
     lines = (data_dir / "admin-credentials").read_text().splitlines()
     return dict(line.split("=", 1) for line in lines if "=" in line)["password"]
 
@@ -114,6 +115,14 @@ class LiveServer:
         settings: dict[str, Any] = {"poll_interval": 0.1, "timeout": 30, "job_timeout": 60, "fetch_result": True}
         settings.update(options)
         return CloudStack(endpoint=self.url, key=key, secret=secret, **settings)
+
+    @property
+    def files_dir(self) -> Path:
+        """Where the server keeps its key and the admin credentials: beside a SQLite file, else the data dir."""
+        url = make_url(self.db_url)
+        if url.get_backend_name() == "sqlite" and url.database:
+            return Path(url.database).parent
+        return self.data_dir
 
     def log(self) -> str:
         """The server's output so far (for assertion messages)."""

@@ -14,6 +14,12 @@ COMMAND_MODULES: tuple[str, ...] = (
     "provisioner.api.commands.discovery",
     "provisioner.api.commands.jobs",
     "provisioner.api.commands.session",
+    "provisioner.api.commands.identity",
+    "provisioner.api.commands.accounts",
+    "provisioner.api.commands.users",
+    "provisioner.api.commands.roles",
+    "provisioner.api.commands.configuration",
+    "provisioner.api.commands.tags",
 )
 
 
