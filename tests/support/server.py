@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy.engine import make_url
 import pytest
 from cs import CloudStack
+from sqlalchemy.engine import make_url
 
 from tests.support.tools import require_tool
 
