@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from provisioner.compute.base import HypervisorDriver
+from provisioner.compute.drivers.libvirt import LibvirtDriver
 from provisioner.compute.types import (
     CloudInitSeed,
     DiskBus,
@@ -20,10 +21,6 @@ from provisioner.compute.types import (
 )
 from provisioner.exceptions import DriverSettingsError, DriverValueError, HostUnreachableError
 from tests.unit.compute.contract import MIB, DriverContract
-
-libvirt = pytest.importorskip("libvirt", reason="libvirt-python is not installed (make .stamps/venv)")
-
-from provisioner.compute.drivers.libvirt import LibvirtDriver  # noqa: E402
 
 NODE = Path(__file__).parents[2] / "fixtures" / "compute" / "libvirt" / "node.xml"
 

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-from pathlib import Path
-
 import pytest
 
 from provisioner.compute.drivers.libvirt import state
@@ -89,16 +85,3 @@ def test_diff_states() -> None:
         ("c", VMState.STOPPED, VMState.RUNNING, PowerState.POWER_ON),
         ("d", None, VMState.STOPPED, PowerState.POWER_OFF),
     ]
-
-
-def test_overlay_on_a_template(tmp_path: Path) -> None:
-    if shutil.which("qemu-img") is None:
-        pytest.skip("qemu-img is not installed")
-    from provisioner.compute.drivers.libvirt.disks import create_overlay_local
-
-    base = tmp_path / "tmpl.qcow2"
-    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(base), "64M"], check=True)
-    overlay = VolumeSpec(str(tmp_path / "root.qcow2"), backing=str(base), size_bytes=128 * MIB)
-    create_overlay_local(overlay)
-    info = subprocess.run(["qemu-img", "info", str(overlay.source)], capture_output=True, text=True, check=True).stdout
-    assert f"backing file: {base}" in info and "virtual size: 128 MiB" in info
