@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import gc
 import json
 import re
@@ -120,17 +121,30 @@ def to_yaml(inventory: Inventory, *, with_vars: bool = True) -> str:
     return dump_yaml(to_yaml_dict(inventory, with_vars=with_vars))
 
 
-_BARE = re.compile(r"[A-Za-z0-9_.+-]+")
+_BARE = re.compile(r"[A-Za-z0-9_./:+-]+")
+
+
+def _reads_back_as_itself(text: str) -> bool:
+    """True when Ansible's INI parser would keep ``text`` as this very string (literal_eval fails on it)."""
+    try:
+        ast.literal_eval(text)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return True
+    return False
 
 
 def _literal(value: Any) -> str:
-    # ansible-core's INI parser reads values with ast.literal_eval, inline and in [group:vars].
+    # ansible-core's INI parser reads values with ast.literal_eval, inline and in [group:vars]:
+    # a plain word that does not evaluate (198.18.0.2, kvm1, /srv) stays bare, anything else is a
+    # Python literal that evaluates back to the value.
+    if isinstance(value, str) and _BARE.fullmatch(value) and _reads_back_as_itself(value):
+        return value
     return repr(value)
 
 
 def _inline(value: Any) -> str:
-    # Host lines are split with shlex first: quote the literal unless it is a bare word (1, True).
-    text = repr(value)
+    # Host lines are split with shlex first: quote the literal unless it is a bare word.
+    text = _literal(value)
     if _BARE.fullmatch(text):
         return text
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from provisioner.ansible.inventory import Group, Inventory
 from provisioner.ansible.limit import apply_limit, select_hosts
 from provisioner.ansible.serialize import FORMATS, Format, serialize, to_json
 from tests.integration.ansible.support import assert_same_inventory, inventory_list, run_ansible
@@ -125,3 +126,34 @@ def test_repository_example_enables_the_plugin(ansible_env: dict[str, str]) -> N
     graph = run_ansible("ansible-inventory", ["--graph"], env, cwd=example)
     assert "@management_servers:" in graph
     assert "@region_" in graph and "@cluster_" in graph
+
+
+TRICKY = [
+    "True",
+    "22",
+    "1e5",
+    "...",
+    "a b",
+    "it's",
+    'say "hi"',
+    "{{ x }}",
+    "",
+    "-",
+    "x#y",
+    "None",
+    "a=b",
+    "back\\slash",
+]
+
+
+@pytest.mark.parametrize("fmt", ["yaml", "ini"])
+def test_tricky_strings_survive(fmt: Format, tmp_path: Path, ansible_env: dict[str, str]) -> None:
+    values: dict[str, object] = {f"v{i}": text for i, text in enumerate(TRICKY)}
+    values["nested"] = {"list": TRICKY, "number": 3, "flag": False, "nothing": None}
+    inventory = Inventory(
+        groups={"all": Group("all", children=["g"], vars=dict(values)), "g": Group("g", hosts=["h1"], vars=values)},
+        hostvars={"h1": dict(values)},
+    )
+    source = tmp_path / f"hosts{_SUFFIX[fmt]}"
+    source.write_text(serialize(inventory, fmt))
+    assert_same_inventory(inventory, inventory_list(source, ansible_env))
