@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import subprocess
 import sys
 from importlib.metadata import EntryPoint
@@ -79,7 +80,7 @@ def test_missing_extra_names_the_pip_command(monkeypatch: pytest.MonkeyPatch) ->
     def fail(name: str) -> None:
         raise ModuleNotFoundError(f"No module named {name!r}", name="libvirt")
 
-    monkeypatch.setattr(registry.importlib, "import_module", fail)
+    monkeypatch.setattr(importlib, "import_module", fail)
     monkeypatch.setattr(registry, "_loaded", {})
     with pytest.raises(DriverNotAvailableError, match=r"pip install 'provisioner\[libvirt\]'"):
         registry.get_driver("libvirt")
