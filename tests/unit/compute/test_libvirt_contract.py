@@ -19,7 +19,13 @@ from provisioner.compute.types import (
     VMStateChange,
     VolumeSpec,
 )
-from provisioner.exceptions import DriverSettingsError, DriverValueError, HostUnreachableError
+from provisioner.exceptions import (
+    DriverError,
+    DriverSettingsError,
+    DriverValueError,
+    HostUnreachableError,
+    VMStateError,
+)
 from tests.unit.compute.contract import MIB, DriverContract
 
 NODE = Path(__file__).parents[2] / "fixtures" / "compute" / "libvirt" / "node.xml"
@@ -157,3 +163,16 @@ def test_a_spec_that_cannot_render_leaves_no_seed_behind(driver: LibvirtDriver, 
     with pytest.raises(DriverValueError, match="vdz"):
         driver.define_vm(spec("vm-clash", seed=seed, disks=clash))
     assert not (tmp_path / "vm-clash-cidata.iso").exists()
+
+
+def test_migration_errors_name_the_vm(driver: LibvirtDriver, tmp_path: Path) -> None:
+    other_dir = tmp_path / "other"
+    other_dir.mkdir()
+    driver.define_vm(spec("vm-move"))
+    with pytest.raises(VMStateError, match=r"vm-move .* not running"):
+        driver.migrate_vm("vm-move", "qemu+ssh://elsewhere/system")
+    driver.start_vm("vm-move")
+    # The test driver cannot migrate: the libvirt error comes back as a DriverError naming the VM.
+    with LibvirtDriver(node_uri(other_dir)) as target, pytest.raises(DriverError, match="migrating VM vm-move failed"):
+        driver.migrate_vm("vm-move", target)
+    assert driver.get_vm("vm-move").state is VMState.RUNNING
