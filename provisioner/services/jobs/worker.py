@@ -83,7 +83,8 @@ class JobWorkerPool:
         self.settings = settings or PoolSettings()
         self.reconcilers = reconcilers
         self._node = (name, version, service_ip, service_port)
-        self._stopping = threading.Event()
+        self._stopping = threading.Event()  # workers: no new claims
+        self._stop_beating = threading.Event()  # heartbeat: set only once the workers are done
         self._wake = threading.Condition()
         self._running: set[int] = set()
         self._lock = threading.Lock()
@@ -115,8 +116,12 @@ class JobWorkerPool:
         self._stopping.set()
         self.notify()
         deadline = time.monotonic() + (self.settings.shutdown_timeout if timeout is None else timeout)
-        for thread in self._threads:
+        # Leases keep being renewed while running jobs finish, so no peer fails them meanwhile.
+        for thread in self._threads[1:]:
             thread.join(max(0.0, deadline - time.monotonic()))
+        self._stop_beating.set()
+        if self._threads:
+            self._threads[0].join(max(1.0, deadline - time.monotonic()))
         with self._lock:
             leftover = bool(self._running)
         failed: list[str] = []
@@ -172,7 +177,7 @@ class JobWorkerPool:
 
     def _heartbeat_loop(self) -> None:
         last_maintenance = 0.0
-        while not self._stopping.wait(self.settings.heartbeat_interval):
+        while not self._stop_beating.wait(self.settings.heartbeat_interval):
             try:
                 run_in_transaction(self.engine, self._beat)
                 self.recover()
