@@ -26,7 +26,7 @@ from provisioner.compute.types import (
     VMState,
     VolumeSpec,
 )
-from provisioner.exceptions import DriverError, VMExistsError, VMNotFoundError, VMStateError
+from provisioner.exceptions import DriverError, DriverSettingsError, VMExistsError, VMNotFoundError, VMStateError
 
 MIB = 1 << 20
 
@@ -101,6 +101,12 @@ class DriverContract:
         assert isinstance(driver.features, Features)
         assert all(isinstance(state, VMState) for state in driver.STATE_MAP.values())
         assert driver.map_state(object()) is VMState.UNKNOWN
+
+    def test_unknown_setting_fails_at_construction(self, driver: HypervisorDriver) -> None:
+        with pytest.raises(
+            DriverSettingsError, match=f"invalid settings for the {driver.name} driver: no_such_setting"
+        ):
+            type(driver)(driver.uri, {"no_such_setting": 1})
 
     def test_optional_verbs_match_declared_features(self, driver: HypervisorDriver) -> None:
         for verb, feature in OPTIONAL_VERBS.items():
