@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import Engine, MetaData, select, update
 
 from provisioner.db.schema import api_session, user
-from provisioner.exceptions import PermissionDeniedError
+from provisioner.exceptions import ParamError, PermissionDeniedError
 from provisioner.services.identity import IdentityService, UserKeys, accounts, users
 from provisioner.services.principal import Caller
 from tests.unit.services.helpers import PASSWORD, admin_password, make_account, make_domain
@@ -135,3 +135,32 @@ def test_password_change_and_user_update(identity: IdentityService, admin: Calle
     assert stored.startswith("scrypt$") and "new-pass" not in stored
     total, listed = identity.transaction(lambda c: users.list_users(c, alice))
     assert total == 1 and listed[0].firstname == "Al"
+
+
+def test_user_lifecycle_and_who_may_touch_whom(identity: IdentityService, admin: Caller) -> None:
+    created, alice = make_account(identity, admin, "alice")
+    second = identity.transaction(
+        lambda c: users.create_user(c, admin, account_uuid=created.account_id, username="alice2", password=PASSWORD)
+    )
+    with pytest.raises(PermissionDeniedError):  # a plain user manages only itself
+        identity.transaction(lambda c: users.update_user(c, alice, second.id, firstname="X"))
+    with pytest.raises(PermissionDeniedError):
+        identity.transaction(
+            lambda c: users.create_user(c, alice, account_uuid=created.account_id, username="x", password="y")
+        )
+    with pytest.raises(PermissionDeniedError):  # the first user goes with its account
+        identity.transaction(lambda c: users.delete_user(c, admin, created.id))
+    keys = identity.transaction(lambda c: users.register_user_keys(c, identity.box, admin, second.id))
+    assert keys.api_key is not None and identity.find_api_key(keys.api_key) is not None
+    identity.transaction(lambda c: users.delete_user(c, admin, second.id))
+    assert identity.find_api_key(keys.api_key) is None
+    with pytest.raises(PermissionDeniedError):
+        identity.login("alice2", PASSWORD)
+    # The name is free again once the user is deleted.
+    identity.transaction(
+        lambda c: users.create_user(c, admin, account_uuid=created.account_id, username="alice2", password=PASSWORD)
+    )
+    with pytest.raises(ParamError):
+        identity.transaction(
+            lambda c: users.create_user(c, admin, account_uuid=created.account_id, username="alice2", password="p")
+        )
