@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, RowMapping, Select, Table, and_, func, select, update
@@ -90,11 +90,11 @@ def common_filters(
 def list_page(
     conn: Connection,
     query: Select[Any],
-    order_by: Iterable[Any],
+    order_by: Sequence[Any],
     page: int | None,
     pagesize: int | None,
     *,
-    key: Any = None,
+    keys: Select[Any] | None = None,
 ) -> tuple[list[RowMapping], int]:
     """One page of ``query`` and the total row count, in at most two statements.
 
@@ -106,23 +106,24 @@ def list_page(
         order_by: the page order; it must end with a unique column so pages never overlap.
         page: 1-based page number, or None.
         pagesize: rows per page, or None.
-        key: the primary key column of a wide listing. The page's keys are then chosen by an
-            index-only inner query and only those rows are joined and decorated, so a deep
-            ``OFFSET`` does not compute display columns for the rows it skips.
+        keys: for wide listings, ``select(table.c.id).where(<the same filters>)`` over the listed table
+            alone. The page's ids are then picked by this index-friendly query (inside the page
+            statement) and only those rows are joined and decorated, so neither a deep ``OFFSET``
+            nor the COUNT pays for joins and display columns.
     """
-    ordered = query.order_by(*order_by)
-    if key is not None and (page is not None or pagesize is not None):
-        keys = paginate(query.with_only_columns(key, maintain_column_froms=True).order_by(*order_by), page, pagesize)
-        ordered = ordered.where(key.in_(keys.scalar_subquery()))
+    paged = page is not None or pagesize is not None
+    if keys is not None and paged:
+        chosen = paginate(keys.order_by(*order_by), page, pagesize)
+        statement = query.where(order_by[-1].in_(chosen.scalar_subquery())).order_by(*order_by)
     else:
-        ordered = paginate(ordered, page, pagesize)
-    rows = list(conn.execute(ordered).mappings())
-    unpaged = page is None and pagesize is None
-    if unpaged or ((page or 1) == 1 and len(rows) < (pagesize or DEFAULT_PAGE_SIZE)):
+        statement = paginate(query.order_by(*order_by), page, pagesize)
+    rows = list(conn.execute(statement).mappings())
+    if not paged or ((page or 1) == 1 and len(rows) < (pagesize or DEFAULT_PAGE_SIZE)):
         return rows, len(rows)
-    # Count over the same FROM and WHERE only: the page's display columns (names, scoped factors) would
-    # otherwise be computed for every matching row just to be thrown away.
-    counting = query.with_only_columns(func.count(), maintain_column_froms=True).order_by(None)
+    # Count over the filters only: display columns (names, scoped factors) would otherwise be computed
+    # for every matching row just to be thrown away.
+    counted = keys if keys is not None else query
+    counting = counted.with_only_columns(func.count(), maintain_column_froms=True).order_by(None)
     return rows, int(conn.execute(counting).scalar_one())
 
 

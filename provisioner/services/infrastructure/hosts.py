@@ -323,7 +323,8 @@ def list_hosts(
         conditions.append(host.c.hypervisor_type == hypervisor_name(hypervisor))
     if hosttags:
         conditions.append(host.c.id.in_(select(host_tag.c.host_id).where(host_tag.c.tag.in_(split_csv(hosttags)))))
-    rows, total = list_page(conn, host_select().where(*conditions), [host.c.id], page, pagesize, key=host.c.id)
+    keys = select(host.c.id).where(*conditions)
+    rows, total = list_page(conn, host_select().where(*conditions), [host.c.id], page, pagesize, keys=keys)
     return [host_row(m) for m in rows], total
 
 
