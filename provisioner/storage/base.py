@@ -175,6 +175,13 @@ class StorageDriver(abc.ABC):
             VolumeNotFoundError: no volume by that name.
         """
 
+    def local_path(self, name: str) -> Path | None:
+        """Where this host sees a volume (existing or not) as a file, or None without a local view.
+
+        The replication engine copies between local views with holes, inline checksums and resume.
+        """
+        return None
+
     # -- changing ---------------------------------------------------------------------------------
 
     @abc.abstractmethod

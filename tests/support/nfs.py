@@ -3,11 +3,16 @@
 The fixture starts each daemon in the foreground, records its PID and stops exactly that PID. A
 portmapper that is already running is reused and left alone (port 111 is machine-wide, and
 ``rpcbind -h 127.0.0.1`` crashes, so it cannot be given an address of its own).
+
+NFS cannot get a port per run: qemu's nfs driver finds the server through the portmapper, where
+only one NFS server can be registered. So parallel test runs take turns: each holds a file lock
+while its ganesha runs, and the fixture is module-scoped so that a turn lasts seconds.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import socket
 import subprocess
 import time
@@ -22,6 +27,7 @@ from provisioner.storage.drivers.nfs.rpc import NfsClient
 from tests.support.tools import missing, require_tool
 
 HOST = "127.0.0.1"
+LOCK = "/tmp/provisioner-test-nfs.lock"
 EXPORTS = ("primary", "secondary", "secondary2")
 
 _CONFIG = """
@@ -47,6 +53,14 @@ class NfsServer:
         """``nfs://127.0.0.1/<absolute export path>``, as CloudStack names an NFS pool."""
         return f"nfs://{self.host}{self.exports[export]}"
 
+    def empty(self, export: str) -> Path:
+        """Remove every file of an export through the server (ganesha caches what is removed behind it)."""
+        client = NfsClient(self.host, str(self.exports[export]), timeout=5)
+        for entry in self.exports[export].iterdir():
+            with contextlib.suppress(DriverError):
+                client.remove(entry.name)
+        return self.exports[export]
+
 
 def _listening(port: int) -> bool:
     with contextlib.closing(socket.socket()) as sock:
@@ -65,10 +79,34 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @contextlib.contextmanager
+def _turn(timeout: float = 600.0) -> Iterator[None]:
+    """Wait (bounded) for this machine's NFS turn: one test ganesha at a time."""
+    with open(LOCK, "a") as handle:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    missing(f"another test run held {LOCK} for {timeout:g} s; cannot start ganesha")
+                time.sleep(0.2)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
 def running_nfs_server(work: Path) -> Iterator[NfsServer]:
     """Start rpcbind (unless one runs) and ganesha in ``work``; stop what was started."""
     rpcbind, ganesha = require_tool("rpcbind"), require_tool("ganesha.nfsd")
     require_tool("nfs-ls")
+    with _turn():
+        yield from _serve(work, rpcbind, ganesha)
+
+
+def _serve(work: Path, rpcbind: str, ganesha: str) -> Iterator[NfsServer]:
     if _listening(2049):
         missing("port 2049 on 127.0.0.1 is taken (another NFS server runs); cannot start ganesha")
     exports = {name: work / name for name in EXPORTS}
@@ -118,8 +156,8 @@ def _wait(ready: object, what: str, log: Path | None = None, timeout: float = 15
     pytest.fail(f"{what} did not become ready within {timeout:g} s\n{tail}", pytrace=False)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def nfs_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NfsServer]:
-    """A ganesha NFS server on 127.0.0.1 for the whole test run."""
+    """A ganesha NFS server on 127.0.0.1 for one test module."""
     with running_nfs_server(tmp_path_factory.mktemp("nfs")) as server:
         yield server

@@ -144,6 +144,10 @@ class FileStoreDriver(StorageDriver):
             raise VolumeNotFoundError(f"{self.name} store {self.url} has no volume {name!r}")
         return self._info(name)
 
+    def local_path(self, name: str) -> Path | None:
+        """The file in the store's directory."""
+        return self._path(check_name("volume", name))
+
     def disk_source(self, name: str) -> DiskSource:
         """The volume's path or URL (the same on every host for shared stores)."""
         return self.get_volume(name).source

@@ -14,6 +14,7 @@ import logging
 import ssl
 import time
 from pathlib import Path
+from typing import Protocol
 from urllib.parse import urljoin, urlsplit
 
 import pydantic
@@ -128,7 +129,7 @@ def _download_once(
             if response.status == 206 and not response.getheader("Content-Range", "").startswith(f"bytes {sink.done}-"):
                 sink.discard()
                 raise _Transient(f"{url}: the server resumed at another offset; starting over")
-            _receive(response, sink, total, settings.max_bytes, progress)
+            receive(response, sink, total, settings.max_bytes, progress)
             digest = sink.publish(expected)
         except BaseException:
             sink.close()
@@ -138,7 +139,19 @@ def _download_once(
         connection.close()
 
 
-def _receive(response: http.client.HTTPResponse, sink: Sink, total: int, limit: int, progress: Progress | None) -> None:
+class Readable(Protocol):
+    """Anything bytes can be read into: an HTTP response, a pipe."""
+
+    def readinto(self, buffer: memoryview, /) -> int | None:
+        """Fill ``buffer``; 0 or None at the end."""
+
+
+def receive(reader: Readable, sink: Sink, total: int, limit: int, progress: Progress | None) -> None:
+    """Stream ``reader`` into ``sink`` through a ring of buffers; all-zero blocks become holes.
+
+    Raises:
+        DownloadError: more than ``limit`` bytes, or fewer than ``total`` (a transient error).
+    """
     ring = [bytearray(CHUNK) for _ in range(RING)]
     turn = 0
     offset = sink.done
@@ -146,7 +159,7 @@ def _receive(response: http.client.HTTPResponse, sink: Sink, total: int, limit: 
         view = memoryview(ring[turn % RING])
         turn += 1
         try:
-            count = response.readinto(view)
+            count = reader.readinto(view)
         except (OSError, http.client.HTTPException) as error:
             raise _Transient(f"connection lost after {offset} of {total or '?'} bytes: {error}") from error
         if not count:

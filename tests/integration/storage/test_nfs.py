@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,20 +22,11 @@ from tests.unit.storage.contract import MIB, StorageContract, make_sparse_raw
 pytestmark = pytest.mark.integration
 
 
-def _empty(path: Path) -> Path:
-    for entry in path.iterdir():
-        if entry.is_dir():
-            shutil.rmtree(entry)
-        else:
-            entry.unlink()
-    return path
-
-
 class TestNfsUserspaceContract(StorageContract):
     @pytest.fixture
     def driver(self, nfs_server: NfsServer) -> Iterator[StorageDriver]:
         require_tool("qemu-img")
-        _empty(nfs_server.exports["primary"])
+        nfs_server.empty("primary")
         with NfsStorageDriver(nfs_server.url("primary")) as driver:
             yield driver
 
@@ -47,7 +37,7 @@ class TestNfsMountedContract(StorageContract):
     @pytest.fixture
     def driver(self, nfs_server: NfsServer) -> Iterator[StorageDriver]:
         require_tool("qemu-img")
-        export = _empty(nfs_server.exports["secondary"])
+        export = nfs_server.empty("secondary")
         with NfsStorageDriver(nfs_server.url("secondary"), {"mount_point": str(export)}) as driver:
             yield driver
 
@@ -55,7 +45,7 @@ class TestNfsMountedContract(StorageContract):
 @pytest.fixture
 def primary(nfs_server: NfsServer) -> Iterator[NfsStorageDriver]:
     require_tool("qemu-img")
-    _empty(nfs_server.exports["primary"])
+    nfs_server.empty("primary")
     driver = get_driver("nfs")(nfs_server.url("primary"))
     assert isinstance(driver, NfsStorageDriver)
     with driver:

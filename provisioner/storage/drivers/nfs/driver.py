@@ -86,6 +86,10 @@ class NfsStorageDriver(FileStoreDriver):
 
     # -- user-space primitives ----------------------------------------------------------------------
 
+    def local_path(self, name: str) -> Path | None:
+        """The file under the mount point, or None in user space."""
+        return super().local_path(name) if self.mounted else None
+
     def _target(self, name: str) -> str:
         return super()._target(name) if self.mounted else self._url(name)
 
