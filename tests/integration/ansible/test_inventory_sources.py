@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import stat
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -92,27 +93,65 @@ def test_plugin_reports_an_invalid_topology(tmp_path: Path, ansible_env: dict[st
     assert "regions" in result.stderr
 
 
-@pytest.mark.parametrize(
-    "pattern",
-    [
-        "kvm_hosts",
-        "kvm*",
-        "region_eu:!kvm_hosts",
-        "region_eu:&kvm_hosts",
-        "kvm1,hv1,nas*",
-        "~^(ms|nas)",
-        "!kvm1",
-        "zone_eu_*:&image_stores",
-        "kvm_hosts[1:]",
-        "cluster_kvm_a[0]:management_servers",
-    ],
-)
-def test_limit_selects_what_ansible_selects(pattern: str, tmp_path: Path, ansible_env: dict[str, str]) -> None:
+PATTERNS = [
+    "kvm_hosts",
+    "kvm*",
+    "*",
+    "all",
+    "region_eu:!kvm_hosts",
+    "region_eu:&kvm_hosts",
+    "kvm1,hv1,nas*",
+    "kvm1:hv1",
+    "~^(ms|nas)",
+    "~kvm[12]",
+    "!kvm1",
+    "&nfs_servers",
+    "zone_eu_*:&image_stores",
+    "zone_*:!zone_eu_west_1:&image_stores",
+    "kvm_hosts[1:]",
+    "kvm_hosts[-1]",
+    "kvm_hosts[0]:management_servers",
+    "cluster_kvm_a[0]:management_servers",
+    "ungrouped",
+    "nothing_matches",
+    "kvm?",
+    "region_*:!region_us",
+]
+
+# Ansible's own pattern engine (InventoryManager.list_hosts, what --limit uses), one process for all.
+_ORACLE = """
+import json, sys
+from ansible.inventory.manager import InventoryManager
+from ansible.parsing.dataloader import DataLoader
+manager = InventoryManager(loader=DataLoader(), sources=[sys.argv[1]])
+print(json.dumps({p: sorted(h.name for h in manager.get_hosts(p)) for p in json.loads(sys.argv[2])}))
+"""
+
+
+def test_limit_selects_what_ansible_selects(tmp_path: Path, ansible_env: dict[str, str]) -> None:
     inventory = case_inventory("multi")
     source = tmp_path / "hosts.yml"
     source.write_text(serialize(inventory, "yaml"))
-    listed = inventory_list(source, ansible_env, "--limit", pattern)
-    assert sorted(select_hosts(inventory, pattern)) == sorted(listed["_meta"]["hostvars"])
+    require_tool("ansible-inventory")
+    result = subprocess.run(
+        [sys.executable, "-c", _ORACLE, str(source), json.dumps(PATTERNS)],
+        env=ansible_env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    expected = json.loads(result.stdout.splitlines()[-1])
+    assert {p: sorted(select_hosts(inventory, p)) for p in PATTERNS} == expected
+
+
+def test_limit_through_the_ansible_inventory_command(tmp_path: Path, ansible_env: dict[str, str]) -> None:
+    inventory = case_inventory("multi")
+    source = tmp_path / "hosts.yml"
+    source.write_text(serialize(inventory, "yaml"))
+    listed = inventory_list(source, ansible_env, "--limit", "region_eu:!kvm_hosts")
+    limited = apply_limit(inventory, "region_eu:!kvm_hosts")
+    assert sorted(listed["_meta"]["hostvars"]) == sorted(limited.hostvars)
 
 
 def test_every_format_is_covered() -> None:
