@@ -23,10 +23,10 @@ def storage_server_vars(cloud: Cloud, pod_cidrs: dict[int, str]) -> dict[str, tu
         the role groups (``nfs_servers``, ``iscsi_targets``, ``image_stores``) it belongs to.
     """
     by_key: dict[str, _Served] = {}
-    served = [_Served() for _ in cloud.storage_servers]
-    for server, entry in zip(cloud.storage_servers, served, strict=True):
-        by_key.setdefault(server.name, entry)
-        by_key.setdefault(server.ip, entry)
+    served = [_Served(server) for server in cloud.storage_servers]
+    for entry in served:
+        by_key.setdefault(entry.server.name, entry)
+        by_key.setdefault(entry.server.ip, entry)
     for zone in cloud.zones:
         clients = list(dict.fromkeys(pod_cidrs[id(pod)] for pod in zone.pods))
         for pool in zone.primary_storage:
@@ -52,21 +52,23 @@ def storage_server_vars(cloud: Cloud, pod_cidrs: dict[int, str]) -> dict[str, tu
             store_entry.exports.append(
                 {"name": store.name, "zone": zone.name, "kind": "image_store", "path": store.path, "clients": clients}
             )
-            store_entry.directories.append(facts.image_store(store, zone.name, store.server))
+            store_entry.directories.append(facts.image_store(store, zone.name, store_entry.server.ip))
             store_entry.templates.update((t["name"], t) for t in templates)
-    return {server.name: entry.render(server) for server, entry in zip(cloud.storage_servers, served, strict=True)}
+    return {entry.server.name: entry.render() for entry in served}
 
 
 class _Served:
     """What one storage server serves, collected over all zones."""
 
-    def __init__(self) -> None:
+    def __init__(self, server: StorageServer) -> None:
+        self.server = server
         self.exports: list[dict[str, Any]] = []
         self.luns: list[dict[str, Any]] = []
         self.directories: list[dict[str, Any]] = []
         self.templates: dict[str, dict[str, Any]] = {}
 
-    def render(self, server: StorageServer) -> tuple[dict[str, Any], list[str]]:
+    def render(self) -> tuple[dict[str, Any], list[str]]:
+        server = self.server
         variables = facts.connection(server.ip, server.ssh_user, server.ssh_port)
         variables["provisioner_host"] = server.name
         roles: list[str] = []
@@ -82,9 +84,6 @@ class _Served:
             variables["iscsi_target_luns"] = self.luns
         if self.directories:
             roles.append("image_stores")
-            for directory in self.directories:
-                directory["address"] = server.ip
-                directory["url"] = f"nfs://{server.ip}{directory['path']}"
             variables["image_store_directories"] = self.directories
             variables["image_store_templates"] = list(self.templates.values())
         return variables, roles
