@@ -171,6 +171,16 @@ def _address(url: str) -> str | None:
         return None
 
 
+def _credential(password: str | None, reference: str | None, box: SecretBox | None) -> str | None:
+    """What the ``credential`` column keeps: a reference, a SecretBox token, or nothing."""
+    if reference is not None:
+        kind, _, target = reference.partition(":")
+        if kind not in ("env", "file", "vault") or not target:
+            raise ParamError(f"Invalid credential reference {reference!r}; use env:NAME, file:/path or vault:NAME")
+        return reference
+    return "enc:" + box.encrypt(password) if password and box is not None else None
+
+
 def add_host(
     conn: Connection,
     caller: Caller,
@@ -183,6 +193,7 @@ def add_host(
     clustername: str | None = None,
     username: str | None = None,
     password: str | None = None,
+    password_ref: str | None = None,
     hosttags: str | Sequence[str] | None = None,
     allocationstate: str | None = None,
     connector: HostConnector = registry_connector,
@@ -207,6 +218,8 @@ def add_host(
         clustername: a cluster name in the pod (created when missing).
         username: login for the host.
         password: never stored in clear: encrypted with ``box`` when one is given, otherwise dropped.
+        password_ref: where the password lives instead (``env:NAME``, ``file:/path``, ``vault:NAME``, as
+            the topology's credential references); stored as the reference.
         hosttags: comma-separated or a list.
         allocationstate: ``Enable`` or ``Disable`` (default enabled).
         connector: reaches the host and reports its facts.
@@ -219,6 +232,7 @@ def add_host(
         InternalError: the host could not be reached (530, as CloudStack's ``DiscoveryException``).
     """
     require_root(caller, "addHost")
+    credential = _credential(password, password_ref, box)
     zone_row = get_live(conn, zone, zoneid, "zoneid")
     pod_row = get_live(conn, pod, podid, "podid")
     if pod_row["zone_id"] != zone_row["id"]:
@@ -282,7 +296,7 @@ def add_host(
             driver=driver,
             driver_settings=dict(driver_settings or {}),
             username=username,
-            credential=("enc:" + box.encrypt(password)) if password and box else None,
+            credential=credential,
         )
     ).inserted_primary_key
     assert new_id is not None

@@ -35,7 +35,7 @@ from tests.support.guest import (
     wait_for_console,
 )
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
 MIB = 1 << 20
 USER_DATA = "#cloud-config\nruncmd:\n  - echo provisioner-e2e\n"

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import Connection
+from sqlalchemy import Connection, select
 
 from provisioner.compute.types import HostFacts
+from provisioner.db.schema import host as host_table
 from provisioner.exceptions import (
     HostUnreachableError,
     InternalError,
@@ -227,6 +228,31 @@ def test_add_host_goes_through_the_connector(run: Run[object], admin: Caller) ->
         )
         stored = conn.exec_driver_sql("SELECT credential FROM host WHERE name = 'kvm1'").scalar_one()
         assert stored is None  # no SecretBox given: the password is not kept at all, never in clear
+        referenced = hosts.add_host(
+            conn,
+            admin,
+            zoneid=sim.zone,
+            podid=sim.pod,
+            clusterid=cluster["id"],
+            hypervisor="KVM",
+            url="http://198.18.0.22",
+            password_ref="env:KVM_ROOT_PASSWORD",
+            connector=kvm,
+        )[0]
+        stored = conn.execute(select(host_table.c.credential).where(host_table.c.uuid == referenced["id"])).scalar_one()
+        assert stored == "env:KVM_ROOT_PASSWORD"
+        with pytest.raises(ParamError, match="Invalid credential reference"):
+            hosts.add_host(
+                conn,
+                admin,
+                zoneid=sim.zone,
+                podid=sim.pod,
+                clusterid=cluster["id"],
+                hypervisor="KVM",
+                url="http://198.18.0.23",
+                password_ref="hunter2",
+                connector=kvm,
+            )
         with pytest.raises(InternalError, match=r"Unable to add the host: .* does not answer"):
             hosts.add_host(
                 conn,
