@@ -64,7 +64,7 @@ def storage_factor(pool_id: Any, pool_type: Any) -> Any:
     )
 
 
-def _group_columns(level: Level, table: Any) -> list[Any]:
+def _group_columns(level: Level) -> list[Any]:
     columns = [zone.c.uuid.label("zoneid"), zone.c.name.label("zonename")]
     if level in ("pod", "cluster"):
         columns += [pod.c.uuid.label("podid"), pod.c.name.label("podname")]
@@ -125,7 +125,7 @@ def aggregate(
     cluster_ids: Sequence[int] = (),
 ) -> list[Row]:
     """Capacity rows per zone, pod or cluster (internal ids filter), three statements in all."""
-    group = _group_columns(level, host)
+    group = _group_columns(level)
     hosts = select(
         *group,
         func.sum(host.c.memory * memory_factor(host.c.cluster_id)).label("mem_total"),
@@ -167,7 +167,7 @@ def aggregate(
     )
     if not pod_ids and not cluster_ids:
         # Image stores are zone-wide: they have no pod or cluster to group by.
-        zone_group = _group_columns("zone", image_store)
+        zone_group = _group_columns("zone")
         stores = select(
             *zone_group,
             func.sum(image_store.c.capacity_bytes).label("sec_total"),
