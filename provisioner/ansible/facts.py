@@ -34,34 +34,29 @@ _LABEL_FIELD = {
 }
 
 
-def _quote(text: str) -> str:
-    """A Jinja single-quoted string literal."""
-    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+#: The lookup plugin that reads each kind of credential reference at run time.
+LOOKUP_PLUGINS = {"env": "ansible.builtin.env", "file": "ansible.builtin.file", "vault": "ansible.builtin.vars"}
 
 
-def lookup_expression(ref: CredentialRef) -> str:
-    """The Ansible expression that reads the secret at run time (the secret itself is never rendered).
+def credential(ref: CredentialRef) -> dict[str, str]:
+    """A credential reference as plain data: never the secret, and never a template.
+
+    A role reads the secret with ``lookup(cred.lookup_plugin, cred.reference)`` (under ``no_log``).
+    The structure holds no Jinja on purpose: Ansible templates whole structures when it loops over
+    them or prints them, and a template here would fetch the secret (or fail on an undefined vault
+    variable) in places that never asked for it.
 
     Args:
         ref: the credential reference.
 
     Returns:
-        ``{{ lookup('ansible.builtin.env', 'VAR') }}``, ``{{ lookup('ansible.builtin.file', '/path') }}``
-        or ``{{ vault_variable }}``.
+        ``{kind, reference, username?, lookup_plugin}``; ``kind`` is ``env``, ``file`` or ``vault``,
+        ``reference`` the variable name, path or vault variable.
     """
-    if ref.env is not None:
-        return "{{ lookup('ansible.builtin.env', " + _quote(ref.env) + ") }}"
-    if ref.file is not None:
-        return "{{ lookup('ansible.builtin.file', " + _quote(ref.file) + ") }}"
-    return "{{ " + str(ref.vault) + " }}"
-
-
-def credential(ref: CredentialRef) -> dict[str, str]:
-    """A credential reference as data: ``kind``, ``reference``, optional ``username`` and the ``lookup``."""
     out = {"kind": ref.kind, "reference": ref.reference}
     if ref.username is not None:
         out["username"] = ref.username
-    out["lookup"] = lookup_expression(ref)
+    out["lookup_plugin"] = LOOKUP_PLUGINS[ref.kind]
     return out
 
 

@@ -135,11 +135,10 @@ def test_credential_lookups_resolve_at_run_time_only(source: str, tmp_path: Path
                         {
                             "name": "Compare the looked-up secret",
                             "ansible.builtin.assert": {
-                                "that": [
-                                    "provisioner_host_credentials.lookup == lookup('ansible.builtin.env', 'SECRET')"
-                                ],
+                                "that": ["lookup(cred.lookup_plugin, cred.reference) == lookup('env', 'SECRET')"],
                                 "quiet": True,
                             },
+                            "vars": {"cred": "{{ provisioner_host_credentials }}"},
                             "no_log": True,
                         }
                     ],
@@ -154,5 +153,5 @@ def test_credential_lookups_resolve_at_run_time_only(source: str, tmp_path: Path
     )
     assert "ok=1" in output and PLANTED not in output
     listed = run_ansible("ansible-inventory", ["-i", str(project / "inventory"), "--list"], env)
-    assert "lookup('ansible.builtin.env', 'KVM_ROOT_PASSWORD')" in listed
+    assert '"reference": "KVM_ROOT_PASSWORD"' in listed
     assert PLANTED not in listed

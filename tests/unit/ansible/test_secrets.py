@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from provisioner.ansible.facts import credential, lookup_expression
+from provisioner.ansible.facts import credential
 from provisioner.ansible.render import render_project
 from provisioner.ansible.serialize import FORMATS, serialize
 from provisioner.model import CredentialRef
@@ -15,19 +15,25 @@ from tests.unit.ansible.cases import case_inventory, load_case, model_path
 PLANTED = "planted-s3cret-value-9f1c"
 
 
-def test_lookup_expressions() -> None:
-    assert lookup_expression(CredentialRef(env="DB_URL")) == "{{ lookup('ansible.builtin.env', 'DB_URL') }}"
-    assert lookup_expression(CredentialRef(file="/etc/it's")) == "{{ lookup('ansible.builtin.file', '/etc/it\\'s') }}"
-    assert lookup_expression(CredentialRef(vault="vault_pw")) == "{{ vault_pw }}"
-
-
 def test_credential_is_a_reference_structure() -> None:
     assert credential(CredentialRef(env="X", username="root")) == {
         "kind": "env",
         "reference": "X",
         "username": "root",
-        "lookup": "{{ lookup('ansible.builtin.env', 'X') }}",
+        "lookup_plugin": "ansible.builtin.env",
     }
+    assert credential(CredentialRef(file="/etc/pw"))["lookup_plugin"] == "ansible.builtin.file"
+    assert credential(CredentialRef(vault="vault_pw")) == {
+        "kind": "vault",
+        "reference": "vault_pw",
+        "lookup_plugin": "ansible.builtin.vars",
+    }
+
+
+def test_no_template_reaches_the_inventory() -> None:
+    # A template would be evaluated wherever Ansible templates a structure (loops, debug, -v).
+    for fmt in FORMATS:
+        assert "{{" not in serialize(case_inventory("multi"), fmt)
 
 
 def test_planted_secret_is_never_rendered(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
