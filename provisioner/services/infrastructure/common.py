@@ -6,7 +6,7 @@ import ipaddress
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, RowMapping, Select, Table, and_, func, select, update
+from sqlalchemy import ColumnElement, Connection, RowMapping, Select, Table, func, select, update
 
 from provisioner.api.params import unknown_id
 from provisioner.db.schema import utcnow
@@ -133,14 +133,6 @@ def exists(conn: Connection, table: Table, *conditions: ColumnElement[bool]) -> 
     if "removed" in table.c:
         query = query.where(live(table))
     return conn.execute(query).first() is not None
-
-
-def count_live(conn: Connection, table: Table, *conditions: ColumnElement[bool]) -> int:
-    """Live rows matching ``conditions``."""
-    query = select(func.count()).select_from(table).where(and_(*conditions))
-    if "removed" in table.c:
-        query = query.where(live(table))
-    return int(conn.execute(query).scalar_one())
 
 
 def decimal_text(value: float) -> str:

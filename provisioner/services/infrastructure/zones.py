@@ -256,8 +256,3 @@ def delete_zone(conn: Connection, caller: Caller, id: str) -> None:
         .values(removed=utcnow())
     )
     soft_delete(conn, zone, row["id"])
-
-
-def zone_by_uuid(conn: Connection, uuid: str, param: str = "zoneid") -> RowMapping:
-    """The live zone with this UUID; the unknown-id 431 names ``param``."""
-    return get_live(conn, zone, uuid, param)

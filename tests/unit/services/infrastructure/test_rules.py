@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import Connection, select
 
@@ -26,8 +28,10 @@ from provisioner.services.infrastructure import (
 from provisioner.services.infrastructure.connectors import HostConnectRequest
 from provisioner.services.infrastructure.host_states import (
     cancel_host_maintenance,
+    mark_silent_hosts,
     prepare_host_for_maintenance,
     reconnect_host,
+    record_ping,
 )
 from provisioner.services.principal import Caller
 from tests.unit.services.infrastructure.builders import add_pool, sim_zone
@@ -289,6 +293,12 @@ def test_host_maintenance_transitions(run: Run[object], admin: Caller) -> None:
         assert cancel_host_maintenance(conn, admin, second)["resourcestate"] == "Enabled"
         assert hosts.update_host(conn, admin, second, allocationstate="Disable")["resourcestate"] == "Disabled"
         assert prepare_host_for_maintenance(conn, admin, second)["resourcestate"] == "Maintenance"
+
+        # Heartbeats: silent hosts go to Alert (PingTimeout), a ping brings them back Up.
+        assert sorted(mark_silent_hosts(conn, timedelta(seconds=-1))) == sorted(sim.hosts)
+        assert {row["state"] for row in hosts.list_hosts(conn, admin)[0]} == {"Alert"}
+        record_ping(conn, [conn.execute(select(host_table.c.id).where(host_table.c.uuid == first)).scalar_one()])
+        assert hosts.list_hosts(conn, admin, id=first)[0][0]["state"] == "Up"
 
     run(check)
 
