@@ -59,6 +59,7 @@ demo: $(STAMPS)/venv
 
 bench: $(STAMPS)/venv
 	$(BIN)/python bench/inventory.py
+	$(BIN)/python bench/replication.py
 
 clean:
 	rm -rf .mypy_cache .ruff_cache .pytest_cache .hypothesis build dist *.egg-info
