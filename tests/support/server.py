@@ -27,6 +27,8 @@ from sqlalchemy.engine import make_url
 
 from tests.support.tools import require_tool
 
+#: The repository root: servers run from there (test entry points are ``python -m tests....``).
+REPO_ROOT = Path(__file__).resolve().parents[2]
 #: Bounds of every wait: server start, stop.
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 45.0
@@ -154,7 +156,7 @@ class LiveServer:
         env = self.env()
         argv = [*self.command, "serve", "--port", str(self.port), "--data-dir", str(self.data_dir), *self.extra_args]
         with self.log_path.open("ab") as out:
-            self.process = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT)
+            self.process = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=REPO_ROOT)
         self._wait_ready()
 
     def _wait_ready(self) -> None:
