@@ -5,6 +5,18 @@ area module; importing the package registers every area on :data:`metadata`.
 """
 
 from provisioner.db.schema.base import metadata, new_uuid, utcnow
+from provisioner.db.schema.compute import (
+    affinity_group,
+    affinity_group_vm_map,
+    instance_group,
+    instance_group_vm_map,
+    ip_address,
+    network,
+    nic,
+    user_data,
+    vm_instance,
+    volume,
+)
 from provisioner.db.schema.config import configuration, resource_tag
 from provisioner.db.schema.hosts import host, host_tag, hypervisor_capability
 from provisioner.db.schema.identity import account, api_session, domain, role, role_permission, user
@@ -29,6 +41,8 @@ from provisioner.db.schema.zones import cluster, pod, region, zone
 
 __all__ = [
     "account",
+    "affinity_group",
+    "affinity_group_vm_map",
     "api_session",
     "async_job",
     "cluster",
@@ -39,12 +53,17 @@ __all__ = [
     "host_tag",
     "hypervisor_capability",
     "image_store",
+    "instance_group",
+    "instance_group_vm_map",
+    "ip_address",
     "metadata",
     "mshost",
+    "network",
     "network_offering",
     "network_offering_service",
     "network_service_provider",
     "new_uuid",
+    "nic",
     "os_category",
     "os_type",
     "physical_network",
@@ -58,8 +77,11 @@ __all__ = [
     "storage_pool",
     "storage_pool_tag",
     "user",
+    "user_data",
     "utcnow",
     "virtual_router_element",
     "vlan_ip_range",
+    "vm_instance",
+    "volume",
     "zone",
 ]
