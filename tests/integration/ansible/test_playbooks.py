@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from provisioner.ansible.render import render_project
+from provisioner.config import load_topology
 from tests.integration.ansible.support import run_ansible
 from tests.support.tools import require_tool
 from tests.unit.ansible.cases import load_case, model_path
@@ -155,3 +156,20 @@ def test_credential_lookups_resolve_at_run_time_only(source: str, tmp_path: Path
     listed = run_ansible("ansible-inventory", ["-i", str(project / "inventory"), "--list"], env)
     assert '"reference": "KVM_ROOT_PASSWORD"' in listed
     assert PLANTED not in listed
+
+
+EXAMPLES = sorted((Path(__file__).resolve().parents[3] / "examples").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=[path.stem for path in EXAMPLES])
+def test_example_topologies_pass_the_preflight(example: Path, tmp_path: Path, ansible_env: dict[str, str]) -> None:
+    project = tmp_path / "project"
+    render_project(load_topology(example), project, example)
+    local = _local_vars(tmp_path, provisioner_apply_roles=False)
+    output = run_ansible(
+        "ansible-playbook",
+        ["-i", str(project / "inventory"), str(project / "site.yml"), "-e", f"@{local}"],
+        ansible_env,
+    )
+    recap = output[output.index("PLAY RECAP") :]
+    assert "failed=0" in recap and "failed=1" not in recap and "unreachable=1" not in recap
