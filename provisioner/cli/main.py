@@ -43,6 +43,8 @@ def _root(
 
 
 app.command(name="validate")(topology.validate)
+app.command(name="inventory")(topology.inventory)
+app.command(name="render")(topology.render)
 app.command(name="serve")(server.serve)
 app.add_typer(server.db_app, name="db")
 app.add_typer(server.admin_app, name="admin")
