@@ -59,3 +59,24 @@ def assert_same_inventory(ours: Inventory, listed: dict[str, Any]) -> None:
         assert sorted(entry.get("hosts", [])) == sorted(group.hosts), name
         assert set(entry.get("children", [])) - {"ungrouped"} == set(group.children), name
         assert entry.get("vars", {}) == expected["groups"][name], name
+
+
+def recap(output: str) -> dict[str, dict[str, int]]:
+    """The PLAY RECAP of ansible-playbook output: host -> {ok, changed, unreachable, failed, ...}."""
+    lines = output[output.index("PLAY RECAP") :].splitlines()[1:]
+    table: dict[str, dict[str, int]] = {}
+    for line in lines:
+        if ":" not in line:
+            continue
+        host, counts = line.split(":", 1)
+        table[host.strip()] = {key: int(value) for key, value in (item.split("=") for item in counts.split())}
+    return table
+
+
+def assert_all_ok(output: str, hosts: list[str] | None = None) -> None:
+    """Every host in the recap (and each of ``hosts``) ended with no failure and no unreachable."""
+    table = recap(output)
+    for host in hosts or []:
+        assert host in table, f"{host} did not run"
+    bad = {host: counts for host, counts in table.items() if counts["failed"] or counts["unreachable"]}
+    assert not bad, f"hosts failed: {bad}"
