@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import gc
 from dataclasses import dataclass, field
 from typing import Any
 
 from provisioner.ansible import facts
 from provisioner.ansible.names import group_maker, host_name, unique_names
+from provisioner.ansible.perf import collector_paused
 from provisioner.ansible.servers import management_server_vars, storage_server_vars
 from provisioner.model import Cloud, Cluster, PrimaryStorage, StorageScope, Zone
 
@@ -319,15 +319,7 @@ def build_inventory(cloud: Cloud) -> Inventory:
 
     Returns:
         The inventory: every group (``all`` first, then the topology and role groups in document
-        order) and the vars of every host. Secrets appear only as references and lookups.
+        order) and the vars of every host. Secrets appear only as references.
     """
-    # The build allocates a few hundred thousand small dicts and tuples and no cycles; with the
-    # collector on, each generation-0 sweep re-walks the whole model (a 100k-host cloud holds
-    # millions of objects), which costs more than the build itself.
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with collector_paused():
         return _Builder(cloud).build()
-    finally:
-        if enabled:
-            gc.enable()

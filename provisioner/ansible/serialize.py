@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ast
-import gc
 import json
 import re
 from typing import Any, Literal
@@ -11,6 +10,7 @@ from typing import Any, Literal
 import yaml
 
 from provisioner.ansible.inventory import Inventory
+from provisioner.ansible.perf import collector_paused
 
 # All three keep the inventory's order and never sort or iterate a set, so equal inventories give
 # equal bytes.
@@ -51,14 +51,8 @@ def to_json(inventory: Inventory, *, indent: int | None = 2) -> str:
         The JSON text, without a final newline (adding one copies the whole text, which matters
         for memory at 100,000 hosts; :func:`serialize` adds it).
     """
-    # No cycles are created; a collector sweep would re-walk the whole model for nothing.
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with collector_paused():
         return json.dumps(to_list_dict(inventory), indent=indent, ensure_ascii=False)
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def to_yaml_dict(inventory: Inventory, *, with_vars: bool = True) -> dict[str, Any]:
