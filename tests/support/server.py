@@ -30,7 +30,7 @@ from tests.support.tools import require_tool
 #: The repository root: servers run from there (test entry points are ``python -m tests....``).
 REPO_ROOT = Path(__file__).resolve().parents[2]
 #: Bounds of every wait: server start, stop.
-START_TIMEOUT = 60.0
+START_TIMEOUT = 120.0
 STOP_TIMEOUT = 45.0
 
 
@@ -153,13 +153,18 @@ class LiveServer:
 
     def start(self) -> None:
         """Start the process and wait (bounded) until it answers HTTP."""
+        self.launch()
+        self.wait_ready()
+
+    def launch(self) -> None:
+        """Start the process without waiting (several servers can then start at once)."""
         env = self.env()
         argv = [*self.command, "serve", "--port", str(self.port), "--data-dir", str(self.data_dir), *self.extra_args]
         with self.log_path.open("ab") as out:
             self.process = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=REPO_ROOT)
-        self._wait_ready()
 
-    def _wait_ready(self) -> None:
+    def wait_ready(self) -> None:
+        """Wait (bounded) until the server answers HTTP; fail with its log when it exits or times out."""
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             assert self.process is not None

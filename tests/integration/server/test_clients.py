@@ -88,6 +88,7 @@ def test_ansible_identity_modules(live_server: LiveServer, tmp_path: Path) -> No
         "CLOUDSTACK_SECRET": live_server.secretkey,
         "CLOUDSTACK_TIMEOUT": "30",
         "ANSIBLE_LOCAL_TEMP": str(tmp_path / "ansible-tmp"),
+        "ANSIBLE_REMOTE_TEMP": str(tmp_path / "ansible-remote-tmp"),
         "ANSIBLE_HOME": str(tmp_path / "ansible-home"),
         "ANSIBLE_NOCOLOR": "1",
     }
