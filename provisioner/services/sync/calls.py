@@ -209,7 +209,7 @@ def update_steps(resource: Resource, changes: tuple[Change, ...], *, created: bo
         def run(ctx: Context) -> None:
             ctx.call("updateConfiguration", name=name, value=value, **{scope: own(ctx)})
 
-        return Step(phase, what, run)
+        return Step(phase, f"set {name}={value} on {resource.address}", run)
 
     plain = {name: value for name, value in values.items() if name not in _NOT_SENT.get(kind, frozenset())}
     steps: list[Step] = []
@@ -217,14 +217,17 @@ def update_steps(resource: Resource, changes: tuple[Change, ...], *, created: bo
         if plain:
             steps.append(send(Phase.ZONE, "updateZone", **plain))
         if "allocationstate" in values:
-            steps.append(send(Phase.ZONE_STATE, "updateZone", allocationstate=values["allocationstate"]))
+            step = send(Phase.ZONE_STATE, "updateZone", allocationstate=values["allocationstate"])
+            steps.append(Step(step.phase, f"set {resource.address} {values['allocationstate']}", step.run))
     elif kind is Kind.PHYSICAL_NETWORK:
         if plain:
             steps.append(send(Phase.PHYSICAL_NETWORK, "updatePhysicalNetwork", **plain))
         if values.get("virtualrouter") == ENABLED:
-            steps.append(Step(Phase.PROVIDER, what, lambda ctx: enable_virtual_router(ctx, own(ctx))))
+            router = f"enable the {VIRTUAL_ROUTER} provider of {resource.address}"
+            steps.append(Step(Phase.PROVIDER, router, lambda ctx: enable_virtual_router(ctx, own(ctx))))
         if "state" in values:
-            steps.append(send(Phase.PHYSICAL_NETWORK_STATE, "updatePhysicalNetwork", state=values["state"]))
+            step = send(Phase.PHYSICAL_NETWORK_STATE, "updatePhysicalNetwork", state=values["state"])
+            steps.append(Step(step.phase, f"set {resource.address} {values['state']}", step.run))
     elif kind is Kind.TRAFFIC_TYPE and plain:
         steps.append(send(Phase.TRAFFIC_TYPE, "updateTrafficType", **plain))
     elif kind is Kind.POD and plain:

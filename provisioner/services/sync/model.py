@@ -141,13 +141,17 @@ class Action:
     def as_json(self) -> dict[str, Any]:
         """The action as JSON-ready data (``--output json``)."""
         resource = self.resource
-        return {
+        data: dict[str, Any] = {
             "action": self.type.value,
             "kind": resource.kind.value,
             "key": list(resource.key),
             "id": self.observed.id if self.observed is not None else None,
             "changes": {change.field: {"old": change.old, "new": change.new} for change in self.changes},
         }
+        if self.type in (ActionType.CREATE, ActionType.REPLACE) and self.desired is not None:
+            # What creating it sends besides the fields: URLs, hypervisor, credential references (never secrets).
+            data["params"] = {name: value for name, value in self.desired.params.items() if value is not None}
+        return data
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,8 @@ def render_action(action: Action) -> Text:
     if action.type is ActionType.REPLACE:
         text.append("  # a field that cannot change in place forces a replacement", style="dim")
     for change in action.changes:
+        if action.type is ActionType.CREATE and not change.new:
+            continue  # empty values (no tags...) say nothing about a new object
         text.append(f"\n      {change.field}: ")
         if action.type is ActionType.CREATE:
             text.append(_quote(change.new), style=style)
