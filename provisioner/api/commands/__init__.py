@@ -20,6 +20,23 @@ COMMAND_MODULES: tuple[str, ...] = (
     "provisioner.api.commands.roles",
     "provisioner.api.commands.configuration",
     "provisioner.api.commands.tags",
+    "provisioner.api.commands.zones",
+    "provisioner.api.commands.pods",
+    "provisioner.api.commands.clusters",
+    "provisioner.api.commands.hosts",
+    "provisioner.api.commands.storage_pools",
+    "provisioner.api.commands.image_stores",
+    "provisioner.api.commands.physical_networks",
+    "provisioner.api.commands.network_providers",
+    "provisioner.api.commands.vlan_ranges",
+    "provisioner.api.commands.service_offerings",
+    "provisioner.api.commands.disk_offerings",
+    "provisioner.api.commands.network_offerings",
+    "provisioner.api.commands.guest_os",
+    "provisioner.api.commands.hypervisors",
+    "provisioner.api.commands.regions",
+    "provisioner.api.commands.capacity",
+    "provisioner.api.commands.placeholders",
 )
 
 
