@@ -128,7 +128,8 @@ volume = Table(
     Index("ix_volume_removed", "removed"),
 )
 
-network = Table(
+#: Guest networks (table ``network``); named so it does not clash with the ``schema.network`` module.
+guest_network = Table(
     "network",
     metadata,
     id_column(),

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, delete, exists, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from provisioner.db.schema import ip_address, network
+from provisioner.db.schema import guest_network, ip_address
 from provisioner.exceptions import InsufficientCapacityError, ParamError, ResourceAllocationError
 
 #: Conflicts tolerated per allocation before giving up (each one means a concurrent winner).
@@ -61,7 +61,9 @@ def load_range(conn: Connection, network_id: int) -> IpRange:
     Raises:
         ParamError: no such network (431).
     """
-    row = conn.execute(select(network).where(network.c.id == network_id, network.c.removed.is_(None))).first()
+    row = conn.execute(
+        select(guest_network).where(guest_network.c.id == network_id, guest_network.c.removed.is_(None))
+    ).first()
     if row is None:
         raise ParamError(f"Unable to find network by id {network_id}")
     return range_of(row)
@@ -176,6 +178,6 @@ def create_guest_network(conn: Connection, values: dict[str, Any]) -> int:
     """Insert a guest ``network`` row (cidr, gateway, range…), reserve its gateway, and return its id."""
     net = ipaddress.ip_network(values["cidr"], strict=False)
     values = {"netmask": str(net.netmask), **values, "cidr": str(net)}
-    network_id = int(conn.execute(insert(network).values(**values)).inserted_primary_key[0])  # type: ignore[index]
+    network_id = int(conn.execute(insert(guest_network).values(**values)).inserted_primary_key[0])  # type: ignore[index]
     reserve_gateway(conn, load_range(conn, network_id))
     return network_id

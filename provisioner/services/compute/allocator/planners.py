@@ -229,8 +229,7 @@ class Search:
         if reason is None:
             pools = self._pools_for(host, record=count)
             if pools is not None:
-                if count:
-                    self._seen.add(host.id)
+                self._seen.add(host.id)  # proposed once: a retry comes through the exclude list
                 yield Candidate(host, pools)
                 return
             reason = filters.NO_POOL
