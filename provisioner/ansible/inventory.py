@@ -145,6 +145,11 @@ class _Builder:
             self.groups[parent].children.append(name)
         return group
 
+    @staticmethod
+    def _named(name: str, own: str, variables: dict[str, Any]) -> dict[str, Any]:
+        # provisioner_host carries the machine's own name only when the inventory name differs.
+        return variables if name == own else {**variables, "provisioner_host": own}
+
     def add_host(self, name: str, group: str, variables: dict[str, Any]) -> None:
         self.groups[group].hosts.append(name)
         self.hostvars.setdefault(name, variables)
@@ -162,7 +167,7 @@ class _Builder:
             region_group = self.group_name[(region.name,)]
             for manager in region.management_servers:
                 name = self.host_name(region.name, manager.name)
-                self.add_host(name, region_group, management_server_vars(manager))
+                self.add_host(name, region_group, self._named(name, manager.name, management_server_vars(manager)))
                 self.add_host(name, "management_servers", {})
         for zone in cloud.zones:
             self._zone(zone)
@@ -171,6 +176,7 @@ class _Builder:
         for server in cloud.storage_servers:
             name = self.host_name("storage", server.name)
             variables, roles = served[server.name]
+            variables = self._named(name, server.name, variables)
             groups = [zone_groups[server.zone]] if server.zone in zone_groups else []
             groups += roles
             if not groups:
@@ -284,8 +290,13 @@ class _Builder:
         bridges_key = f"{prefix}_bridges"
         place = (zone.name, pod_key[-1], cluster.name)
         for host in cluster.hosts:
-            variables = facts.connection(host.ip, host.ssh_user, host.ssh_port)
-            variables["provisioner_host"] = host.name
+            name = host.name if names is None else names[(*place, host.name)]
+            if host.ip and host.ssh_user is None and host.ssh_port is None:
+                variables: dict[str, Any] = {"ansible_host": host.ip}  # the common case, without a call
+            else:
+                variables = facts.connection(host.ip, host.ssh_user, host.ssh_port)
+            if name != host.name:
+                variables["provisioner_host"] = host.name  # see _named
             if host.tags:
                 variables["provisioner_host_tags"] = list(host.tags)
             if host.url is not None:
@@ -305,7 +316,6 @@ class _Builder:
                         facts.storage_pool(pool, zone.name, None) for pool in mine
                     ]
             # The hot loop of big fleets: append directly instead of going through add_host.
-            name = host.name if names is None else names[(*place, host.name)]
             cluster_hosts.append(name)
             role_hosts.append(name)
             hostvars[name] = variables

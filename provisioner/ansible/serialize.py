@@ -52,7 +52,8 @@ def to_json(inventory: Inventory, *, indent: int | None = 2) -> str:
         for memory at 100,000 hosts; :func:`serialize` adds it).
     """
     with collector_paused():
-        return json.dumps(to_list_dict(inventory), indent=indent, ensure_ascii=False)
+        # Built data is acyclic (shared lists are fine): skipping the cycle check saves ~15 %.
+        return json.dumps(to_list_dict(inventory), indent=indent, ensure_ascii=False, check_circular=False)
 
 
 def to_yaml_dict(inventory: Inventory, *, with_vars: bool = True) -> dict[str, Any]:

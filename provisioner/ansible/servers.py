@@ -70,7 +70,6 @@ class _Served:
     def render(self) -> tuple[dict[str, Any], list[str]]:
         server = self.server
         variables = facts.connection(server.ip, server.ssh_user, server.ssh_port)
-        variables["provisioner_host"] = server.name
         roles: list[str] = []
         if self.exports:
             roles.append("nfs_servers")
@@ -92,7 +91,6 @@ class _Served:
 def management_server_vars(server: ManagementServer) -> dict[str, Any]:
     """Host vars of a management server: how to reach it, its API port and its database reference."""
     variables = facts.connection(server.ip, server.ssh_user, None)
-    variables["provisioner_host"] = server.name
     variables["management_server_api_port"] = server.api_port
     if server.database is not None:
         variables["management_server_database"] = facts.credential(server.database)
