@@ -24,6 +24,19 @@ from provisioner.storage.replication.extents import iter_extents
 ZEROS = memoryview(bytes(1 << 20))
 #: Zero detection granularity for streamed data: all-zero blocks this size become holes.
 ZERO_BLOCK = 64 * 1024
+_ZERO_BLOCK_BYTES = bytes(ZERO_BLOCK)
+_ZERO_HEAD = bytes(16)
+
+
+def is_zero(block: memoryview) -> bool:
+    """True when a block is all zeros.
+
+    Comparing memoryviews unpacks them byte by byte (about 10 ns a byte), so the test copies: first
+    16 bytes, which settles almost every data block, and the whole block only when those are zero.
+    """
+    if bytes(block[:16]) != _ZERO_HEAD[: min(16, len(block))]:
+        return False
+    return block.tobytes() == _ZERO_BLOCK_BYTES[: len(block)]
 
 
 def part_path(dest: Path) -> Path:
@@ -167,7 +180,7 @@ class Sink:
         start = 0
         while start < len(view):
             block = view[start : start + ZERO_BLOCK]
-            if block != ZEROS[: len(block)]:
+            if not is_zero(block):
                 self._write(offset + start, block)
             start += len(block)
 
