@@ -24,6 +24,7 @@ from provisioner.db.schema import (
     service_offering,
     storage_pool,
     storage_pool_tag,
+    user,
     zone,
 )
 from provisioner.services.compute import ipam
@@ -48,6 +49,12 @@ class Cloud:
                 )
                 for name in ("alice", "bob")
             }
+            self.user_id = self._id(
+                conn,
+                insert(user).values(
+                    username="alice", password="x", account_id=self.accounts["alice"], domain_id=self.domain_id
+                ),
+            )
             self.zone_id = self._id(
                 conn,
                 insert(zone).values(

@@ -1,0 +1,106 @@
+"""IP allocation (first free, requested, exhausted, conflicts) and MAC allocation (format, uniqueness, release)."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import insert, select
+from sqlalchemy.exc import IntegrityError
+
+from provisioner.db.schema import ip_address, nic
+from provisioner.exceptions import InsufficientCapacityError, ParamError, ResourceAllocationError
+from provisioner.services.compute import ipam, macs
+from provisioner.services.compute.vms import NicRequest, VmSpec, allocate_vm
+from tests.unit.services.compute.cloud import Cloud
+
+
+def allocate(cloud: Cloud, network_id: int, requested: str | None = None) -> str:
+    with cloud.engine.begin() as conn:
+        return ipam.allocate_ip(conn, ipam.load_range(conn, network_id), requested=requested)
+
+
+def test_first_free_skips_the_gateway_and_reuses_released_addresses(cloud: Cloud) -> None:
+    net = cloud.network()
+    assert [allocate(cloud, net) for _ in range(3)] == ["10.1.1.2", "10.1.1.3", "10.1.1.4"]
+    with cloud.engine.begin() as conn:
+        conn.execute(ip_address.delete().where(ip_address.c.address == "10.1.1.3"))
+    assert allocate(cloud, net) == "10.1.1.3"
+    assert allocate(cloud, net) == "10.1.1.5"
+
+
+def test_requested_address(cloud: Cloud) -> None:
+    net = cloud.network()
+    assert allocate(cloud, net, "10.1.1.200") == "10.1.1.200"
+    with pytest.raises(ParamError, match=r"10\.1\.1\.200 is already in use in network n1"):
+        allocate(cloud, net, "10.1.1.200")
+    with pytest.raises(ParamError, match="already in use"):
+        allocate(cloud, net, "10.1.1.1")  # the gateway
+    with pytest.raises(ParamError, match=r"not in the range of network n1 \(10\.1\.1\.1-10\.1\.1\.254\)"):
+        allocate(cloud, net, "10.2.0.1")
+    with pytest.raises(ParamError, match="Invalid IP address"):
+        allocate(cloud, net, "10.1.1.300")
+
+
+def test_start_and_end_ip_bound_the_range_and_exhaustion_is_533(cloud: Cloud) -> None:
+    net = cloud.network("small", cidr="10.9.0.0/24", gateway="10.9.0.1", start_ip="10.9.0.10", end_ip="10.9.0.12")
+    assert [allocate(cloud, net) for _ in range(3)] == ["10.9.0.10", "10.9.0.11", "10.9.0.12"]
+    with pytest.raises(InsufficientCapacityError) as info:
+        allocate(cloud, net)
+    assert info.value.errortext == (
+        "No free IP address in network small (10.9.0.0/24): all 3 addresses of 10.9.0.10-10.9.0.12 are in use"
+    )
+
+
+def test_unique_index_is_the_final_guard_and_a_lost_race_retries(cloud: Cloud, monkeypatch: pytest.MonkeyPatch) -> None:
+    net = cloud.network()
+    assert allocate(cloud, net) == "10.1.1.2"
+    with pytest.raises(IntegrityError), cloud.engine.begin() as conn:
+        conn.execute(insert(ip_address).values(network_id=net, address="10.1.1.2", number=0x0A010102))
+    # A stale "first free" (another transaction took .2 after we looked) costs one retry, not the transaction.
+    real = ipam.first_free
+    stale: Iterator[int] = iter([0x0A010102])
+    monkeypatch.setattr(ipam, "first_free", lambda conn, ip_range: next(stale, None) or real(conn, ip_range))
+    assert allocate(cloud, net) == "10.1.1.3"
+
+
+def test_mac_format() -> None:
+    rng = random.Random(1)
+    for _ in range(100):
+        mac = macs.random_mac(rng)
+        assert mac.startswith("02:00:") and len(mac) == 17
+        assert all(len(part) == 2 and int(part, 16) >= 0 for part in mac.split(":"))
+
+
+def _vm(cloud: Cloud, net: int, name: str, source: macs.MacSource) -> tuple[int, str]:
+    offering = cloud.offering(name)
+    spec = VmSpec(
+        name=name,
+        zone_id=cloud.zone_id,
+        service_offering_id=offering,
+        account_id=cloud.accounts["alice"],
+        domain_id=cloud.domain_id,
+        start=False,
+        nics=(NicRequest(net),),
+    )
+    with cloud.engine.begin() as conn:
+        vm = allocate_vm(conn, spec, mac_source=source)
+    return vm.id, vm.nics[0][1]
+
+
+def test_mac_collisions_are_retried_and_released_macs_reused(cloud: Cloud) -> None:
+    net = cloud.network()
+    draws = iter(["02:00:00:00:00:01", "02:00:00:00:00:01", "02:00:00:00:00:02"])
+    first_id, first = _vm(cloud, net, "a", lambda: next(draws))
+    _, second = _vm(cloud, net, "b", lambda: next(draws))
+    assert (first, second) == ("02:00:00:00:00:01", "02:00:00:00:00:02")
+    with pytest.raises(ResourceAllocationError, match="unique MAC"):
+        _vm(cloud, net, "c", lambda: "02:00:00:00:00:01")
+    with cloud.engine.begin() as conn:
+        assert macs.release_vm_nics(conn, first_id) == 1
+    _, reused = _vm(cloud, net, "d", lambda: "02:00:00:00:00:01")
+    assert reused == "02:00:00:00:00:01"
+    with cloud.engine.connect() as conn:
+        live = conn.execute(select(nic.c.mac_address).where(nic.c.removed.is_(None))).scalars().all()
+        assert sorted(live) == ["02:00:00:00:00:01", "02:00:00:00:00:02"]
