@@ -81,6 +81,9 @@ class AddHostParams(BaseParams):
     clustername: str | None = param("the cluster name for the host")
     username: str | None = param("the username for the host; required to be passed for hypervisors other than VMWare")
     password: str | None = param("the password for the host; required to be passed for hypervisors other than VMWare")
+    passwordref: str | None = param(
+        "where the host password lives instead of the password: env:NAME, file:/path or vault:NAME (provisioner)"
+    )
     hosttags: list[str] | None = param("list of tags to be added to the host")
     allocationstate: str | None = param("Allocation state of this Host for allocation of new resources")
 
@@ -110,6 +113,7 @@ def add_host(ctx: CommandContext, params: AddHostParams) -> list[HostResponse]:
         clustername=params.clustername,
         username=params.username,
         password=params.password,
+        password_ref=params.passwordref,
         hosttags=params.hosttags,
         allocationstate=params.allocationstate,
         box=backend.identity.box,

@@ -14,7 +14,10 @@ from typing import Any
 
 import pytest
 import yaml
+from sqlalchemy import select
 
+from provisioner.db.engine import create_engine_for
+from provisioner.db.schema import host
 from tests.support.server import REPO_ROOT, LiveServer
 from tests.support.tools import require_tool
 
@@ -56,6 +59,17 @@ def write(path: Path, document: dict[str, Any]) -> Path:
     return path
 
 
+def stored_credential(server: LiveServer, host_name: str) -> str | None:
+    """What the server's database keeps as a host's credential."""
+    engine = create_engine_for(server.db_url)
+    try:
+        with engine.connect() as conn:
+            query = select(host.c.credential).where(host.c.name == host_name, host.c.removed.is_(None))
+            return conn.execute(query).scalar_one()
+    finally:
+        engine.dispose()
+
+
 def two_pod_lab() -> dict[str, Any]:
     """The lab with a second pod holding one simulator cluster and host."""
     document: dict[str, Any] = yaml.safe_load(LAB.read_text())
@@ -66,7 +80,14 @@ def two_pod_lab() -> dict[str, Any]:
             "netmask": "255.255.255.0",
             "start_ip": "198.18.2.100",
             "end_ip": "198.18.2.150",
-            "clusters": [{"name": "lab-sim-2", "hypervisor": "simulator", "hosts": [{"name": "sim-3"}]}],
+            "clusters": [
+                {
+                    "name": "lab-sim-2",
+                    "hypervisor": "simulator",
+                    # A credential reference travels to addHost as a reference, never as a password.
+                    "hosts": [{"name": "sim-3", "credentials": {"env": "LAB_SIM_PASSWORD", "username": "root"}}],
+                }
+            ],
         }
     )
     return document
@@ -84,6 +105,7 @@ def test_sync_applies_the_lab_converges_and_applies_exactly_a_change(live_server
     hosts = live_server.api.listHosts(type="Routing")["host"]
     assert sorted((h["name"], h["state"]) for h in hosts) == [("sim-1", "Up"), ("sim-2", "Up"), ("sim-3", "Up")]
     assert live_server.api.listZones(name="lab-zone")["zone"][0]["allocationstate"] == "Enabled"
+    assert stored_credential(live_server, "sim-3") == "env:LAB_SIM_PASSWORD"
 
     again = run_sync(live_server, str(base), "--detailed-exitcode")
     assert again.returncode == 0, again.stdout + again.stderr
