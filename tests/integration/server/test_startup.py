@@ -5,12 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from cs import CloudStack, CloudStackApiException
 from sqlalchemy import func, select
 
 from provisioner.db.engine import create_engine_for
 from provisioner.db.schema import account, domain, mshost, service_offering, user
 from provisioner.server.bootstrap import masked
-from tests.support.server import LiveServer, free_port, require_tool
+from tests.support.server import LiveServer, free_port, require_tool, start_server
 
 pytestmark = pytest.mark.integration
 
@@ -55,3 +56,18 @@ def test_database_urls_are_masked() -> None:
     shown = masked("postgresql+psycopg://cloud:hunter2@db.example.org:5432/cloud")
     assert "hunter2" not in shown and shown.startswith("postgresql+psycopg://cloud:***@db.example.org")
     assert "hunter2" not in masked("not a url hunter2")
+
+
+def test_integration_port_is_unsigned_and_loopback(db_url: str, tmp_path: Path) -> None:
+    port = free_port()
+    server = start_server(db_url, tmp_path / "server", extra_args=["--integration-port", str(port)])
+    try:
+        # cs without key and secret sends unsigned requests, as for CloudStack's integration.api.port.
+        unsigned = CloudStack(endpoint=f"http://127.0.0.1:{port}/client/api", key="", secret="", timeout=30)
+        assert unsigned.listDomains()["domain"][0]["path"] == "ROOT"
+        assert f"integration API (unauthenticated) on http://127.0.0.1:{port}/client/api" in server.log()
+        with pytest.raises(CloudStackApiException) as refused:
+            CloudStack(endpoint=server.url, key="", secret="", timeout=30).listDomains()
+        assert refused.value.error["errorcode"] == 401
+    finally:
+        server.stop()
