@@ -21,15 +21,12 @@ from pathlib import Path
 from provisioner.exceptions import ChecksumMismatchError, DriverError, VolumeExistsError, VolumeNotFoundError
 from provisioner.storage.replication.checksum import Checksum
 from provisioner.storage.replication.extents import iter_extents
-from provisioner.storage.replication.sink import Sink
+from provisioner.storage.replication.sink import CHUNK, RING, Sink
 
 log = logging.getLogger(__name__)
 
 #: Called with (bytes done, bytes total).
 Progress = Callable[[int, int], None]
-
-CHUNK = 8 << 20
-RING = 4  # buffers: one being read, up to three being hashed (InlineHasher's max_pending)
 
 
 @dataclass(frozen=True, slots=True)

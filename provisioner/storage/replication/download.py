@@ -22,8 +22,8 @@ import pydantic
 from provisioner.exceptions import ChecksumMismatchError, DownloadError, UnsafeUrlError, VolumeExistsError
 from provisioner.storage.replication import journal as journal_file
 from provisioner.storage.replication.checksum import Checksum
-from provisioner.storage.replication.copy import CHUNK, RING, CopyResult, Progress
-from provisioner.storage.replication.sink import Sink, journal_path
+from provisioner.storage.replication.copy import CopyResult, Progress
+from provisioner.storage.replication.sink import CHUNK, RING, Sink, journal_path
 from provisioner.storage.replication.urls import check_url
 
 log = logging.getLogger(__name__)

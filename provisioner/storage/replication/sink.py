@@ -20,8 +20,13 @@ from provisioner.storage.replication import journal as journal_file
 from provisioner.storage.replication.checksum import Checksum
 from provisioner.storage.replication.extents import iter_extents
 
-#: A shared, never written buffer of zeros that holes are hashed from.
-ZEROS = memoryview(bytes(1 << 20))
+#: Bytes per read, hash and write. Small on purpose: a chunk is read, hashed and written while it
+#: is still in the CPU cache; 8 MiB chunks measured twice the CPU time of 512 KiB ones.
+CHUNK = 512 * 1024
+#: Buffers in flight: one being filled, the rest queued for hashing (InlineHasher's max_pending).
+RING = 8
+#: A shared, never written buffer of zeros that holes are hashed from (small, so it stays cached).
+ZEROS = memoryview(bytes(256 * 1024))
 #: Zero detection granularity for streamed data: all-zero blocks this size become holes.
 ZERO_BLOCK = 64 * 1024
 _ZERO_BLOCK_BYTES = bytes(ZERO_BLOCK)
@@ -58,7 +63,7 @@ class InlineHasher:
             ``max_pending + 1`` buffers never overwrites one that is still being hashed.
     """
 
-    def __init__(self, algorithm: str, max_pending: int = 3) -> None:
+    def __init__(self, algorithm: str, max_pending: int = RING - 1) -> None:
         self.hash = hashlib.new(algorithm)
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hash")
         self._pending: collections.deque[Future[None]] = collections.deque()
@@ -142,7 +147,7 @@ class Sink:
 
     def _rehash_prefix(self, done: int) -> None:
         # The one cost of resuming (see journal.py): read the finished prefix of .part once.
-        buffer = bytearray(8 << 20)
+        buffer = bytearray(CHUNK)
         view = memoryview(buffer)
         for extent in iter_extents(self.fd, 0, done):
             if not extent.data:
