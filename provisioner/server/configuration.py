@@ -84,7 +84,9 @@ def list_configurations(
                 configuration.c.scope == scope,
                 configuration.c.scope_id == scope_pk,
             )
-        ).tuples()
+        )
+        .tuples()
+        .all()  # dict() of a Result would take its keys() for a mapping's
     )
     return total, [_row(m, scope, own.get(m["name"], m["value"])) for m in rows]
 

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import Connection, RowMapping, delete, insert, select, update
+from sqlalchemy import Connection, RowMapping, delete, func, insert, select, update
 
 from provisioner.db.schema import cluster, host, host_tag, mshost, pod, storage_pool, utcnow, zone
 from provisioner.exceptions import DriverError, InternalError, ParamError
@@ -171,6 +171,16 @@ def _address(url: str) -> str | None:
         return None
 
 
+def _simulated_address(conn: Connection, pod_row: RowMapping) -> str | None:
+    """An address of the pod's management range for a simulated host, as CloudStack's ``MockAgentManagerImpl``
+    gives one (clients such as ``cs_host`` match hosts by ``ipaddress``); the n-th host ever added gets the n-th."""
+    if pod_row["start_ip"] is None:
+        return None
+    added = conn.execute(select(func.count()).select_from(host).where(host.c.pod_id == pod_row["id"])).scalar_one()
+    candidate = ipaddress.IPv4Address(pod_row["start_ip"]) + int(added)
+    return str(candidate) if candidate <= ipaddress.IPv4Address(pod_row["end_ip"]) else None
+
+
 def _credential(password: str | None, reference: str | None, box: SecretBox | None) -> str | None:
     """What the ``credential`` column keeps: a reference, a SecretBox token, or nothing."""
     if reference is not None:
@@ -280,7 +290,7 @@ def add_host(
             resource_state="Enabled" if enabled else "Disabled",
             hypervisor_type=hypervisor_type,
             hypervisor_version=facts.hypervisor_version,
-            private_ip=_address(url),
+            private_ip=_address(url) or (_simulated_address(conn, pod_row) if hypervisor_type == "Simulator" else None),
             url=url,
             cpu_sockets=facts.cpu_sockets,
             cpu_cores=facts.cpu_cores,
