@@ -65,7 +65,8 @@ def stored_credential(server: LiveServer, host_name: str) -> str | None:
     try:
         with engine.connect() as conn:
             query = select(host.c.credential).where(host.c.name == host_name, host.c.removed.is_(None))
-            return conn.execute(query).scalar_one()
+            value = conn.execute(query).scalar_one()
+            return None if value is None else str(value)
     finally:
         engine.dispose()
 
@@ -149,16 +150,40 @@ def test_a_failing_call_exits_3_naming_the_object_and_the_server_error(live_serv
     assert "http://sim/lab-sim/sim-1" in done.stderr
 
 
-def test_multi_region_plan_against_the_server(live_server: LiveServer) -> None:
+def simulator_variant() -> dict[str, Any]:
+    """The multi-region example with every cluster on the simulator (no vCenter, no XenServer pool master)."""
+    document: dict[str, Any] = yaml.safe_load(MULTI.read_text())
+    for zone in document["zones"]:
+        for cluster in (cluster for pod in zone["pods"] for cluster in pod["clusters"]):
+            cluster["hypervisor"] = "simulator"
+            cluster.pop("vcenter", None)
+            cluster.pop("pool_master", None)
+        for pool in zone["primary_storage"]:
+            if "hypervisor" in pool:
+                pool["hypervisor"] = "simulator"
+    for template in document["templates"]:
+        template["hypervisor"] = "simulator"
+    return document
+
+
+def test_multi_region_plans_and_its_simulator_variant_applies(live_server: LiveServer, tmp_path: Path) -> None:
+    # The real hypervisors cannot be reached here: the example itself is only planned.
     code, plan = plan_json(live_server, MULTI)
     assert code == 2
-    assert plan["summary"]["delete"] == 0 and plan["summary"]["update"] == 0
-    assert plan["summary"]["create"] == len(plan["actions"]) == 55
+    assert plan["summary"] == {"create": 55, "update": 0, "delete": 0, "unchanged": 0}
     done = run_sync(live_server, str(MULTI), "--region", "west", "--output", "json")
     assert done.returncode == 0, done.stderr
-    zones = {
-        a["key"][0]
-        for a in json.loads(done.stdout)["actions"]
-        if a["kind"] not in ("service_offering", "disk_offering")
-    }
+    kinds = {"service_offering", "disk_offering"}
+    zones = {a["key"][0] for a in json.loads(done.stdout)["actions"] if a["kind"] not in kinds}
     assert zones == {"west-1"}
+
+    variant = write(tmp_path / "multi-sim.yaml", simulator_variant())
+    applied = run_sync(live_server, str(variant), "--apply")
+    assert applied.returncode == 0, applied.stderr
+    hosts = live_server.api.listHosts(type="Routing")["host"]
+    assert len(hosts) == 12 and {h["state"] for h in hosts} == {"Up"}
+    pools = {p["name"]: p for p in live_server.api.listStoragePools()["storagepool"]}
+    assert pools["east-1-xen-iscsi"]["scope"] == "CLUSTER" and pools["east-1-xen-iscsi"]["type"] == "IscsiLUN"
+    assert float(pools["east-1-kvm-nfs"]["overprovisionfactor"]) == 2.0
+    code, plan = plan_json(live_server, variant)
+    assert (code, changes(plan)) == (0, [])
