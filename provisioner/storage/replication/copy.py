@@ -63,6 +63,20 @@ def percent(done: int, total: int) -> int:
     return 100 if done >= total else min(99, done * 100 // total)
 
 
+def status_text(done: int, total: int, *, finished: bool = False, iso: bool = False) -> str:
+    """CloudStack's ``status`` of a template on a store while it arrives.
+
+    ``<n>% Downloaded`` while bytes arrive, ``Installing Template`` (``Installing ISO``) once all are
+    in but the image is not published yet (checks, rename), ``Download Complete`` when ready.
+    """
+    if finished:
+        return "Download Complete"
+    pct = percent(done, total)
+    if pct >= 100:
+        return "Installing ISO" if iso else "Installing Template"
+    return f"{pct}% Downloaded"
+
+
 def _identity(source: Path, stat: os.stat_result) -> dict[str, object]:
     return {"path": str(source), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
 

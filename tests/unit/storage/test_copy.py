@@ -17,7 +17,7 @@ import pytest
 
 from provisioner.exceptions import ChecksumMismatchError, DriverValueError, VolumeExistsError, VolumeNotFoundError
 from provisioner.storage.replication.checksum import Checksum
-from provisioner.storage.replication.copy import copy_image, percent
+from provisioner.storage.replication.copy import copy_image, percent, status_text
 from provisioner.storage.replication.extents import iter_extents
 from provisioner.storage.replication.journal import load
 from provisioner.storage.replication.sink import journal_path, part_path
@@ -82,6 +82,9 @@ def test_progress_reaches_the_total_and_percent_is_cloudstack_like(source: Path,
     assert seen[-1] == (48 * MIB, 48 * MIB)
     assert [d for d, _ in seen] == sorted(d for d, _ in seen)
     assert (percent(0, 0), percent(1, 3), percent(2999, 3000), percent(5, 5)) == (0, 33, 99, 100)
+    assert status_text(1, 3) == "33% Downloaded"
+    assert (status_text(3, 3), status_text(3, 3, iso=True)) == ("Installing Template", "Installing ISO")
+    assert status_text(3, 3, finished=True) == "Download Complete"
 
 
 def test_checksum_forms() -> None:
