@@ -168,12 +168,10 @@ def build_server(
     credentials_file = prepare_database(engine)
     registry = options.registry or load_commands()
     identity = IdentityService.for_engine(engine, session_timeout=settings.session_timeout)
-    backend_ref: list[DatabaseBackend] = []
 
     def execute(job: RunningJob) -> Any:
-        return registry.execute_async(
-            backend_ref[0], settings, job.caller, job.cmd, job.params, instance_id=job.instance_id
-        )
+        # ``backend`` is bound below (it needs the pool); jobs only run once the lifecycle has started.
+        return registry.execute_async(backend, settings, job.caller, job.cmd, job.params, instance_id=job.instance_id)
 
     pool = JobWorkerPool(
         engine,
@@ -186,7 +184,6 @@ def build_server(
         service_port=options.port,
     )
     backend = DatabaseBackend(engine, identity, JobService(engine, pool))
-    backend_ref.append(backend)
     lifecycle = ServerLifecycle(
         engine,
         backend,
