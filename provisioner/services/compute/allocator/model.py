@@ -37,6 +37,13 @@ class ClusterCandidate:
     cpu_allocated: int = 0
     mem_total: float = 0.0  # bytes, over-provisioned
     mem_allocated: int = 0
+    #: Allocated shares (1 when the cluster offers nothing), kept as fields: planners sort by them.
+    cpu_share: float = field(init=False)
+    mem_share: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "cpu_share", self.cpu_allocated / self.cpu_total if self.cpu_total > 0 else 1.0)
+        object.__setattr__(self, "mem_share", self.mem_allocated / self.mem_total if self.mem_total > 0 else 1.0)
 
 
 @dataclass(frozen=True, slots=True)

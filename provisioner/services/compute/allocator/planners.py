@@ -20,6 +20,7 @@ import random
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 
 from provisioner.exceptions import ParamError
 from provisioner.services.compute.allocator import filters
@@ -39,6 +40,8 @@ FIRSTFIT, RANDOM, USERDISPERSING, LEASTCONSUMED = "firstfit", "random", "userdis
 ALGORITHMS = (FIRSTFIT, RANDOM, USERDISPERSING, LEASTCONSUMED)
 CAPACITY_TYPES = ("CPU", "RAM", "COMBINED")
 GIB = 1024**3
+_CPU_KEY = attrgetter("cpu_share", "id")
+_MEM_KEY = attrgetter("mem_share", "id")
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,13 +75,11 @@ def _ratio(used: float, total: float) -> float:
 
 def cluster_used_share(cluster: ClusterCandidate, settings: PlannerSettings) -> float:
     """The allocated share a cluster is ordered by (lower first)."""
-    cpu = _ratio(cluster.cpu_allocated, cluster.cpu_total)
-    mem = _ratio(cluster.mem_allocated, cluster.mem_total)
     if settings.capacity_type == "CPU":
-        return cpu
+        return cluster.cpu_share
     if settings.capacity_type == "RAM":
-        return mem
-    return settings.cpu_to_memory_weight * cpu + (1 - settings.cpu_to_memory_weight) * mem
+        return cluster.mem_share
+    return settings.cpu_to_memory_weight * cluster.cpu_share + (1 - settings.cpu_to_memory_weight) * cluster.mem_share
 
 
 def host_free(host: HostCandidate, settings: PlannerSettings) -> float:
@@ -96,6 +97,11 @@ def order_clusters(
 ) -> list[ClusterCandidate]:
     """Clusters in the order the planner tries them."""
     if settings.algorithm != USERDISPERSING:
+        # Attribute keys keep this sort cheap: it runs once per decision over every cluster of the zone.
+        if settings.capacity_type == "CPU":
+            return sorted(clusters, key=_CPU_KEY)
+        if settings.capacity_type == "RAM":
+            return sorted(clusters, key=_MEM_KEY)
         return sorted(clusters, key=lambda c: (cluster_used_share(c, settings), c.id))
     per_cluster: Counter[int] = Counter()
     for host_id, count in snapshot.account_vms.items():
@@ -196,8 +202,10 @@ class Search:
                 if host.id not in self._seen:
                     yield from self._host(host)
 
-    def _clusters_in_scope(self) -> list[ClusterCandidate]:
+    def _clusters_in_scope(self) -> Sequence[ClusterCandidate]:
         request = self.request
+        if request.cluster_id is None and request.pod_id is None:
+            return tuple(self.snapshot.clusters.values())
         return [
             c
             for c in self.snapshot.clusters.values()

@@ -90,27 +90,43 @@ def _hosts(
     elif request.pod_id is not None:
         query = query.where(host.c.pod_id == request.pod_id)
     tags = _tags(conn, host_tag, host, "host_id", request.zone_id)
+    none: frozenset[str] = frozenset()
     hosts = []
-    for r in conn.execute(query.order_by(host.c.id)):
-        cpu_f, mem_f = factors.get(r.cluster_id, (1.0, 1.0))
+    # Tuple unpacking, not ``row.name`` lookups: with 10,000 hosts this loop is most of a snapshot read.
+    for (
+        hid,
+        name,
+        zone_id,
+        pod_id,
+        cluster_id,
+        status,
+        state,
+        hypervisor,
+        cores,
+        speed,
+        memory,
+        cpu,
+        mem,
+    ) in conn.execute(query.order_by(host.c.id)):
+        cpu_f, mem_f = factors.get(cluster_id, (1.0, 1.0))
         hosts.append(
             HostCandidate(
-                id=r.id,
-                name=r.name,
-                zone_id=r.zone_id,
-                pod_id=r.pod_id,
-                cluster_id=r.cluster_id,
-                status=r.status,
-                resource_state=r.resource_state,
-                hypervisor=r.hypervisor_type,
-                tags=tags.get(r.id, frozenset()),
-                cpu_cores=r.cpu_cores,
-                cpu_speed=r.cpu_speed,
-                memory=r.memory,
-                cpu_allocated=r.cpu_allocated,
-                memory_allocated=r.memory_allocated,
-                cpu_factor=cpu_f,
-                mem_factor=mem_f,
+                hid,
+                name,
+                zone_id,
+                pod_id,
+                cluster_id,
+                status,
+                state,
+                hypervisor,
+                tags.get(hid, none),
+                cores,
+                speed,
+                memory,
+                cpu,
+                mem,
+                cpu_f,
+                mem_f,
             )
         )
     return hosts
