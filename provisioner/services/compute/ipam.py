@@ -1,8 +1,10 @@
 """Guest IP address management: the first free address of a network's range, or the one requested.
 
-Each allocated address is an ``ip_address`` row whose unique ``(network_id, number)`` index is the
-final guard: two transactions that pick the same address cannot both commit. The insert runs in
-a savepoint, so a conflict costs one retry (bounded), not the caller's transaction.
+Allocation first locks the network row (``SELECT … FOR UPDATE`` on PostgreSQL, as CloudStack
+locks the network; SQLite's write lock already serialises writers), so concurrent deployments
+in one network take turns instead of all racing for the same "first free" address. Each address
+is an ``ip_address`` row whose unique ``(network_id, number)`` index stays the final guard; the
+insert runs in a savepoint, so a conflict costs one bounded retry, not the caller's transaction.
 """
 
 from __future__ import annotations
@@ -155,6 +157,8 @@ def allocate_ip(conn: Connection, ip_range: IpRange, *, vm_id: int | None = None
         if not _insert(conn, ip_range, number, vm_id):
             raise ParamError(f"IP address {requested} is already in use in network {ip_range.name}")
         return str(ipaddress.ip_address(number))
+    # Held until the caller commits; taken late in a deployment (after host and pools) to keep it short.
+    conn.execute(select(guest_network.c.id).where(guest_network.c.id == ip_range.network_id).with_for_update())
     for _ in range(MAX_ATTEMPTS):
         number_or_none = first_free(conn, ip_range)
         if number_or_none is None:

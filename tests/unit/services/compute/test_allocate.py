@@ -179,3 +179,22 @@ def test_data_disk_and_local_storage(cloud: Cloud) -> None:
     assert vm.placement and (vm.placement.host_id, vm.placement.pool_ids) == (h2, (local,))
     with cloud.engine.connect() as conn:
         assert capacity.drift(conn) == []
+
+
+def test_snapshot_reads_tags_zone_pools_and_allocation_states(cloud: Cloud) -> None:
+    c1 = cloud.cluster("c1")
+    c2 = cloud.cluster("c2", allocation_state="Disabled")
+    plain = cloud.host(c1, "plain")
+    tagged = cloud.host(c1, "tagged", tags=("gpu", "ssd"))
+    hidden = cloud.host(c2, "hidden", tags=("gpu", "ssd"))
+    cloud.pool("slow", cluster_id=c1, tags=("hdd",))
+    fast = cloud.pool("fast", scope="ZONE", tags=("ssd",), hypervisor="KVM")
+    offering = cloud.offering(memory=256, host_tags="gpu", storage_tags="ssd")
+    vm = deploy(cloud, spec(cloud, offering))
+    assert vm.placement and (vm.placement.host_id, vm.placement.pool_ids) == (tagged, (fast,))
+    assert plain != hidden
+    # Root admins may use the disabled cluster; the request says so.
+    vm = deploy(cloud, spec(cloud, offering, "root", cluster_id=c2, is_root_admin=True))
+    assert vm.placement and vm.placement.host_id == hidden
+    with pytest.raises(InsufficientCapacityError, match="1 host in a disabled cluster"):
+        deploy(cloud, spec(cloud, offering, "user", cluster_id=c2))
