@@ -21,6 +21,7 @@ from provisioner.config import load_topology
 from provisioner.model import Cloud
 from provisioner.services.sync import ActionType, Kind, Plan, RawState, desired_state, make_plan, parse_state
 from provisioner.services.sync.desired import selected_zones
+from provisioner.services.sync.render import render_plan
 
 ROOT = Path(__file__).resolve().parents[3]
 FIXTURES = ROOT / "tests" / "fixtures" / "sync"
@@ -137,3 +138,12 @@ def test_multi_region_hosts_and_pools_get_their_hypervisor_urls() -> None:
     assert creates["east-1/east-1-xen-iscsi"]["url"] == "iscsi://198.18.0.21/iqn.2024-01.org.example.east:xen-pool/0"
     assert creates["east-1/east-1-kvm-nfs"]["url"] == "nfs://198.18.0.20/export/east-1/primary"
     assert creates["east-2/east-2-hyperv-shared"]["url"] == "presetup://localhost/shares/east-2-primary"
+
+
+def test_the_text_plan_shows_symbols_changes_and_the_summary() -> None:
+    text = render_plan(CASES["lab-drift"]()).plain
+    assert "  - host lab-zone/old-pod/old-sim/old-1  (id host-old)" in text
+    assert "  ~ service offering tiny" in text and 'displaytext: "old text" → "1 vCPU, 512 MiB"' in text
+    assert "-/+ public ip range lab-zone/lab-net/198.18.1.10-198.18.1.99" in text
+    assert text.endswith("Plan: 1 to create, 4 to update, 4 to delete, 9 unchanged.")
+    assert "No changes." in render_plan(CASES["lab-applied"]()).plain
