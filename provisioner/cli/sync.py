@@ -10,11 +10,25 @@ import typer
 from provisioner.cli.output import OutputFormat, err_console, out_console, print_json
 from provisioner.client import CloudStackClient, Credentials
 from provisioner.config import load_topology
+from provisioner.model import Cloud
 from provisioner.services.sync import apply_plan, plan_for
+from provisioner.services.sync.desired import regions_served_by
 from provisioner.services.sync.render import render_plan
 
 #: ``--detailed-exitcode``: the plan has changes (terraform's convention).
 EXIT_CHANGES = 2
+
+
+def _default_regions(cloud: Cloud, url: str) -> list[str] | None:
+    """Without --region: the regions the API URL serves, when the file has several and some match."""
+    if len(cloud.regions) < 2:
+        return None
+    served = regions_served_by(cloud, url)
+    if served:
+        err_console.print(f"managing the zones of region {', '.join(served)} (served at {url}); --region to choose")
+        return served
+    err_console.print("the API URL matches no region's endpoint or management server: managing every zone")
+    return None
 
 
 def sync(
@@ -44,13 +58,14 @@ def sync(
 ) -> None:
     """Compare a topology file with the management server and print a plan; --apply carries it out.
 
-    Only zones the file names are read and changed (zones and offerings are never deleted). Exit codes:
+    Only zones the file names are read and changed (zones and offerings are never deleted); with several
+    regions, those the API URL serves (or --region). Exit codes:
     0 nothing to do or applied, 2 changes pending (with --detailed-exitcode), 3 a call failed.
     """
     cloud = load_topology(topology)
     credentials = Credentials.resolve(api, key_file=api_key_file)
     with CloudStackClient(credentials) as client:
-        plan = plan_for(client, cloud, region or None)
+        plan = plan_for(client, cloud, region or _default_regions(cloud, credentials.url))
         if output is OutputFormat.JSON and not apply:
             print_json(plan.as_json())
         elif output is OutputFormat.TEXT:

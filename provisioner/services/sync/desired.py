@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from urllib.parse import urlsplit
 
 from provisioner.client import Value
 from provisioner.model import (
@@ -54,6 +55,24 @@ def credential_ref(ref: CredentialRef | None) -> str | None:
 def selected_zones(cloud: Cloud, regions: Sequence[str] | None = None) -> list[Zone]:
     """The zones sync manages: all of the file's, or those of the named regions."""
     return [zone for zone in cloud.zones if not regions or zone.region in regions]
+
+
+def regions_served_by(cloud: Cloud, url: str) -> list[str]:
+    """The regions whose endpoint or a management server (ip and API port) is the API ``url``.
+
+    Each region has its own management servers, so a sync against one of them should only manage
+    that region's zones. Empty when nothing matches (then the caller decides, e.g. all zones).
+    """
+    target = urlsplit(url)
+    host, port = (target.hostname or "").lower(), target.port or (443 if target.scheme == "https" else 80)
+    found = []
+    for region in cloud.regions:
+        endpoint = urlsplit(region.endpoint or "")
+        at_endpoint = bool(endpoint.hostname) and (endpoint.hostname or "").lower() == host
+        at_server = any(server.ip == host and server.api_port == port for server in region.management_servers)
+        if at_endpoint or at_server:
+            found.append(region.name)
+    return found
 
 
 def desired_state(cloud: Cloud, regions: Sequence[str] | None = None) -> list[Resource]:

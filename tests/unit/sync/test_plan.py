@@ -20,7 +20,7 @@ import pytest
 from provisioner.config import load_topology
 from provisioner.model import Cloud
 from provisioner.services.sync import ActionType, Kind, Plan, RawState, desired_state, make_plan, parse_state
-from provisioner.services.sync.desired import selected_zones
+from provisioner.services.sync.desired import regions_served_by, selected_zones
 from provisioner.services.sync.render import render_plan
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -147,3 +147,10 @@ def test_the_text_plan_shows_symbols_changes_and_the_summary() -> None:
     assert "-/+ public ip range lab-zone/lab-net/198.18.1.10-198.18.1.99" in text
     assert text.endswith("Plan: 1 to create, 4 to update, 4 to delete, 9 unchanged.")
     assert "No changes." in render_plan(CASES["lab-applied"]()).plain
+
+
+def test_the_api_url_picks_the_regions_it_serves() -> None:
+    cloud = load_topology(MULTI)
+    assert regions_served_by(cloud, "https://cloud-west.example.org/client/api") == ["west"]
+    assert regions_served_by(cloud, "http://198.18.0.11:8080/client/api") == ["east"]
+    assert regions_served_by(cloud, "http://198.18.0.11:9999/client/api") == []
