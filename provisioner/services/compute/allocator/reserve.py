@@ -33,6 +33,9 @@ from provisioner.services.infrastructure.capacity import adjust_host_allocation,
 
 #: Candidates tried (won or lost) before a deployment gives up with 533.
 MAX_ATTEMPTS = 32
+#: Reasons for candidates the planner proposed but a concurrent deployment filled first.
+LOST_HOST = "filled by a concurrent deployment"
+LOST_POOL = "whose storage pool was filled by a concurrent deployment"
 
 
 def reserve_host(conn: Connection, candidate: HostCandidate, cpu_mhz: int, cores: int, memory: int) -> bool:
@@ -125,10 +128,10 @@ def allocate(
             for pool_id, size in taken:
                 release_pool(conn, pool_id, size)
             release_host(conn, candidate.host.id, request.cpu_mhz, request.cpu_number, request.memory_bytes)
+            search.host_reasons[LOST_POOL] += 1
         else:
             search.exclude.hosts.add(candidate.host.id)
+            search.host_reasons[LOST_HOST] += 1
         if attempts >= max_attempts:
-            raise InsufficientCapacityError(
-                f"{search.explain()}; gave up after {attempts} candidates were taken by concurrent deployments"
-            )
+            raise InsufficientCapacityError(f"{search.explain()}; gave up after {attempts} attempts")
     raise InsufficientCapacityError(search.explain())

@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import select, update
 
 from provisioner.db.schema import host, storage_pool
+from provisioner.exceptions import InsufficientCapacityError
 from provisioner.services.compute import capacity
 from provisioner.services.compute.allocator import (
     DeploymentRequest,
@@ -92,3 +93,18 @@ def test_a_pool_taken_after_the_snapshot_undoes_the_host_share(cloud: Cloud, mon
         conn.execute(update(host).where(host.c.id == h2).values(cpu_allocated=0, cores_allocated=0, memory_allocated=0))
         conn.execute(update(storage_pool).where(storage_pool.c.id != p1).values(allocated_bytes=0))
         assert capacity.drift(conn) == []
+
+
+def test_a_hinted_host_lost_to_a_race_says_so(cloud: Cloud, monkeypatch: pytest.MonkeyPatch) -> None:
+    c1 = cloud.cluster("c1")
+    h1 = cloud.host(c1, "h1", cores=2, speed=1000)
+    cloud.pool("p1", cluster_id=c1)
+    cloud.setting("cluster.cpu.allocated.capacity.disablethreshold", "1", "cluster", c1)
+    with cloud.engine.begin() as conn:
+        stale = load_snapshot(conn, request(cloud, host_id=h1))
+        conn.execute(update(host).where(host.c.id == h1).values(cpu_allocated=2000))
+    monkeypatch.setattr(reserve, "load_snapshot", lambda conn, req, with_account_vms: stale)
+    with pytest.raises(
+        InsufficientCapacityError, match=r"\(host h1 requested\).*: 1 host filled by a concurrent deployment$"
+    ), cloud.engine.begin() as conn:
+        allocate(conn, request(cloud, host_id=h1), PlannerSettings(algorithm="firstfit"))
