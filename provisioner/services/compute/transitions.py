@@ -14,7 +14,15 @@ from typing import Any
 from sqlalchemy import Connection, select, update
 
 from provisioner.compute.types import PowerState, VMState
-from provisioner.db.schema import affinity_group_vm_map, service_offering, storage_pool, utcnow, vm_instance, volume
+from provisioner.db.schema import (
+    affinity_group_vm_map,
+    disk_offering,
+    service_offering,
+    storage_pool,
+    utcnow,
+    vm_instance,
+    volume,
+)
 from provisioner.exceptions import InternalError, ParamError
 from provisioner.services.compute import ipam, macs
 from provisioner.services.compute.allocator import (
@@ -79,6 +87,17 @@ def _group_ids(conn: Connection, vm_id: int) -> tuple[int, ...]:
     return tuple(int(g) for g in conn.execute(query).scalars())
 
 
+def _volume_request(conn: Connection, vol: Any, offering: Any) -> VolumeRequest:
+    """What an unplaced volume asks of a pool: its disk offering's tags, else the service offering's."""
+    tags, storage_type = offering.storage_tags, offering.storage_type
+    if vol.disk_offering_id is not None:
+        disk = conn.execute(
+            select(disk_offering.c.tags, disk_offering.c.storage_type).where(disk_offering.c.id == vol.disk_offering_id)
+        ).one()
+        tags, storage_type = disk.tags, disk.storage_type
+    return VolumeRequest(vol.name, vol.size, split_tags(tags), storage_type == "local")
+
+
 def _start_request(
     conn: Connection, vm: Any, is_root_admin: bool, host_id: int | None
 ) -> tuple[DeploymentRequest, list[Any]]:
@@ -102,7 +121,6 @@ def _start_request(
             elif pool.scope == "CLUSTER":
                 cluster_id = pool.cluster_id
     avoid, required = affinity_hosts(conn, _group_ids(conn, vm.id))
-    local = offering.storage_type == "local"
     request = DeploymentRequest(
         zone_id=vm.zone_id,
         cpu_number=vm.cpu_number,
@@ -111,7 +129,7 @@ def _start_request(
         account_id=vm.account_id,
         host_tags=split_tags(offering.host_tags),
         hypervisor=vm.hypervisor_type,
-        volumes=tuple(VolumeRequest(v.name, v.size, split_tags(offering.storage_tags), local) for v in unplaced),
+        volumes=tuple(_volume_request(conn, v, offering) for v in unplaced),
         cluster_id=cluster_id,
         host_id=host_id,
         last_host_id=vm.last_host_id,

@@ -190,3 +190,18 @@ def test_reconciler_returns_expunging_to_destroyed(setup: tuple[Cloud, list[int]
         fail_orphans(conn, own_msid=77, include_own=True, dead_msids=[])
         assert vm(conn, vm_id)[0] == "Destroyed"
         assert capacity.drift(conn) == []
+
+
+def test_start_places_unplaced_data_disks_by_their_own_tags(setup: tuple[Cloud, list[int], int, int]) -> None:
+    cloud, _, pool, net = setup
+    c1 = cloud.cluster("c-ssd")
+    ssd_host = cloud.host(c1, "ssd-host")
+    ssd = cloud.pool("ssd", cluster_id=c1, tags=("ssd",))
+    vm_id = deploy(cloud, net, start=False, data_disk_offering_id=cloud.disk_offering(tags="ssd"))
+    with cloud.engine.begin() as conn:
+        placement = start_vm(conn, vm_id, settings=FIRSTFIT)
+        assert placement.host_id == ssd_host
+        pools = conn.execute(select(volume.c.volume_type, volume.c.pool_id).where(volume.c.vm_id == vm_id)).all()
+        assert sorted(tuple(p) for p in pools) == [("DATADISK", ssd), ("ROOT", ssd)]
+        assert pool != ssd
+        assert capacity.drift(conn) == []
