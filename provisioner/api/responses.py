@@ -28,8 +28,11 @@ _HIDDEN_FOR_USERS = frozenset({530, 533, 534})
 
 def format_date(value: datetime) -> str:
     """CloudStack's date format, ``yyyy-MM-dd'T'HH:mm:ssZ`` in UTC (``2024-05-01T10:00:00+0000``)."""
-    moment = value if value.tzinfo else value.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S%z")
+    # Every listed row carries dates, so this runs thousands of times per page: isoformat is C code, strftime
+    # and astimezone cost several times more. Naive values are UTC (how the database layer stores them).
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value.isoformat(timespec="seconds") + "+0000"
 
 
 #: A datetime field of a response model, serialised the CloudStack way.
