@@ -91,6 +91,13 @@ def data_bytes(path: Path) -> int:
         return sum(e.length for e in iter_extents(handle.fileno(), 0, os.fstat(handle.fileno()).st_size) if e.data)
 
 
+def hash_only(size: int) -> None:
+    """sha256 over ``size`` bytes of one cached buffer: the CPU floor of any copy that hashes inline."""
+    digest, block = hashlib.sha256(), memoryview(bytes(512 * 1024))
+    for _ in range(size // len(block)):
+        digest.update(block)
+
+
 def timed(action: Callable[[], object]) -> tuple[float, object]:
     start = time.perf_counter()
     result = action()
@@ -135,8 +142,8 @@ def http_server(root: Path) -> Iterator[str]:
 
 def bench_copy(name: str, source: Path, store_b: Path, rounds: int, failures: list[str]) -> None:
     size = source.stat().st_size
-    hash_seconds, digest = timed(lambda: sha256(source))
-    expected = str(digest)
+    expected = sha256(source)
+    hash_seconds = timed(lambda: hash_only(size))[0]
     engine_dest, cp_dest = store_b / f"{name}.engine", store_b / f"{name}.cp"
     engine_times, cp_times, plain_times = [], [], []
     result: CopyResult | None = None
