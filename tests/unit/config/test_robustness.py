@@ -44,7 +44,7 @@ def _break(doc: dict[str, Any], path: tuple[Any, ...], junk: Any, delete: bool) 
             return
     if isinstance(node, dict) and delete:
         node.pop(path[-1], None)
-    elif isinstance(node, dict) or (isinstance(node, list) and path[-1] < len(node)):
+    elif isinstance(node, dict) or (isinstance(node, list) and isinstance(path[-1], int) and path[-1] < len(node)):
         node[path[-1]] = copy.deepcopy(junk)
 
 
