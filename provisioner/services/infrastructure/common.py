@@ -113,8 +113,10 @@ def list_page(
     """
     paged = page is not None or pagesize is not None
     if keys is not None and paged:
-        chosen = paginate(keys.order_by(*order_by), page, pagesize)
-        statement = query.where(order_by[-1].in_(chosen.scalar_subquery())).order_by(*order_by)
+        # Joined as a derived table, not ``id IN (...)``: PostgreSQL then fetches the page's rows by primary
+        # key instead of hashing a scan of the whole table against the page's ids.
+        chosen = paginate(keys.order_by(*order_by), page, pagesize).subquery("page")
+        statement = query.join(chosen, order_by[-1] == chosen.c[0]).order_by(*order_by)
     else:
         statement = paginate(query.order_by(*order_by), page, pagesize)
     rows = list(conn.execute(statement).mappings())
