@@ -11,9 +11,9 @@ from __future__ import annotations
 from sqlalchemy import Connection, func, select, update
 
 from provisioner.db.schema import host, storage_pool, vm_instance, volume
+from provisioner.services.compute.allocator.model import MIB
 from provisioner.services.compute.states import HOLDS_HOST, VolumeState
 
-MIB = 1024 * 1024
 _HOLDING = sorted(state.value for state in HOLDS_HOST)
 
 

@@ -34,12 +34,11 @@ from provisioner.services.compute.allocator import (
     release_host,
     release_pool,
 )
+from provisioner.services.compute.allocator.model import MIB
 from provisioner.services.compute.settings import planner_settings
 from provisioner.services.compute.states import HOLDS_HOST, VMEvent, VolumeState, next_vm_state
 from provisioner.services.compute.vms import affinity_hosts, split_tags, vm_row
 from provisioner.services.infrastructure.capacity import adjust_host_allocation
-
-MIB = 1024 * 1024
 
 
 def _release(conn: Connection, vm: Any) -> None:

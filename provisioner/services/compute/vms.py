@@ -36,7 +36,6 @@ from provisioner.services.compute.allocator import (
 from provisioner.services.compute.settings import planner_settings
 from provisioner.services.compute.states import HOLDS_HOST, VolumeState
 
-GIB = 1024**3
 ANTI_AFFINITY, AFFINITY = "host anti-affinity", "host affinity"
 
 

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 MIB = 1024 * 1024
+GIB = 1024 * MIB
 
 #: Host ``status`` and ``resource_state`` a host needs to receive new VMs (§9).
 HOST_UP = "Up"

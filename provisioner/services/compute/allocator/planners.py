@@ -26,6 +26,7 @@ from provisioner.exceptions import ParamError
 from provisioner.services.compute.allocator import filters
 from provisioner.services.compute.allocator.model import (
     ALLOCATION_ENABLED,
+    GIB,
     Candidate,
     ClusterCandidate,
     DeploymentRequest,
@@ -39,7 +40,6 @@ from provisioner.services.compute.allocator.model import (
 FIRSTFIT, RANDOM, USERDISPERSING, LEASTCONSUMED = "firstfit", "random", "userdispersing", "firstfitleastconsumed"
 ALGORITHMS = (FIRSTFIT, RANDOM, USERDISPERSING, LEASTCONSUMED)
 CAPACITY_TYPES = ("CPU", "RAM", "COMBINED")
-GIB = 1024**3
 _CPU_KEY = attrgetter("cpu_share", "id")
 _MEM_KEY = attrgetter("mem_share", "id")
 
