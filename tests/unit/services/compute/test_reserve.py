@@ -104,7 +104,10 @@ def test_a_hinted_host_lost_to_a_race_says_so(cloud: Cloud, monkeypatch: pytest.
         stale = load_snapshot(conn, request(cloud, host_id=h1))
         conn.execute(update(host).where(host.c.id == h1).values(cpu_allocated=2000))
     monkeypatch.setattr(reserve, "load_snapshot", lambda conn, req, with_account_vms: stale)
-    with pytest.raises(
-        InsufficientCapacityError, match=r"\(host h1 requested\).*: 1 host filled by a concurrent deployment$"
-    ), cloud.engine.begin() as conn:
+    with (
+        pytest.raises(
+            InsufficientCapacityError, match=r"\(host h1 requested\).*: 1 host filled by a concurrent deployment$"
+        ),
+        cloud.engine.begin() as conn,
+    ):
         allocate(conn, request(cloud, host_id=h1), PlannerSettings(algorithm="firstfit"))
