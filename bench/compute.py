@@ -213,7 +213,7 @@ def main() -> int:
             def read() -> None:
                 nonlocal snapshot
                 with engine.connect() as conn:
-                    snapshot = load_snapshot(conn, probe, with_account_vms=True)
+                    snapshot = load_snapshot(conn, probe, with_account_vms=True, all_tags=True)
 
             read_cpu, read_wall = best_cpu(args.runs, read)
             reserve_cpu, reserve_wall = best_cpu(args.runs, partial(allocate_rolled_back, engine, probe))

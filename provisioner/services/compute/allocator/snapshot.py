@@ -66,7 +66,7 @@ def _clusters(conn: Connection, zone_id: int) -> list[Any]:
 
 
 def _hosts(
-    conn: Connection, request: DeploymentRequest, factors: dict[int, tuple[float, float]]
+    conn: Connection, request: DeploymentRequest, factors: dict[int, tuple[float, float]], all_tags: bool
 ) -> list[HostCandidate]:
     query = select(
         host.c.id,
@@ -89,7 +89,8 @@ def _hosts(
         query = query.where(host.c.cluster_id == request.cluster_id)
     elif request.pod_id is not None:
         query = query.where(host.c.pod_id == request.pod_id)
-    tags = _tags(conn, host_tag, host, "host_id", request.zone_id)
+    # Tags matter only to a request that asks for some (the empty set fits every host).
+    tags = _tags(conn, host_tag, host, "host_id", request.zone_id) if request.host_tags or all_tags else {}
     none: frozenset[str] = frozenset()
     hosts = []
     # Tuple unpacking, not ``row.name`` lookups: with 10,000 hosts this loop is most of a snapshot read.
@@ -132,10 +133,10 @@ def _hosts(
     return hosts
 
 
-def _pools(conn: Connection, zone_id: int) -> list[PoolCandidate]:
+def _pools(conn: Connection, zone_id: int, with_tags: bool) -> list[PoolCandidate]:
     used_threshold = scoped_float(conn, POOL_USED_THRESHOLD, "zone", zone_id)
     allocated_threshold = scoped_float(conn, POOL_ALLOCATED_THRESHOLD, "zone", zone_id)
-    tags = _tags(conn, storage_pool_tag, storage_pool, "pool_id", zone_id)
+    tags = _tags(conn, storage_pool_tag, storage_pool, "pool_id", zone_id) if with_tags else {}
     rows = conn.execute(
         select(storage_pool, storage_factor(storage_pool.c.id, storage_pool.c.pool_type).label("factor"))
         .where(storage_pool.c.zone_id == zone_id, storage_pool.c.removed.is_(None))
@@ -179,8 +180,13 @@ def _account_vms(conn: Connection, zone_id: int, account_id: int) -> dict[int, i
     return {int(host_id): int(count) for host_id, count in rows}
 
 
-def load_snapshot(conn: Connection, request: DeploymentRequest, *, with_account_vms: bool = False) -> Snapshot:
+def load_snapshot(
+    conn: Connection, request: DeploymentRequest, *, with_account_vms: bool = False, all_tags: bool = False
+) -> Snapshot:
     """Read the request's zone (narrowed to a pod, cluster or host hint) for the planners.
+
+    Host and pool tags are read only when the request asks for tags, unless ``all_tags`` (a
+    snapshot meant to serve other requests too, as in the benchmark).
 
     Raises:
         ParamError: the zone does not exist (431).
@@ -200,7 +206,7 @@ def load_snapshot(conn: Connection, request: DeploymentRequest, *, with_account_
     }
     cluster_rows = _clusters(conn, request.zone_id)
     factors = {r.id: (float(r.cpu_factor), float(r.mem_factor)) for r in cluster_rows}
-    hosts = _hosts(conn, request, factors)
+    hosts = _hosts(conn, request, factors, all_tags)
     by_cluster: dict[int, list[HostCandidate]] = defaultdict(list)
     for candidate in hosts:
         if candidate.cluster_id is not None:
@@ -224,7 +230,7 @@ def load_snapshot(conn: Connection, request: DeploymentRequest, *, with_account_
             mem_total=sum(h.memory * h.mem_factor for h in usable),
             mem_allocated=sum(h.memory_allocated for h in usable),
         )
-    pools = _pools(conn, request.zone_id)
+    pools = _pools(conn, request.zone_id, all_tags or any(v.tags for v in request.volumes))
     cluster_pools: dict[int, list[PoolCandidate]] = defaultdict(list)
     local_pools: dict[int, list[PoolCandidate]] = defaultdict(list)
     for p in pools:
