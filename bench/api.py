@@ -38,8 +38,10 @@ Loads 10,000 hosts (10 per cluster), 1,000 clusters (in 20 pods of 4 zones) and 
 inserts, starts the real server (``provisioner serve``, one process, its own port and data directory), then
 sends signed requests (HMAC-SHA1, signatureVersion 3, as ``cs`` signs them) over one keep-alive connection:
 ``listHosts page=1 pagesize=500`` and ``listZones``, after a warm-up, 200 of each, and prints p50/p99 of the
-wall-clock time per request. The baseline is the same number of signed ``listCapabilities`` requests, which
-touch no table: the ratio shows what the list costs beyond authentication and the HTTP path.
+wall-clock time per request, and the server's CPU time (user + system, from /proc) per request with the
+machine's load average: on a shared machine the wall clock also measures the other work. The baseline is the
+same number of signed ``listCapabilities`` requests, which touch no table: the ratio shows what the list costs
+beyond authentication and the HTTP path. The floors are judged on the wall clock, as specified.
 
 Floors: p50 <= 30 ms and p99 <= 150 ms for both lists; idle server RSS <= 150 MB (VmRSS of the server process,
 read after the measured requests, once it has been idle for a second). Exit status 1 when a floor is missed.
@@ -211,6 +213,11 @@ class Server:
                 return int(line.split()[1]) / 1024
         raise RuntimeError("no VmRSS")
 
+    def cpu_ms(self) -> float:
+        """CPU time (user + system) the server process has used so far, in milliseconds."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
+
     def stop(self) -> None:
         """SIGTERM, then SIGKILL after 30 s."""
         if self.process.poll() is None:
@@ -285,10 +292,31 @@ def signed(server: Server, **params: str) -> dict[str, str]:
     return {**values, "signature": sign(values, server.secretkey)}
 
 
-def timings(client: httpx.Client, server: Server, count: int, warmup: int, **params: str) -> list[float]:
-    """Milliseconds per request of ``count`` signed requests (after ``warmup`` unmeasured ones)."""
+@dataclass
+class Series:
+    """One command's measured requests: wall-clock milliseconds each, and the server's CPU per request."""
+
+    wall: list[float]
+    cpu_per_request: float
+
+    @property
+    def p50(self) -> float:
+        """Median wall-clock time."""
+        return percentile(self.wall, 0.5)
+
+    @property
+    def p99(self) -> float:
+        """99th percentile wall-clock time."""
+        return percentile(self.wall, 0.99)
+
+
+def timings(client: httpx.Client, server: Server, count: int, warmup: int, **params: str) -> Series:
+    """``count`` signed requests (after ``warmup`` unmeasured ones), timed one by one."""
     result: list[float] = []
+    cpu_before = 0.0
     for index in range(warmup + count):
+        if index == warmup:
+            cpu_before = server.cpu_ms()
         query = signed(server, **params)
         started = time.perf_counter()
         answer = client.get(server.url, params=query)
@@ -297,7 +325,7 @@ def timings(client: httpx.Client, server: Server, count: int, warmup: int, **par
             raise RuntimeError(f"{params['command']} answered {answer.status_code}: {answer.text[:300]}")
         if index >= warmup:
             result.append(elapsed)
-    return result
+    return Series(result, (server.cpu_ms() - cpu_before) / count)
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -330,13 +358,18 @@ def bench_database(name: str, db_url: str, work: Path, count: int, failures: lis
             raise RuntimeError(f"listHosts answered count={body['count']} with {len(body['host'])} rows")
         time.sleep(1.0)
         rss = server.rss_mb()
-    base50, base99 = percentile(base, 0.5), percentile(base, 0.99)
-    print(f"  baseline listCapabilities               p50 {base50:6.1f} ms  p99 {base99:6.1f} ms")
-    for label, values in (("listHosts pagesize=500", hosts), ("listZones", zones_ms)):
-        p50, p99 = percentile(values, 0.5), percentile(values, 0.99)
-        check(f"{label} p50", p50, P50_FLOOR_MS, "ms", failures)
-        check(f"{label} p99", p99, P99_FLOOR_MS, "ms", failures)
-        print(f"  {label:<38} p50 ratio to baseline {p50 / base50:5.1f}x, p99 {p99 / base99:5.1f}x")
+    print(f"  load average of the machine: {' '.join(f'{value:.1f}' for value in os.getloadavg())}")
+    print(
+        f"  baseline listCapabilities               p50 {base.p50:6.1f} ms  p99 {base.p99:6.1f} ms"
+        f"  server CPU {base.cpu_per_request:5.1f} ms/request"
+    )
+    for label, series in (("listHosts pagesize=500", hosts), ("listZones", zones_ms)):
+        check(f"{label} p50", series.p50, P50_FLOOR_MS, "ms", failures)
+        check(f"{label} p99", series.p99, P99_FLOOR_MS, "ms", failures)
+        print(
+            f"  {label:<38} ratio to baseline p50 {series.p50 / base.p50:5.1f}x, p99 {series.p99 / base.p99:5.1f}x;"
+            f" server CPU {series.cpu_per_request:5.1f} ms/request"
+        )
     check("idle server RSS", rss, RSS_FLOOR_MB, "MB", failures)
 
 

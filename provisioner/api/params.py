@@ -114,6 +114,8 @@ def _scalar(command: str, spec: ParamSpec, kind: str, text: str) -> Any:
         return str(uuid.UUID(text))  # ids are lower-case on the wire
     if len(text) > spec.length:
         raise ParamError(f"Value greater than max allowed length {spec.length} for param: {spec.name}")
+    if "\x00" in text:  # PostgreSQL cannot store a NUL character in text: refuse it up front on every database
+        raise invalid_value(command, spec.name, text.replace("\x00", "\\0"))
     return text
 
 
@@ -121,6 +123,8 @@ def _convert(command: str, spec: ParamSpec, value: Value) -> Any:
     if spec.type == "map":
         if isinstance(value, str):
             raise invalid_value(command, spec.name, value)
+        if any("\x00" in text for entry in value for text in (*entry, *entry.values())):
+            raise invalid_value(command, spec.name, f"{spec.name}[...]")
         return value
     if not isinstance(value, str):
         raise invalid_value(command, spec.name, f"{spec.name}[...]")
