@@ -1,8 +1,9 @@
 """Resource tags (``createTags``, ``deleteTags``, ``listTags``) and the helpers other areas list tags with.
 
-Who may tag a resource depends on who owns it, which only the resource's area knows. Each area
-registers an :data:`OwnerLookup` for its CloudStack resource type (``UserVm``, ``Volume``...) with
-:func:`register_resource_type`; infrastructure and identity types are registered here.
+A tag belongs to the account that created it and is seen like any account resource (visibility
+conditions). Which resources can be tagged, and who may tag them, depends on who owns them, which only
+the resource's area knows: each area registers its CloudStack resource types with
+:func:`register_resource_type`. Identity and infrastructure types are registered at the end of this module.
 """
 
 from __future__ import annotations
@@ -14,29 +15,66 @@ from sqlalchemy import ColumnElement, Connection, RowMapping, Table, and_, delet
 
 from provisioner.db.schema import (
     account,
+    cluster,
     disk_offering,
     domain,
+    host,
+    image_store,
     network_offering,
     os_type,
+    physical_network,
+    pod,
     resource_tag,
     service_offering,
     storage_pool,
+    user,
     zone,
 )
 from provisioner.exceptions import ParamError, PermissionDeniedError
-from provisioner.services.identity.visibility import account_pk, visible_condition
-from provisioner.services.infrastructure.common import Row, contains, list_page
+from provisioner.services.identity.visibility import account_pk, can_manage_domain, visible_condition
+from provisioner.services.infrastructure.common import Row, list_page
 from provisioner.services.principal import Caller
 
-#: Owners of resources by UUID: ``(account internal id, domain internal id)``; ``(None, None)`` = the system.
+#: The owner of a resource: ``(account internal id, domain internal id)``; ``(None, None)`` is the system.
 Owner = tuple[int | None, int | None]
+#: The owners of the live resources among some (lower-case) UUIDs; unknown UUIDs are left out.
 OwnerLookup = Callable[[Connection, Sequence[str]], dict[str, Owner]]
+SYSTEM: Owner = (None, None)
+
 _LOOKUPS: dict[str, OwnerLookup] = {}
 
 
 def register_resource_type(name: str, lookup: OwnerLookup) -> None:
-    """Let ``createTags``/``deleteTags`` act on resources of type ``name`` (CloudStack's spelling)."""
+    """Let ``createTags``/``deleteTags``/``listTags`` act on resources of one type.
+
+    This is the one entry point for an area to make its resources taggable, e.g.
+    ``register_resource_type("UserVm", vm_owners)`` at import of the area's service module.
+
+    Args:
+        name: CloudStack's ``ResourceObjectType`` spelling (matched case-insensitively on the wire).
+        lookup: the owners of live resources by UUID. Resources owned by :data:`SYSTEM` may be tagged
+            by root admins only; others by their account and the admins of their domain.
+    """
     _LOOKUPS[name] = lookup
+
+
+def system_owned(table: Table) -> OwnerLookup:
+    """An :data:`OwnerLookup` for a table of system resources (zones, offerings...): live rows, no owner."""
+
+    def lookup(conn: Connection, uuids: Sequence[str]) -> dict[str, Owner]:
+        query = select(table.c.uuid).where(table.c.uuid.in_(list(uuids)))
+        if "removed" in table.c:
+            query = query.where(table.c.removed.is_(None))
+        return dict.fromkeys(conn.execute(query).scalars(), SYSTEM)
+
+    return lookup
+
+
+def _accounts(conn: Connection, uuids: Sequence[str]) -> dict[str, Owner]:
+    query = select(account.c.uuid, account.c.id, account.c.domain_id).where(
+        account.c.uuid.in_(list(uuids)), account.c.removed.is_(None)
+    )
+    return {uuid: (pk, domain_id) for uuid, pk, domain_id in conn.execute(query).tuples()}
 
 
 def resource_type_name(value: str) -> str:
@@ -48,60 +86,22 @@ def resource_type_name(value: str) -> str:
     for name in _LOOKUPS:
         if name.lower() == value.strip().lower():
             return name
-    raise ParamError(f"Invalid resource type: {value}")
+    raise ParamError(f"Invalid resource type {value}")
 
 
-def _system_owned(table: Table) -> OwnerLookup:
-    def lookup(conn: Connection, uuids: Sequence[str]) -> dict[str, Owner]:
-        query = select(table.c.uuid).where(table.c.uuid.in_(uuids), table.c.removed.is_(None))
-        return dict.fromkeys(conn.execute(query).scalars(), (None, None))
-
-    return lookup
-
-
-def _accounts(conn: Connection, uuids: Sequence[str]) -> dict[str, Owner]:
-    query = select(account.c.uuid, account.c.id, account.c.domain_id).where(
-        account.c.uuid.in_(uuids), account.c.removed.is_(None)
-    )
-    return {uuid: (pk, domain_id) for uuid, pk, domain_id in conn.execute(query).tuples()}
-
-
-def _domains(conn: Connection, uuids: Sequence[str]) -> dict[str, Owner]:
-    query = select(domain.c.uuid, domain.c.id).where(domain.c.uuid.in_(uuids), domain.c.removed.is_(None))
-    return {uuid: (None, pk) for uuid, pk in conn.execute(query).tuples()}
-
-
-for _name, _table in (
-    ("Zone", zone),
-    ("Storage", storage_pool),
-    ("ServiceOffering", service_offering),
-    ("DiskOffering", disk_offering),
-    ("NetworkOffering", network_offering),
-    ("GuestOs", os_type),
-):
-    register_resource_type(_name, _system_owned(_table))
-register_resource_type("Account", _accounts)
-register_resource_type("Domain", _domains)
-
-
-def _check_access(conn: Connection, caller: Caller, owner: Owner, uuid: str) -> None:
+def _check_access(conn: Connection, caller: Caller, kind: str, owner: Owner, uuid: str) -> None:
     if caller.is_root_admin:
         return
+    if owner == SYSTEM:
+        raise PermissionDeniedError(f"Account {caller.account_name} does not have permission to tag {kind} resources")
     account_id, domain_id = owner
-    allowed = False
-    if account_id is not None or domain_id is not None:
-        mine = conn.execute(select(account_pk(caller))).scalar_one()
-        if caller.is_domain_admin and domain_id is not None:
-            path = conn.execute(select(domain.c.path).where(domain.c.id == domain_id)).scalar_one()
-            allowed = str(path).startswith(caller.domain_path)
-        else:
-            allowed = account_id == mine
-    if not allowed:
+    mine = conn.execute(select(account_pk(caller))).scalar_one()
+    path = conn.execute(select(domain.c.path).where(domain.c.id == domain_id)).scalar_one_or_none()
+    if account_id != mine and not (path is not None and can_manage_domain(caller, str(path))):
         raise PermissionDeniedError(f"Account {caller.account_name} does not have permission to tag resource {uuid}")
 
 
-def _owners(conn: Connection, caller: Caller, resourcetype: str, resourceids: Sequence[str]) -> dict[str, Owner]:
-    kind = resource_type_name(resourcetype)
+def _owners(conn: Connection, caller: Caller, kind: str, resourceids: Sequence[str]) -> dict[str, Owner]:
     wanted = [item.strip().lower() for item in resourceids if item.strip()]
     if not wanted:
         raise ParamError("Unable to execute API command createtags due to missing parameter resourceids")
@@ -109,8 +109,9 @@ def _owners(conn: Connection, caller: Caller, resourcetype: str, resourceids: Se
     for uuid in wanted:
         if uuid not in owners:
             raise ParamError(f"Unable to find resource by id {uuid} and type {kind}")
-        _check_access(conn, caller, owners[uuid], uuid)
-    return owners
+    for uuid in wanted:
+        _check_access(conn, caller, kind, owners[uuid], uuid)
+    return {uuid: owners[uuid] for uuid in wanted}
 
 
 def create_tags(
@@ -124,6 +125,8 @@ def create_tags(
 ) -> None:
     """Tag resources (``createTags``); ``tags`` are the unpacked ``tags[i].key/value`` entries.
 
+    The tags belong to the caller's account, as CloudStack records who tagged.
+
     Raises:
         ParamError: unknown type or resource, an empty key, or a key the resource has already.
         PermissionDeniedError: the caller may not act on a resource.
@@ -132,8 +135,8 @@ def create_tags(
     owners = _owners(conn, caller, kind, resourceids)
     pairs = [(entry.get("key", ""), entry.get("value", "")) for entry in tags]
     if not pairs or any(not key for key, _ in pairs):
-        raise ParamError("Unable to execute API command createtags due to missing parameter tags[].key")
-    existing = set(
+        raise ParamError("Unable to execute API command createtags due to missing parameter tags")
+    taken = set(
         conn.execute(
             select(resource_tag.c.resource_uuid, resource_tag.c.key).where(
                 resource_tag.c.resource_type == kind,
@@ -142,21 +145,23 @@ def create_tags(
             )
         ).tuples()
     )
-    me = conn.execute(select(account.c.id, account.c.domain_id).where(account.c.uuid == caller.account_id)).one()
+    me = conn.execute(
+        select(account.c.id, domain.c.id).where(account.c.uuid == caller.account_id, domain.c.uuid == caller.domain_id)
+    ).one()
     rows = []
-    for uuid, (owner_account, owner_domain) in owners.items():
+    for uuid in owners:
         for key, value in pairs:
-            if (uuid, key) in existing:
+            if (uuid, key) in taken:
                 raise ParamError(f"A tag with key {key} already exists on {kind} {uuid}")
+            taken.add((uuid, key))
             rows.append(
                 {
                     "key": key,
                     "value": value,
                     "resource_type": kind,
                     "resource_uuid": uuid,
-                    # System resources carry the tagging admin's account, as CloudStack records the caller.
-                    "account_id": owner_account if owner_account is not None else me.id,
-                    "domain_id": owner_domain if owner_domain is not None else me.domain_id,
+                    "account_id": me[0],
+                    "domain_id": me[1],
                     "customer": customer,
                 }
             )
@@ -171,15 +176,22 @@ def delete_tags(
     resourcetype: str,
     tags: Sequence[Mapping[str, str]] | None = None,
 ) -> None:
-    """Remove tags (``deleteTags``): the given keys (and values, when given), or every tag of the resources."""
+    """Remove tags the caller may see (``deleteTags``): the given keys (and values, when given), or every tag.
+
+    Raises:
+        ParamError: unknown type or resource.
+        PermissionDeniedError: the caller may not act on a resource.
+    """
     kind = resource_type_name(resourcetype)
     owners = _owners(conn, caller, kind, resourceids)
     query = delete(resource_tag).where(
-        resource_tag.c.resource_type == kind, resource_tag.c.resource_uuid.in_(list(owners))
+        resource_tag.c.resource_type == kind,
+        resource_tag.c.resource_uuid.in_(list(owners)),
+        visible_condition(caller, resource_tag.c.account_id, resource_tag.c.domain_id),
     )
     if tags:
         matches = [
-            and_(resource_tag.c.key == entry["key"], resource_tag.c.value == entry["value"])
+            and_(resource_tag.c.key == entry.get("key", ""), resource_tag.c.value == entry["value"])
             if entry.get("value")
             else resource_tag.c.key == entry.get("key", "")
             for entry in tags
@@ -198,6 +210,7 @@ def tag_row(m: RowMapping) -> Row:
         "account": m["account_name"],
         "domainid": m["domain_uuid"],
         "domain": m["domain_name"],
+        "domainpath": "ROOT" + m["domain_path"].rstrip("/") if m["domain_path"] else None,
         "customer": m["customer"],
     }
 
@@ -209,6 +222,7 @@ def _select() -> Any:
             account.c.name.label("account_name"),
             domain.c.uuid.label("domain_uuid"),
             domain.c.name.label("domain_name"),
+            domain.c.path.label("domain_path"),
         )
         .outerjoin(account, account.c.id == resource_tag.c.account_id)
         .outerjoin(domain, domain.c.id == resource_tag.c.domain_id)
@@ -228,21 +242,20 @@ def list_tags(
     page: int | None = None,
     pagesize: int | None = None,
 ) -> tuple[list[Row], int]:
-    """List the tags the caller may see (``listTags``)."""
+    """The tags the caller may see (``listTags``), as wire rows; returns (one page, total count)."""
     conditions = [visible_condition(caller, resource_tag.c.account_id, resource_tag.c.domain_id)]
     if resourcetype:
         conditions.append(resource_tag.c.resource_type == resource_type_name(resourcetype))
-    if resourceid:
-        conditions.append(resource_tag.c.resource_uuid == resourceid.lower())
-    for given, column in (
-        (key, resource_tag.c.key),
-        (value, resource_tag.c.value),
-        (customer, resource_tag.c.customer),
+    for column, wanted in (
+        (resource_tag.c.resource_uuid, resourceid.lower() if resourceid else None),
+        (resource_tag.c.key, key),
+        (resource_tag.c.value, value),
+        (resource_tag.c.customer, customer),
     ):
-        if given is not None:
-            conditions.append(column == given)
+        if wanted:
+            conditions.append(column == wanted)
     if keyword:
-        conditions.append(or_(contains(resource_tag.c.key, keyword), contains(resource_tag.c.value, keyword)))
+        conditions.append(resource_tag.c.key.contains(keyword, autoescape=True))
     rows, total = list_page(conn, _select().where(*conditions), [resource_tag.c.id], page, pagesize)
     return [tag_row(m) for m in rows], total
 
@@ -271,3 +284,24 @@ def tagged_with(resourcetype: str, uuid_column: Any, tags: Sequence[Mapping[str,
             match = match.where(resource_tag.c.value == entry["value"])
         conditions.append(uuid_column.in_(match))
     return and_(true(), *conditions)
+
+
+register_resource_type("Account", _accounts)
+# Domains and users are tagged by root admins only, as are the system's infrastructure and offerings.
+for _name, _table in (
+    ("Domain", domain),
+    ("User", user),
+    ("Zone", zone),
+    ("Pod", pod),
+    ("Cluster", cluster),
+    ("Host", host),
+    ("StoragePool", storage_pool),
+    ("Storage", storage_pool),  # CloudStack's ResourceObjectType name for primary storage
+    ("ImageStore", image_store),
+    ("PhysicalNetwork", physical_network),
+    ("ServiceOffering", service_offering),
+    ("DiskOffering", disk_offering),
+    ("NetworkOffering", network_offering),
+    ("GuestOs", os_type),
+):
+    register_resource_type(_name, system_owned(_table))
