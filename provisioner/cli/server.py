@@ -14,8 +14,9 @@ from typing import Annotated
 import typer
 
 from provisioner.cli.output import err_console, print_json
-from provisioner.db.engine import DATA_DIR_ENV, create_engine_for, default_url
-from provisioner.db.migrate import current_revision, upgrade
+
+# The database stack (SQLAlchemy, Alembic) is imported inside each command: `--help` stays fast.
+DATA_DIR_ENV = "PROVISIONER_DATA_DIR"  # provisioner.db.engine.DATA_DIR_ENV, kept in step by a test
 
 DbOption = Annotated[
     str | None,
@@ -73,6 +74,7 @@ def serve(
     import uvicorn
 
     from provisioner.api.settings import ApiSettings
+    from provisioner.db.engine import default_url
     from provisioner.server.app import ServerOptions, build_server
     from provisioner.server.bootstrap import masked
     from provisioner.server.runner import serve as run
@@ -97,6 +99,8 @@ def serve(
 
 def db_upgrade(*, db: DbOption = None, data_dir: DataDirOption = None) -> None:
     """Bring the database schema to the newest revision (the server also does this on start)."""
+    from provisioner.db.engine import create_engine_for, default_url
+    from provisioner.db.migrate import current_revision, upgrade
     from provisioner.server.bootstrap import masked
 
     _use_data_dir(data_dir)
@@ -115,6 +119,7 @@ def admin_keys(
     as_json: Annotated[bool, typer.Option("--json", help="Print {apikey, secretkey} as JSON.")] = False,
 ) -> None:
     """Print the admin's API key and secret key, registering a pair when it has none."""
+    from provisioner.db.engine import create_engine_for
     from provisioner.server.bootstrap import admin_keys as keys_of
     from provisioner.server.bootstrap import prepare_database
     from provisioner.services.identity import IdentityService

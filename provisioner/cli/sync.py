@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from provisioner.cli.output import OutputFormat, err_console, out_console, print_json
-from provisioner.client import CloudStackClient, Credentials
-from provisioner.config import load_topology
-from provisioner.model import Cloud
-from provisioner.services.sync import apply_plan, plan_for
-from provisioner.services.sync.desired import regions_served_by
-from provisioner.services.sync.render import render_plan
+
+if TYPE_CHECKING:
+    from provisioner.model import Cloud
 
 #: ``--detailed-exitcode``: the plan has changes (terraform's convention).
 EXIT_CHANGES = 2
@@ -23,6 +20,8 @@ def _default_regions(cloud: Cloud, url: str) -> list[str] | None:
     """Without --region: the regions the API URL serves, when the file has several and some match."""
     if len(cloud.regions) < 2:
         return None
+    from provisioner.services.sync.desired import regions_served_by
+
     served = regions_served_by(cloud, url)
     if served:
         err_console.print(f"managing the zones of region {', '.join(served)} (served at {url}); --region to choose")
@@ -62,6 +61,12 @@ def sync(
     regions, those the API URL serves (or --region). Exit codes:
     0 nothing to do or applied, 2 changes pending (with --detailed-exitcode), 3 a call failed.
     """
+    # Imported here: the client and the sync engine are only needed when the command runs.
+    from provisioner.client import CloudStackClient, Credentials
+    from provisioner.config import load_topology
+    from provisioner.services.sync import apply_plan, plan_for
+    from provisioner.services.sync.render import render_plan
+
     cloud = load_topology(topology)
     credentials = Credentials.resolve(api, key_file=api_key_file)
     with CloudStackClient(credentials) as client:

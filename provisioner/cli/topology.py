@@ -1,4 +1,7 @@
-"""Commands that read a topology file: validate, inventory, render."""
+"""Commands that read a topology file: validate, inventory, render.
+
+Libraries are imported inside each command so that ``--help`` and ``--version`` start fast.
+"""
 
 from __future__ import annotations
 
@@ -10,11 +13,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from provisioner.ansible import apply_limit, build_inventory, render_project, serialize
 from provisioner.cli.output import OutputFormat, issues_as_json, out_console, print_issues, print_json
-from provisioner.config import load_topology
 from provisioner.exceptions import ModelError
-from provisioner.model.summary import summarize
 
 TopologyArg = Annotated[
     Path, typer.Argument(help="The topology file (YAML).", exists=False, dir_okay=False, show_default=False)
@@ -24,6 +24,9 @@ OutputOpt = Annotated[OutputFormat, typer.Option("--output", help="Print as text
 
 def validate(topology: TopologyArg, output: OutputOpt = OutputFormat.TEXT) -> None:
     """Check a topology file and list every problem at once, or summarise what it describes."""
+    from provisioner.config import load_topology
+    from provisioner.model.summary import summarize
+
     try:
         cloud = load_topology(topology)
     except ModelError as exc:
@@ -73,6 +76,9 @@ def inventory(
     limit: LimitOpt = None,
 ) -> None:
     """Print the Ansible inventory of a cloud (groups follow regions > zones > pods > clusters)."""
+    from provisioner.ansible import apply_limit, build_inventory, serialize
+    from provisioner.config import load_topology
+
     built = build_inventory(load_topology(topology))
     if limit:
         built = apply_limit(built, limit)
@@ -89,6 +95,9 @@ def render(
     output: OutputOpt = OutputFormat.TEXT,
 ) -> None:
     """Write a complete Ansible project (inventory, vars, ansible.cfg, playbooks) for a cloud."""
+    from provisioner.ansible import apply_limit, build_inventory, render_project
+    from provisioner.config import load_topology
+
     cloud = load_topology(topology)
     built = apply_limit(build_inventory(cloud), limit) if limit else None
     if built is not None and plugin:

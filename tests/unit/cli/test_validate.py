@@ -105,3 +105,17 @@ def test_console_script_version_and_help() -> None:
     assert "validate" in helptext
     usage = subprocess.run([exe, "validate"], capture_output=True, text=True, check=False)
     assert usage.returncode == 2
+
+
+def test_cli_data_dir_variable_matches_the_database_layer() -> None:
+    from provisioner.cli import server
+    from provisioner.db import engine
+
+    assert server.DATA_DIR_ENV == engine.DATA_DIR_ENV
+
+
+def test_help_does_not_import_the_server_stack() -> None:
+    heavy = "('sqlalchemy', 'alembic', 'httpx')"
+    code = f"import sys, provisioner.cli.main; print(sorted(m for m in {heavy} if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
