@@ -145,9 +145,8 @@ def create_tags(
             )
         ).tuples()
     )
-    me = conn.execute(
-        select(account.c.id, domain.c.id).where(account.c.uuid == caller.account_id, domain.c.uuid == caller.domain_id)
-    ).one()
+    caller_domain = select(domain.c.id).where(domain.c.uuid == caller.domain_id).scalar_subquery()
+    me = conn.execute(select(account_pk(caller), caller_domain)).one()
     rows = []
     for uuid in owners:
         for key, value in pairs:

@@ -7,8 +7,8 @@ from pydantic import Field
 from provisioner.api.fields import BaseParams, ListDomainResourcesParams, param
 from provisioner.api.registry import CommandContext, api_command
 from provisioner.api.responses import ListResult, ResponseModel
-from provisioner.server import tags
 from provisioner.server.backend import backend_of, page_numbers
+from provisioner.services import tags
 
 
 class TagResponse(ResponseModel):
@@ -50,9 +50,9 @@ def create_tags(ctx: CommandContext, params: CreateTagsParams) -> None:
         lambda conn: tags.create_tags(
             conn,
             ctx.caller,
-            params.resourcetype,
-            [item.lower() for item in params.resourceids],
-            params.tags,
+            resourceids=params.resourceids,
+            resourcetype=params.resourcetype,
+            tags=params.tags,
             customer=params.customer,
         )
     )
@@ -80,9 +80,9 @@ def delete_tags(ctx: CommandContext, params: DeleteTagsParams) -> None:
         lambda conn: tags.delete_tags(
             conn,
             ctx.caller,
-            params.resourcetype,
-            [item.lower() for item in params.resourceids],
-            params.tags,
+            resourceids=params.resourceids,
+            resourcetype=params.resourcetype,
+            tags=params.tags,
         )
     )
 
@@ -110,12 +110,12 @@ class ListTagsParams(ListDomainResourcesParams):
 def list_tags(ctx: CommandContext, params: ListTagsParams) -> ListResult[TagResponse]:
     """List the tags the caller may see."""
     page, pagesize = page_numbers(ctx.page)
-    total, rows = backend_of(ctx).identity.transaction(
+    rows, total = backend_of(ctx).identity.transaction(
         lambda conn: tags.list_tags(
             conn,
             ctx.caller,
-            kind=params.resourcetype,
-            resource_id=params.resourceid,
+            resourcetype=params.resourcetype,
+            resourceid=params.resourceid,
             key=params.key,
             value=params.value,
             customer=params.customer,

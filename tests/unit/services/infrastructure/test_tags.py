@@ -7,8 +7,8 @@ from sqlalchemy import Connection, select
 
 from provisioner.db.schema import zone
 from provisioner.exceptions import ParamError, PermissionDeniedError
+from provisioner.services import tags
 from provisioner.services.identity import IdentityService
-from provisioner.services.infrastructure import tags
 from provisioner.services.principal import Caller
 from tests.unit.services.helpers import make_account
 from tests.unit.services.infrastructure.builders import sim_zone
