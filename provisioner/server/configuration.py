@@ -13,7 +13,7 @@ from sqlalchemy import Connection, Table, select, update
 
 from provisioner.db.schema import account, cluster, configuration, domain, image_store, storage_pool, utcnow, zone
 from provisioner.exceptions import ParamError
-from provisioner.services.identity.common import count_of, paginate
+from provisioner.services.common import count_of, paginate
 from provisioner.services.infrastructure.common import contains, get_live, require_root
 from provisioner.services.infrastructure.settings import set_scoped_value
 from provisioner.services.principal import Caller

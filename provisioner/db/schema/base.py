@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import uuid as uuidlib
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import BigInteger, Column, DateTime, Integer, MetaData, String
+from sqlalchemy import BigInteger, Column, DateTime, Integer, MetaData, String, text
 
 #: Constraint names are deterministic, so migrations can drop or alter them on both databases.
 NAMING_CONVENTION = {
@@ -50,3 +51,10 @@ def created_column() -> Column[datetime]:
 def removed_column() -> Column[datetime]:
     """Soft-delete marker: set when CloudStack would keep the row but hide it."""
     return Column("removed", DateTime(), nullable=True)
+
+
+def live_only() -> dict[str, Any]:
+    """Partial-index options (both dialects): the index covers rows not soft-deleted, so a removed row
+    frees its unique name (an index's ``**live_only()``)."""
+    condition = text("removed IS NULL")
+    return {"sqlite_where": condition, "postgresql_where": condition}

@@ -2,26 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from sqlalchemy import Boolean, Column, DateTime, ForeignKey, Index, Integer, String, Table, Text, text
+from sqlalchemy import Boolean, Column, DateTime, ForeignKey, Index, Integer, String, Table, Text
 
 from provisioner.db.schema.base import (
     BigId,
     created_column,
     id_column,
+    live_only,
     metadata,
     removed_column,
     utcnow,
     uuid_column,
 )
-
-
-def _live() -> dict[str, Any]:
-    """Partial-index options (both dialects) restricting a unique index to rows not soft-deleted."""
-    condition = text("removed IS NULL")
-    return {"sqlite_where": condition, "postgresql_where": condition}
-
 
 domain = Table(
     "domain",
@@ -40,7 +32,7 @@ domain = Table(
     # text_pattern_ops lets PostgreSQL use the index for LIKE 'prefix%' whatever the collation.
     Index("ix_domain_path", "path", postgresql_ops={"path": "text_pattern_ops"}),
     # Live rows only: soft-deleted domains, accounts and users free their names for reuse.
-    Index("uq_domain_live_path", "path", unique=True, **_live()),
+    Index("uq_domain_live_path", "path", unique=True, **live_only()),
     Index("ix_domain_parent_id", "parent_id"),
 )
 
@@ -84,7 +76,7 @@ account = Table(
     Column("network_domain", String(255), nullable=True),
     created_column(),
     removed_column(),
-    Index("ix_account_domain_id_name", "domain_id", "name", unique=True, **_live()),
+    Index("ix_account_domain_id_name", "domain_id", "name", unique=True, **live_only()),
     Index("ix_account_name", "name"),
 )
 
@@ -109,7 +101,7 @@ user = Table(
     created_column(),
     removed_column(),
     Index("ix_user_api_key", "api_key", unique=True),
-    Index("ix_user_domain_id_username", "domain_id", "username", unique=True, **_live()),
+    Index("ix_user_domain_id_username", "domain_id", "username", unique=True, **live_only()),
     Index("ix_user_account_id", "account_id"),
 )
 

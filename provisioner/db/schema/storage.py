@@ -4,8 +4,15 @@ from __future__ import annotations
 
 from sqlalchemy import JSON, BigInteger, Boolean, Column, ForeignKey, Index, Integer, String, Table
 
-from provisioner.db.schema.base import BigId, created_column, id_column, metadata, removed_column, uuid_column
-from provisioner.db.schema.zones import live_only
+from provisioner.db.schema.base import (
+    BigId,
+    created_column,
+    id_column,
+    live_only,
+    metadata,
+    removed_column,
+    uuid_column,
+)
 
 storage_pool = Table(
     "storage_pool",

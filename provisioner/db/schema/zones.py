@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from sqlalchemy import Boolean, Column, ForeignKey, Index, Integer, String, Table, Text
 
-from sqlalchemy import Boolean, Column, ForeignKey, Index, Integer, String, Table, Text, text
+from provisioner.db.schema.base import (
+    BigId,
+    created_column,
+    id_column,
+    metadata,
+    removed_column,
+    uuid_column,
+)
 
-from provisioner.db.schema.base import BigId, created_column, id_column, metadata, removed_column, uuid_column
-
-
-def live_only() -> dict[str, Any]:
-    """Partial-index options (both dialects): the index covers rows not soft-deleted, so a removed
-    zone, pod or cluster frees its name."""
-    condition = text("removed IS NULL")
-    return {"sqlite_where": condition, "postgresql_where": condition}
-
+# Re-exported for the schema modules that import it from here (compute.py); new code takes it from base.
+from provisioner.db.schema.base import live_only as live_only  # noqa: PLC0414 (explicit re-export for mypy)
 
 region = Table(
     "region",

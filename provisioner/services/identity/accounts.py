@@ -8,7 +8,7 @@ from sqlalchemy import Connection, Row, delete, insert, select, update
 
 from provisioner.db.schema import account, api_session, domain, role, user, utcnow
 from provisioner.exceptions import ParamError, PermissionDeniedError
-from provisioner.services.identity.common import count_of, paginate, row_by_uuid
+from provisioner.services.common import count_of, paginate, row_by_uuid
 from provisioner.services.identity.models import Account
 from provisioner.services.identity.roles import DEFAULT_ROLE_FOR_TYPE
 from provisioner.services.identity.visibility import check_domain_access, visible_condition

@@ -8,7 +8,7 @@ from sqlalchemy import Connection, Row, String, exists, func, insert, literal, s
 
 from provisioner.db.schema import account, domain, user, utcnow
 from provisioner.exceptions import ParamError, PermissionDeniedError, ResourceInUseError
-from provisioner.services.identity.common import count_of, paginate, row_by_uuid, starts_with
+from provisioner.services.common import count_of, paginate, row_by_uuid, starts_with
 from provisioner.services.identity.models import Domain
 from provisioner.services.identity.visibility import can_manage_domain, visible_domain_condition
 from provisioner.services.principal import Caller

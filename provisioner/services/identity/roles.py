@@ -13,7 +13,7 @@ from sqlalchemy import Connection, Row, delete, func, insert, select, update
 
 from provisioner.db.schema import account, role, role_permission, utcnow
 from provisioner.exceptions import ParamError, PermissionDeniedError, ResourceInUseError
-from provisioner.services.identity.common import row_by_uuid
+from provisioner.services.common import row_by_uuid
 from provisioner.services.identity.models import Role, RolePermission
 from provisioner.services.principal import Caller, RoleType
 

@@ -8,9 +8,9 @@ from sqlalchemy import Connection, Row, delete, insert, select, update
 
 from provisioner.db.schema import account, api_session, domain, role, user, utcnow
 from provisioner.exceptions import ParamError, PermissionDeniedError
+from provisioner.services.common import count_of, paginate
 from provisioner.services.crypto import SecretBox, generate_api_key, hash_password
 from provisioner.services.identity.accounts import create_account_row
-from provisioner.services.identity.common import count_of, paginate
 from provisioner.services.identity.models import User, UserKeys
 from provisioner.services.identity.visibility import check_domain_access, visible_condition
 from provisioner.services.principal import Caller, RoleType

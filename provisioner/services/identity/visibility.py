@@ -8,7 +8,7 @@ from sqlalchemy import ColumnElement, ScalarSelect, select, true
 
 from provisioner.db.schema import account, domain
 from provisioner.exceptions import PermissionDeniedError
-from provisioner.services.identity.common import starts_with
+from provisioner.services.common import starts_with
 from provisioner.services.principal import Caller
 
 

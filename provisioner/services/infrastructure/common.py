@@ -11,7 +11,7 @@ from sqlalchemy import ColumnElement, Connection, RowMapping, Select, Table, fun
 from provisioner.api.params import unknown_id
 from provisioner.db.schema import utcnow
 from provisioner.exceptions import ParamError, PermissionDeniedError
-from provisioner.services.identity.common import DEFAULT_PAGE_SIZE, like_prefix, paginate
+from provisioner.services.common import DEFAULT_PAGE_SIZE, like_prefix, paginate
 from provisioner.services.principal import Caller
 
 #: Wire row: CloudStack response field name to value.

@@ -10,7 +10,7 @@ from sqlalchemy import Connection, Row, and_, delete, exists, insert, select, up
 
 from provisioner.db.schema import account, async_job, domain, user, utcnow
 from provisioner.exceptions import ParamError, PermissionDeniedError
-from provisioner.services.identity.common import count_of, paginate
+from provisioner.services.common import count_of, paginate
 from provisioner.services.identity.visibility import can_manage_domain, visible_condition
 from provisioner.services.jobs.models import JobStatus, JobView
 from provisioner.services.principal import Caller

@@ -1,4 +1,4 @@
-"""Small helpers shared by the identity modules: paging, LIKE escaping, id lookups."""
+"""Query helpers every service shares: paging, LIKE escaping, counting, id lookups."""
 
 from __future__ import annotations
 
