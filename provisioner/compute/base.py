@@ -30,25 +30,15 @@ from provisioner.compute.types import (
     VMStateChange,
     VolumeSpec,
 )
-from provisioner.exceptions import DriverSettingsError
+from provisioner.drivers import StrictSettings, validate_settings
 
 
-class DriverSettings(pydantic.BaseModel):
+class DriverSettings(StrictSettings):
     """Base of every driver's settings; unknown keys are refused so a typo fails at start-up."""
-
-    model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
 
     stop_timeout: float = pydantic.Field(
         60.0, gt=0, le=3600, description="Seconds a graceful stop may take before the VM is powered off."
     )
-
-
-def _format_validation(error: pydantic.ValidationError) -> str:
-    parts = []
-    for item in error.errors():
-        where = ".".join(str(part) for part in item["loc"]) or "<settings>"
-        parts.append(f"{where}: {item['msg']}")
-    return "; ".join(parts)
 
 
 class HypervisorDriver(abc.ABC):
@@ -83,15 +73,7 @@ class HypervisorDriver(abc.ABC):
         Raises:
             DriverSettingsError: naming the driver, each bad field and why.
         """
-        if isinstance(settings, cls.settings_model):
-            return settings
-        raw = settings.model_dump() if isinstance(settings, DriverSettings) else dict(settings or {})
-        try:
-            return cls.settings_model.model_validate(raw)
-        except pydantic.ValidationError as error:
-            raise DriverSettingsError(
-                f"invalid settings for the {cls.name} driver: {_format_validation(error)}"
-            ) from None
+        return validate_settings(cls.settings_model, settings, f"{cls.name} driver")
 
     @classmethod
     def map_state(cls, raw: Any) -> VMState:

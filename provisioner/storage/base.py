@@ -19,6 +19,7 @@ from typing import Any, ClassVar, Self
 
 import pydantic
 
+from provisioner.drivers import StrictSettings, validate_settings
 from provisioner.exceptions import DriverSettingsError, StorageMaintenanceError
 from provisioner.storage.types import (
     Capacity,
@@ -35,23 +36,12 @@ from provisioner.storage.types import (
 Progress = Callable[[int, int], None]
 
 
-class StorageSettings(pydantic.BaseModel):
+class StorageSettings(StrictSettings):
     """Base of every storage driver's settings; unknown keys are refused so a typo fails at start-up."""
-
-    model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
 
     command_timeout: float = pydantic.Field(
         3600.0, gt=0, le=86400, description="Seconds one qemu-img or client command may run before it is killed."
     )
-
-
-def format_validation(error: pydantic.ValidationError) -> str:
-    """Render a pydantic error as ``field: why; field: why``."""
-    parts = []
-    for item in error.errors():
-        where = ".".join(str(part) for part in item["loc"]) or "<settings>"
-        parts.append(f"{where}: {item['msg']}")
-    return "; ".join(parts)
 
 
 def base_image_name(template_id: str) -> str:
@@ -96,15 +86,7 @@ class StorageDriver(abc.ABC):
         Raises:
             DriverSettingsError: naming the driver, each bad field and why.
         """
-        if isinstance(settings, cls.settings_model):
-            return settings
-        raw = settings.model_dump() if isinstance(settings, StorageSettings) else dict(settings or {})
-        try:
-            return cls.settings_model.model_validate(raw)
-        except pydantic.ValidationError as error:
-            raise DriverSettingsError(
-                f"invalid settings for the {cls.name} storage driver: {format_validation(error)}"
-            ) from None
+        return validate_settings(cls.settings_model, settings, f"{cls.name} storage driver")
 
     def supports(self, feature: StorageFeatures) -> bool:
         """Tell whether this driver declares an optional ability."""

@@ -7,12 +7,7 @@ names equal the topology's ``protocol`` values (``nfs``, ``iscsi``, ``fc``, ``lo
 
 from __future__ import annotations
 
-import difflib
-import importlib
-import threading
-from importlib.metadata import entry_points
-
-from provisioner.exceptions import DriverNotFoundError
+from provisioner.drivers import LazyRegistry
 from provisioner.storage.base import StorageDriver
 
 ENTRY_POINT_GROUP = "provisioner.storage"
@@ -26,35 +21,20 @@ BUILTIN_DRIVERS: dict[str, str] = {
     "iscsi": "provisioner.storage.drivers.iscsi:IscsiStorageDriver",
 }
 
-_lock = threading.Lock()
-_registered: dict[str, str | type[StorageDriver]] = {}
-_loaded: dict[str, type[StorageDriver]] = {}
+#: The registry behind this module's functions (tests reset ``REGISTRY.registered`` and ``.loaded``).
+REGISTRY: LazyRegistry[StorageDriver] = LazyRegistry(
+    StorageDriver, group=ENTRY_POINT_GROUP, builtins=BUILTIN_DRIVERS, noun="storage driver", label="storage driver"
+)
 
 
 def set_driver(name: str, driver: str | type[StorageDriver]) -> None:
     """Register (or replace) a driver under ``name``: a class or a ``module:Class`` string."""
-    with _lock:
-        _registered[name] = driver
-        _loaded.pop(name, None)
-
-
-def _entry_point_drivers() -> dict[str, str]:
-    return {ep.name: ep.value for ep in entry_points(group=ENTRY_POINT_GROUP)}
+    REGISTRY.set_driver(name, driver)
 
 
 def available_drivers() -> list[str]:
     """Names :func:`get_driver` accepts (built-ins, entry points, registered), sorted."""
-    return sorted({*BUILTIN_DRIVERS, *_entry_point_drivers(), *_registered})
-
-
-def _import(name: str, target: str) -> type[StorageDriver]:
-    module_name, _, attr = target.partition(":")
-    driver = getattr(importlib.import_module(module_name), attr, None)
-    if not (isinstance(driver, type) and issubclass(driver, StorageDriver)):
-        raise DriverNotFoundError(
-            f"storage driver {name!r} points at {target!r}, which is not a StorageDriver subclass"
-        )
-    return driver
+    return REGISTRY.available_drivers()
 
 
 def get_driver(name: str) -> type[StorageDriver]:
@@ -63,18 +43,4 @@ def get_driver(name: str) -> type[StorageDriver]:
     Raises:
         DriverNotFoundError: no driver by that name (the message suggests close names).
     """
-    with _lock:
-        cached = _loaded.get(name)
-        if cached is not None:
-            return cached
-        target: str | type[StorageDriver] | None = _registered.get(name) or BUILTIN_DRIVERS.get(name)
-    if target is None:
-        target = _entry_point_drivers().get(name)
-    if target is None:
-        close = difflib.get_close_matches(name, available_drivers(), n=3, cutoff=0.6)
-        hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
-        raise DriverNotFoundError(f"no storage driver named {name!r}{hint} (known: {', '.join(available_drivers())})")
-    driver = target if isinstance(target, type) else _import(name, target)
-    with _lock:
-        _loaded[name] = driver
-    return driver
+    return REGISTRY.get_driver(name)

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from provisioner import drivers
 from provisioner.compute import registry
 from provisioner.compute.drivers.simulator import SimulatorDriver
 from provisioner.exceptions import DriverNotAvailableError, DriverNotFoundError
@@ -56,22 +57,22 @@ def _entry_points(**kwargs: Any) -> list[EntryPoint]:
 
 
 def test_entry_point_drivers(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(registry, "entry_points", _entry_points)
-    monkeypatch.setattr(registry, "_loaded", {})
+    monkeypatch.setattr(drivers, "entry_points", _entry_points)
+    monkeypatch.setattr(registry.REGISTRY, "loaded", {})
     assert "outside" in registry.available_drivers()
     assert registry.get_driver("outside") is SimulatorDriver
 
 
 def test_entry_point_that_is_not_a_driver(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(registry, "_registered", {"bogus": "provisioner.compute.types:VMSpec"})
-    monkeypatch.setattr(registry, "_loaded", {})
+    monkeypatch.setattr(registry.REGISTRY, "registered", {"bogus": "provisioner.compute.types:VMSpec"})
+    monkeypatch.setattr(registry.REGISTRY, "loaded", {})
     with pytest.raises(DriverNotFoundError, match="not a HypervisorDriver subclass"):
         registry.get_driver("bogus")
 
 
 def test_set_driver_with_a_class(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(registry, "_registered", {})
-    monkeypatch.setattr(registry, "_loaded", {})
+    monkeypatch.setattr(registry.REGISTRY, "registered", {})
+    monkeypatch.setattr(registry.REGISTRY, "loaded", {})
     registry.set_driver("mine", SimulatorDriver)
     assert registry.get_driver("mine") is SimulatorDriver
 
@@ -81,6 +82,6 @@ def test_missing_extra_names_the_pip_command(monkeypatch: pytest.MonkeyPatch) ->
         raise ModuleNotFoundError(f"No module named {name!r}", name="libvirt")
 
     monkeypatch.setattr(importlib, "import_module", fail)
-    monkeypatch.setattr(registry, "_loaded", {})
+    monkeypatch.setattr(registry.REGISTRY, "loaded", {})
     with pytest.raises(DriverNotAvailableError, match=r"pip install 'provisioner\[libvirt\]'"):
         registry.get_driver("libvirt")

@@ -23,8 +23,8 @@ def test_unknown_name_suggests_a_close_one() -> None:
 
 
 def test_outside_drivers_can_be_registered(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(registry, "_registered", {})
-    monkeypatch.setattr(registry, "_loaded", {})
+    monkeypatch.setattr(registry.REGISTRY, "registered", {})
+    monkeypatch.setattr(registry.REGISTRY, "loaded", {})
     registry.set_driver("ceph", SimulatorStorageDriver)
     assert registry.get_driver("ceph") is SimulatorStorageDriver
     assert "ceph" in registry.available_drivers()
