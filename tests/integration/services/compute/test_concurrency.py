@@ -84,9 +84,9 @@ def test_100_threads(nearly_full: tuple[Cloud, dict[str, Any]], algorithm: str) 
 
 @pytest.mark.integration
 @pytest.mark.postgres
+# Only PostgreSQL: several processes share one database there; SQLite is one server's embedded store.
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
 def test_100_from_four_processes(nearly_full: tuple[Cloud, dict[str, Any]], db_url: str, tmp_path: Path) -> None:
-    if not db_url.startswith("postgresql"):
-        pytest.skip("several processes share one database on PostgreSQL; SQLite is one server's embedded store")
     cloud, base = nearly_full
     go = tmp_path / "go"
     children = [
