@@ -28,8 +28,8 @@ from provisioner.api.settings import ApiSettings
 from provisioner.db.engine import create_engine_for, run_in_transaction
 from provisioner.server.backend import DatabaseBackend
 from provisioner.server.bootstrap import prepare_database
+from provisioner.services.configuration import config_value
 from provisioner.services.identity import IdentityService
-from provisioner.services.identity.configuration import config_value
 from provisioner.services.jobs import JobService, JobWorkerPool, PoolSettings, RunningJob, default_msid
 
 log = logging.getLogger(__name__)

@@ -8,8 +8,8 @@ from sqlalchemy import Connection
 from provisioner.api.fields import BaseListParams, BaseParams, param
 from provisioner.api.registry import CommandContext, api_command
 from provisioner.api.responses import ListResult, ResponseModel
-from provisioner.server import configuration as settings
 from provisioner.server.backend import backend_of, page_numbers
+from provisioner.services import configuration as settings
 from provisioner.services.principal import RoleType
 
 ROOT = (RoleType.ADMIN,)

@@ -10,7 +10,7 @@ from pathlib import Path
 from sqlalchemy import Connection, select, text
 
 from provisioner.db.schema import account, domain, role
-from provisioner.services.identity.configuration import seed_configuration
+from provisioner.services.configuration import seed_configuration
 from provisioner.services.identity.domains import create_root
 from provisioner.services.identity.roles import ADMIN_ROLE_UUID, SEED_ROLES, add_seed_role
 from provisioner.services.identity.users import insert_user

@@ -14,13 +14,13 @@ from sqlalchemy import Connection, Float, Select, case, cast, func, select, upda
 
 from provisioner.db.schema import cluster, host, image_store, pod, storage_pool, zone
 from provisioner.exceptions import ParamError
+from provisioner.services.configuration import scoped_float_expr
 from provisioner.services.infrastructure.common import Row, get_live, live, percent, require_root
 from provisioner.services.infrastructure.settings import (
     CPU_OVERPROVISIONING,
     MEM_OVERPROVISIONING,
     OVERPROVISIONED_POOL_TYPES,
     STORAGE_OVERPROVISIONING,
-    scoped_float_expr,
 )
 from provisioner.services.principal import Caller
 

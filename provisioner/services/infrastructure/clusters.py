@@ -9,6 +9,7 @@ from sqlalchemy import Connection, RowMapping, insert, select, update
 
 from provisioner.db.schema import cluster, host, pod, storage_pool, zone
 from provisioner.exceptions import ParamError, ResourceInUseError
+from provisioner.services.configuration import set_scoped_value
 from provisioner.services.infrastructure import capacity
 from provisioner.services.infrastructure.common import (
     Row,
@@ -20,7 +21,7 @@ from provisioner.services.infrastructure.common import (
     require_root,
     soft_delete,
 )
-from provisioner.services.infrastructure.settings import CPU_OVERPROVISIONING, MEM_OVERPROVISIONING, set_scoped_value
+from provisioner.services.infrastructure.settings import CPU_OVERPROVISIONING, MEM_OVERPROVISIONING
 from provisioner.services.infrastructure.zones import ALLOCATION_STATES, canonical
 from provisioner.services.principal import Caller
 

@@ -16,8 +16,8 @@ from sqlalchemy import Engine
 from provisioner.db.engine import run_in_transaction
 from provisioner.db.schema import utcnow
 from provisioner.exceptions import ApiError
+from provisioner.services.configuration import config_value
 from provisioner.services.identity.auth import caller_for_user
-from provisioner.services.identity.configuration import config_value
 from provisioner.services.jobs import recovery, store
 from provisioner.services.jobs.models import JobStatus, RunningJob
 

@@ -9,8 +9,8 @@ from pathlib import Path
 from sqlalchemy import Engine, func, select
 
 from provisioner.db.schema import account, configuration, domain, role, role_permission, user
+from provisioner.services.configuration import DEFAULTS, config_value
 from provisioner.services.identity import IdentityService
-from provisioner.services.identity.configuration import DEFAULTS, config_value
 from provisioner.services.identity.roles import ADMIN_ROLE_UUID, SEED_ROLES
 from provisioner.services.principal import Caller, RoleType
 from tests.unit.services.helpers import admin_password, make_identity

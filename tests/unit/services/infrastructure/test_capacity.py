@@ -5,8 +5,9 @@ from __future__ import annotations
 from sqlalchemy import Connection, select
 
 from provisioner.db.schema import host, storage_pool
+from provisioner.services.configuration import set_scoped_value
 from provisioner.services.infrastructure import capacity, clusters, hosts, storage_pools
-from provisioner.services.infrastructure.settings import STORAGE_OVERPROVISIONING, set_scoped_value
+from provisioner.services.infrastructure.settings import STORAGE_OVERPROVISIONING
 from provisioner.services.principal import Caller
 from tests.unit.services.infrastructure.builders import GIB, add_pool, add_store, sim_zone
 from tests.unit.services.infrastructure.conftest import Run

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Connection, select
 
 from provisioner.db.schema import cluster as cluster_table
+from provisioner.services.configuration import scoped_float
 from provisioner.services.infrastructure import (
     clusters,
     hosts,
@@ -16,7 +17,7 @@ from provisioner.services.infrastructure import (
     vlan_ranges,
     zones,
 )
-from provisioner.services.infrastructure.settings import CPU_OVERPROVISIONING, scoped_float
+from provisioner.services.infrastructure.settings import CPU_OVERPROVISIONING
 from provisioner.services.principal import Caller
 from tests.unit.services.infrastructure.conftest import Run
 
