@@ -6,7 +6,19 @@ import ipaddress
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, RowMapping, Select, Table, func, select, update
+from sqlalchemy import (
+    Column,
+    ColumnElement,
+    Connection,
+    RowMapping,
+    Select,
+    Table,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
 
 from provisioner.api.params import unknown_id
 from provisioner.db.schema import utcnow
@@ -169,6 +181,24 @@ def split_csv(value: str | Sequence[str] | None) -> list[str]:
 def join_csv(items: Sequence[str]) -> str | None:
     """The display form of a tag list; None when empty."""
     return ",".join(items) if items else None
+
+
+def replace_tags(conn: Connection, owner: Table, owner_id: int, link_column: Column[Any], tags: Sequence[str]) -> None:
+    """Replace the tags of one host, pool...: its rows in the tag link table and its ``tags`` display copy.
+
+    Args:
+        conn: the connection.
+        owner: the tagged table (it has a ``tags`` column).
+        owner_id: the tagged row's internal id.
+        link_column: the link table's column naming the owner (``host_tag.c.host_id``); the table has ``tag``.
+        tags: the new tags; repeats are dropped, the first order kept.
+    """
+    unique = list(dict.fromkeys(tags))
+    link = link_column.table
+    conn.execute(delete(link).where(link_column == owner_id))
+    if unique:
+        conn.execute(insert(link), [{link_column.name: owner_id, "tag": tag} for tag in unique])
+    conn.execute(update(owner).where(owner.c.id == owner_id).values(tags=join_csv(unique)))
 
 
 def ip_address(value: str, param: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:

@@ -20,9 +20,9 @@ from provisioner.services.infrastructure.common import (
     decimal_text,
     exists,
     get_live,
-    join_csv,
     list_page,
     percent,
+    replace_tags,
     require_root,
     soft_delete,
     split_csv,
@@ -125,11 +125,7 @@ def one_host(conn: Connection, host_id: int) -> Row:
 
 def set_host_tags(conn: Connection, host_id: int, tags: Sequence[str]) -> None:
     """Replace a host's tags (the ``host_tag`` rows and the display copy)."""
-    unique = list(dict.fromkeys(tags))
-    conn.execute(delete(host_tag).where(host_tag.c.host_id == host_id))
-    if unique:
-        conn.execute(insert(host_tag), [{"host_id": host_id, "tag": tag} for tag in unique])
-    conn.execute(update(host).where(host.c.id == host_id).values(tags=join_csv(unique)))
+    replace_tags(conn, host, host_id, host_tag.c.host_id, tags)
 
 
 def _cluster_for(

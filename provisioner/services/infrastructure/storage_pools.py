@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, delete, insert, select, update
+from sqlalchemy import Connection, RowMapping, insert, select, update
 
 from provisioner.db.schema import cluster, host, pod, storage_pool, storage_pool_tag, zone
 from provisioner.exceptions import ParamError, ResourceInUseError
@@ -19,8 +19,8 @@ from provisioner.services.infrastructure.common import (
     exists,
     get_live,
     is_simulated_zone,
-    join_csv,
     list_page,
+    replace_tags,
     require_root,
     soft_delete,
     split_csv,
@@ -90,11 +90,7 @@ def _one(conn: Connection, pool_id: int) -> Row:
 
 
 def _set_tags(conn: Connection, pool_id: int, tags: Sequence[str]) -> None:
-    unique = list(dict.fromkeys(tags))
-    conn.execute(delete(storage_pool_tag).where(storage_pool_tag.c.pool_id == pool_id))
-    if unique:
-        conn.execute(insert(storage_pool_tag), [{"pool_id": pool_id, "tag": tag} for tag in unique])
-    conn.execute(update(storage_pool).where(storage_pool.c.id == pool_id).values(tags=join_csv(unique)))
+    replace_tags(conn, storage_pool, pool_id, storage_pool_tag.c.pool_id, tags)
 
 
 def _placement(
