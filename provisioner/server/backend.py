@@ -17,13 +17,14 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from sqlalchemy import Connection, Engine, Table, select
+from sqlalchemy import Connection, Engine, Table
 
 from provisioner.api.params import Page, Value
 from provisioner.api.registry import CommandContext
 from provisioner.db.engine import run_in_transaction
 from provisioner.db.schema import account, domain, resource_tag, role, role_permission, user
 from provisioner.exceptions import ApiError, UnsupportedActionError
+from provisioner.services.common import live_uuids
 from provisioner.services.identity import IdentityService
 from provisioner.services.infrastructure.resolve import existing_ids
 from provisioner.services.jobs import JobService
@@ -76,12 +77,7 @@ IDENTITY_ENTITIES: dict[str, Table] = {
 def identity_ids(conn: Connection, entity: str, ids: Sequence[str]) -> set[str] | None:
     """The UUIDs among ``ids`` naming live identity rows of ``entity``; None for other kinds."""
     table = IDENTITY_ENTITIES.get(entity)
-    if table is None:
-        return None
-    query = select(table.c.uuid).where(table.c.uuid.in_([item.lower() for item in ids]))
-    if "removed" in table.c:
-        query = query.where(table.c.removed.is_(None))
-    return set(conn.execute(query).scalars())
+    return None if table is None else live_uuids(conn, table, ids)
 
 
 #: Resolvers asked in turn for an entity kind; the first that knows the kind answers.

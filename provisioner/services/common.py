@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Column, ColumnElement, Connection, Row, Select, Table, func, select
@@ -54,3 +55,11 @@ def row_by_uuid(conn: Connection, table: Table, uuid: str, what: str) -> Row[Any
     if row is None:
         raise ParamError(f"Unable to find {what} by id {uuid}")
     return row
+
+
+def live_uuids(conn: Connection, table: Table, ids: Sequence[str]) -> set[str]:
+    """The UUIDs among ``ids`` naming live (not removed) rows of ``table``, in one indexed ``IN`` query."""
+    query = select(table.c.uuid).where(table.c.uuid.in_([item.lower() for item in ids]))
+    if "removed" in table.c:
+        query = query.where(table.c.removed.is_(None))
+    return set(conn.execute(query).scalars())

@@ -31,6 +31,7 @@ from provisioner.db.schema import (
     zone,
 )
 from provisioner.exceptions import ParamError, PermissionDeniedError
+from provisioner.services.common import live_uuids
 from provisioner.services.identity.visibility import account_pk, can_manage_domain, visible_condition
 from provisioner.services.infrastructure.common import Row, list_page
 from provisioner.services.principal import Caller
@@ -62,10 +63,7 @@ def system_owned(table: Table) -> OwnerLookup:
     """An :data:`OwnerLookup` for a table of system resources (zones, offerings...): live rows, no owner."""
 
     def lookup(conn: Connection, uuids: Sequence[str]) -> dict[str, Owner]:
-        query = select(table.c.uuid).where(table.c.uuid.in_(list(uuids)))
-        if "removed" in table.c:
-            query = query.where(table.c.removed.is_(None))
-        return dict.fromkeys(conn.execute(query).scalars(), SYSTEM)
+        return dict.fromkeys(live_uuids(conn, table, uuids), SYSTEM)
 
     return lookup
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import Connection, Table, select
+from sqlalchemy import Connection, Table
 
 from provisioner.db.schema import (
     cluster,
@@ -24,6 +24,7 @@ from provisioner.db.schema import (
     vlan_ip_range,
     zone,
 )
+from provisioner.services.common import live_uuids
 
 #: ``@Parameter(entityType=...)`` names (CloudStack's response class stems) to tables.
 ENTITIES: dict[str, Table] = {
@@ -52,9 +53,4 @@ def existing_ids(conn: Connection, entity: str, ids: Sequence[str]) -> set[str] 
     One indexed ``IN`` query, however many ids a list parameter carries.
     """
     table = ENTITIES.get(entity)
-    if table is None:
-        return None
-    query = select(table.c.uuid).where(table.c.uuid.in_([item.lower() for item in ids]))
-    if "removed" in table.c:
-        query = query.where(table.c.removed.is_(None))
-    return set(conn.execute(query).scalars())
+    return None if table is None else live_uuids(conn, table, ids)
