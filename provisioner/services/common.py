@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Column, ColumnElement, Connection, Row, Select, Table, func, select
+from sqlalchemy import Column, ColumnElement, Connection, Row, RowMapping, Select, Table, func, select
 
 from provisioner.exceptions import ParamError
 
@@ -63,3 +63,52 @@ def live_uuids(conn: Connection, table: Table, ids: Sequence[str]) -> set[str]:
     if "removed" in table.c:
         query = query.where(table.c.removed.is_(None))
     return set(conn.execute(query).scalars())
+
+
+def contains(column: Any, keyword: str) -> ColumnElement[bool]:
+    """Case-insensitive ``column LIKE '%keyword%'`` (as MySQL's collation makes it in CloudStack);
+    LIKE wildcards in ``keyword`` are taken literally."""
+    condition: ColumnElement[bool] = column.ilike("%" + like_prefix(keyword), escape="\\")
+    return condition
+
+
+def list_page(
+    conn: Connection,
+    query: Select[Any],
+    order_by: Sequence[Any],
+    page: int | None,
+    pagesize: int | None,
+    *,
+    keys: Select[Any] | None = None,
+) -> tuple[list[RowMapping], int]:
+    """One page of ``query`` and the total row count, in at most two statements.
+
+    The COUNT is skipped when the page itself proves the total (a first page shorter than its size).
+
+    Args:
+        conn: the connection.
+        query: the listing, with its display columns, joins and filters.
+        order_by: the page order; it must end with a unique column so pages never overlap.
+        page: 1-based page number, or None.
+        pagesize: rows per page, or None.
+        keys: for wide listings, ``select(table.c.id).where(<the same filters>)`` over the listed table
+            alone. The page's ids are then picked by this index-friendly query (inside the page
+            statement) and only those rows are joined and decorated, so neither a deep ``OFFSET``
+            nor the COUNT pays for joins and display columns.
+    """
+    paged = page is not None or pagesize is not None
+    if keys is not None and paged:
+        # Joined as a derived table, not ``id IN (...)``: PostgreSQL then fetches the page's rows by primary
+        # key instead of hashing a scan of the whole table against the page's ids.
+        chosen = paginate(keys.order_by(*order_by), page, pagesize).subquery("page")
+        statement = query.join(chosen, order_by[-1] == chosen.c[0]).order_by(*order_by)
+    else:
+        statement = paginate(query.order_by(*order_by), page, pagesize)
+    rows = list(conn.execute(statement).mappings())
+    if not paged or ((page or 1) == 1 and len(rows) < (pagesize or DEFAULT_PAGE_SIZE)):
+        return rows, len(rows)
+    # Count over the filters only: display columns (names, scoped factors) would otherwise be computed
+    # for every matching row just to be thrown away.
+    counted = keys if keys is not None else query
+    counting = counted.with_only_columns(func.count(), maintain_column_froms=True).order_by(None)
+    return rows, int(conn.execute(counting).scalar_one())

@@ -15,8 +15,8 @@ from sqlalchemy import Connection, Float, Table, cast, func, insert, literal, se
 
 from provisioner.db.schema import account, cluster, configuration, domain, image_store, storage_pool, utcnow, zone
 from provisioner.exceptions import ParamError
-from provisioner.services.common import count_of, paginate
-from provisioner.services.infrastructure.common import contains, get_live, require_root
+from provisioner.services.common import contains, count_of, paginate
+from provisioner.services.infrastructure.common import get_live, require_root
 from provisioner.services.principal import Caller
 
 #: The scopes CloudStack's ``updateConfiguration`` takes, keyed by its id parameter.

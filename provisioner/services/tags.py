@@ -31,9 +31,9 @@ from provisioner.db.schema import (
     zone,
 )
 from provisioner.exceptions import ParamError, PermissionDeniedError
-from provisioner.services.common import live_uuids
+from provisioner.services.common import list_page, live_uuids
 from provisioner.services.identity.visibility import account_pk, can_manage_domain, visible_condition
-from provisioner.services.infrastructure.common import Row, list_page
+from provisioner.services.infrastructure.common import Row
 from provisioner.services.principal import Caller
 
 #: The owner of a resource: ``(account internal id, domain internal id)``; ``(None, None)`` is the system.

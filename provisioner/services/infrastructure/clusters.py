@@ -9,6 +9,7 @@ from sqlalchemy import Connection, RowMapping, insert, select, update
 
 from provisioner.db.schema import cluster, host, pod, storage_pool, zone
 from provisioner.exceptions import ParamError, ResourceInUseError
+from provisioner.services.common import list_page
 from provisioner.services.configuration import set_scoped_value
 from provisioner.services.infrastructure import capacity
 from provisioner.services.infrastructure.common import (
@@ -16,7 +17,6 @@ from provisioner.services.infrastructure.common import (
     common_filters,
     exists,
     get_live,
-    list_page,
     ratio_text,
     require_root,
     soft_delete,

@@ -1,4 +1,4 @@
-"""What every infrastructure module shares: the admin check, id lookups, list paging, value formatting."""
+"""What every infrastructure module shares: the admin check, id lookups, value formatting, tag rows."""
 
 from __future__ import annotations
 
@@ -11,10 +11,8 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     RowMapping,
-    Select,
     Table,
     delete,
-    func,
     insert,
     select,
     update,
@@ -23,7 +21,7 @@ from sqlalchemy import (
 from provisioner.api.params import unknown_id
 from provisioner.db.schema import utcnow
 from provisioner.exceptions import ParamError, PermissionDeniedError
-from provisioner.services.common import DEFAULT_PAGE_SIZE, like_prefix, paginate
+from provisioner.services.common import contains
 from provisioner.services.principal import Caller
 
 #: Wire row: CloudStack response field name to value.
@@ -67,13 +65,6 @@ def soft_delete(conn: Connection, table: Table, row_id: int) -> None:
     conn.execute(update(table).where(table.c.id == row_id).values(removed=utcnow()))
 
 
-def contains(column: Any, keyword: str) -> ColumnElement[bool]:
-    """Case-insensitive ``column LIKE '%keyword%'`` (as MySQL's collation makes it in CloudStack);
-    LIKE wildcards in ``keyword`` are taken literally."""
-    condition: ColumnElement[bool] = column.ilike("%" + like_prefix(keyword), escape="\\")
-    return condition
-
-
 def common_filters(
     table: Table,
     *,
@@ -97,48 +88,6 @@ def common_filters(
     if keyword:
         conditions.append(contains(column, keyword))
     return conditions
-
-
-def list_page(
-    conn: Connection,
-    query: Select[Any],
-    order_by: Sequence[Any],
-    page: int | None,
-    pagesize: int | None,
-    *,
-    keys: Select[Any] | None = None,
-) -> tuple[list[RowMapping], int]:
-    """One page of ``query`` and the total row count, in at most two statements.
-
-    The COUNT is skipped when the page itself proves the total (a first page shorter than its size).
-
-    Args:
-        conn: the connection.
-        query: the listing, with its display columns, joins and filters.
-        order_by: the page order; it must end with a unique column so pages never overlap.
-        page: 1-based page number, or None.
-        pagesize: rows per page, or None.
-        keys: for wide listings, ``select(table.c.id).where(<the same filters>)`` over the listed table
-            alone. The page's ids are then picked by this index-friendly query (inside the page
-            statement) and only those rows are joined and decorated, so neither a deep ``OFFSET``
-            nor the COUNT pays for joins and display columns.
-    """
-    paged = page is not None or pagesize is not None
-    if keys is not None and paged:
-        # Joined as a derived table, not ``id IN (...)``: PostgreSQL then fetches the page's rows by primary
-        # key instead of hashing a scan of the whole table against the page's ids.
-        chosen = paginate(keys.order_by(*order_by), page, pagesize).subquery("page")
-        statement = query.join(chosen, order_by[-1] == chosen.c[0]).order_by(*order_by)
-    else:
-        statement = paginate(query.order_by(*order_by), page, pagesize)
-    rows = list(conn.execute(statement).mappings())
-    if not paged or ((page or 1) == 1 and len(rows) < (pagesize or DEFAULT_PAGE_SIZE)):
-        return rows, len(rows)
-    # Count over the filters only: display columns (names, scoped factors) would otherwise be computed
-    # for every matching row just to be thrown away.
-    counted = keys if keys is not None else query
-    counting = counted.with_only_columns(func.count(), maintain_column_froms=True).order_by(None)
-    return rows, int(conn.execute(counting).scalar_one())
 
 
 def exists(conn: Connection, table: Table, *conditions: ColumnElement[bool]) -> bool:

@@ -9,12 +9,12 @@ from sqlalchemy import Connection, RowMapping, insert, select, update
 
 from provisioner.db.schema import disk_offering
 from provisioner.exceptions import ParamError, ResourceInUseError
+from provisioner.services.common import list_page
 from provisioner.services.infrastructure.common import (
     Row,
     common_filters,
     get_live,
     join_csv,
-    list_page,
     require_root,
     soft_delete,
     split_csv,

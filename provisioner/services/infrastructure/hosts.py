@@ -11,6 +11,7 @@ from sqlalchemy import Connection, RowMapping, delete, func, insert, select, upd
 
 from provisioner.db.schema import cluster, host, host_tag, mshost, pod, storage_pool, utcnow, zone
 from provisioner.exceptions import DriverError, InternalError, ParamError
+from provisioner.services.common import list_page
 from provisioner.services.crypto import SecretBox
 from provisioner.services.infrastructure import capacity
 from provisioner.services.infrastructure.clusters import add_cluster, hypervisor_name
@@ -20,7 +21,6 @@ from provisioner.services.infrastructure.common import (
     decimal_text,
     exists,
     get_live,
-    list_page,
     percent,
     replace_tags,
     require_root,

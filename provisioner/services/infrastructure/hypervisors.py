@@ -5,8 +5,9 @@ from __future__ import annotations
 from sqlalchemy import Connection, RowMapping, select
 
 from provisioner.db.schema import cluster, hypervisor_capability, zone
+from provisioner.services.common import list_page
 from provisioner.services.infrastructure.clusters import hypervisor_name
-from provisioner.services.infrastructure.common import Row, get_live, list_page, live, require_root
+from provisioner.services.infrastructure.common import Row, get_live, live, require_root
 from provisioner.services.principal import Caller
 
 #: CloudStack's ``hypervisor.list`` default: what a zone without clusters may take.

@@ -10,6 +10,7 @@ from sqlalchemy import Connection, RowMapping, insert, select
 
 from provisioner.db.schema import image_store, zone
 from provisioner.exceptions import ParamError, ResourceInUseError
+from provisioner.services.common import list_page
 from provisioner.services.infrastructure.common import (
     SIMULATED_CAPACITY,
     Row,
@@ -17,7 +18,6 @@ from provisioner.services.infrastructure.common import (
     exists,
     get_live,
     is_simulated_zone,
-    list_page,
     require_root,
     soft_delete,
 )

@@ -9,11 +9,11 @@ from sqlalchemy import Connection, RowMapping, insert, select, update
 
 from provisioner.db.schema import network_offering, network_offering_service
 from provisioner.exceptions import ParamError
+from provisioner.services.common import list_page
 from provisioner.services.infrastructure.common import (
     Row,
     common_filters,
     get_live,
-    list_page,
     require_root,
     soft_delete,
     split_csv,

@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from sqlalchemy import Connection, RowMapping, select
 
 from provisioner.db.schema import os_category, os_type
-from provisioner.services.infrastructure.common import Row, common_filters, list_page
+from provisioner.services.common import list_page
+from provisioner.services.infrastructure.common import Row, common_filters
 from provisioner.services.principal import Caller
 
 

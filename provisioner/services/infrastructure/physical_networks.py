@@ -9,6 +9,7 @@ from sqlalchemy import Connection, RowMapping, delete, insert, select, update
 
 from provisioner.db.schema import physical_network, physical_network_traffic_type, vlan_ip_range, zone
 from provisioner.exceptions import ParamError, ResourceInUseError
+from provisioner.services.common import list_page
 from provisioner.services.infrastructure import providers
 from provisioner.services.infrastructure.common import (
     Row,
@@ -16,7 +17,6 @@ from provisioner.services.infrastructure.common import (
     exists,
     get_live,
     join_csv,
-    list_page,
     require_root,
     soft_delete,
     split_csv,

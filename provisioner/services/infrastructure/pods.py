@@ -10,6 +10,7 @@ from sqlalchemy import Connection, RowMapping, insert, select, update
 
 from provisioner.db.schema import cluster, host, pod, storage_pool, vlan_ip_range, zone
 from provisioner.exceptions import ParamError, ResourceInUseError
+from provisioner.services.common import list_page
 from provisioner.services.infrastructure.common import (
     Row,
     common_filters,
@@ -17,7 +18,6 @@ from provisioner.services.infrastructure.common import (
     get_live,
     ip_address,
     ip_network,
-    list_page,
     require_root,
     soft_delete,
 )

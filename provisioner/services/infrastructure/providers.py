@@ -13,7 +13,8 @@ from sqlalchemy import Connection, RowMapping, insert, select, update
 
 from provisioner.db.schema import network_service_provider, physical_network, utcnow, virtual_router_element
 from provisioner.exceptions import ParamError
-from provisioner.services.infrastructure.common import Row, get_live, list_page, live, require_root, split_csv
+from provisioner.services.common import list_page
+from provisioner.services.infrastructure.common import Row, get_live, live, require_root, split_csv
 from provisioner.services.infrastructure.zones import canonical
 from provisioner.services.principal import Caller
 

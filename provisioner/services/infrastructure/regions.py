@@ -6,7 +6,8 @@ from sqlalchemy import Connection, RowMapping, delete, insert, select, update
 
 from provisioner.db.schema import region
 from provisioner.exceptions import ParamError
-from provisioner.services.infrastructure.common import Row, contains, list_page, require_root
+from provisioner.services.common import contains, list_page
+from provisioner.services.infrastructure.common import Row, require_root
 from provisioner.services.principal import Caller
 
 LOCAL_REGION_ID = 1

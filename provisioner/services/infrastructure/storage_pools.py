@@ -9,6 +9,7 @@ from sqlalchemy import Connection, RowMapping, insert, select, update
 
 from provisioner.db.schema import cluster, host, pod, storage_pool, storage_pool_tag, zone
 from provisioner.exceptions import ParamError, ResourceInUseError
+from provisioner.services.common import list_page
 from provisioner.services.infrastructure import capacity
 from provisioner.services.infrastructure.clusters import hypervisor_name
 from provisioner.services.infrastructure.common import (
@@ -19,7 +20,6 @@ from provisioner.services.infrastructure.common import (
     exists,
     get_live,
     is_simulated_zone,
-    list_page,
     replace_tags,
     require_root,
     soft_delete,

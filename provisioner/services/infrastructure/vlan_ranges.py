@@ -10,13 +10,12 @@ from sqlalchemy import Connection, RowMapping, and_, insert, select
 
 from provisioner.db.schema import physical_network, physical_network_traffic_type, pod, vlan_ip_range, zone
 from provisioner.exceptions import ParamError, ResourceInUseError
+from provisioner.services.common import contains, list_page
 from provisioner.services.infrastructure.common import (
     Row,
-    contains,
     get_live,
     ip_address,
     ip_network,
-    list_page,
     live,
     require_root,
     soft_delete,

@@ -11,6 +11,7 @@ from sqlalchemy import Connection, RowMapping, insert, select, update
 
 from provisioner.db.schema import host, image_store, physical_network, pod, storage_pool, utcnow, vlan_ip_range, zone
 from provisioner.exceptions import ParamError, ResourceInUseError
+from provisioner.services.common import list_page
 from provisioner.services.infrastructure import capacity
 from provisioner.services.infrastructure.common import (
     Row,
@@ -18,7 +19,6 @@ from provisioner.services.infrastructure.common import (
     exists,
     get_live,
     ip_address,
-    list_page,
     require_root,
     soft_delete,
 )
