@@ -23,8 +23,15 @@ from sqlalchemy import (
     Text,
 )
 
-from provisioner.db.schema.base import BigId, created_column, id_column, metadata, removed_column, uuid_column
-from provisioner.db.schema.zones import live_only
+from provisioner.db.schema.base import (
+    BigId,
+    created_column,
+    id_column,
+    live_only,
+    metadata,
+    removed_column,
+    uuid_column,
+)
 
 user_data = Table(
     "user_data",

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 from sqlalchemy import Boolean, Column, ForeignKey, Index, Integer, String, Table, Text
 
+# Re-exported for the schema modules that import it from here (compute.py); new code takes it from base.
 from provisioner.db.schema.base import (
     BigId,
     created_column,
     id_column,
+    live_only,
     metadata,
     removed_column,
     uuid_column,
 )
-
-# Re-exported for the schema modules that import it from here (compute.py); new code takes it from base.
-from provisioner.db.schema.base import live_only as live_only  # noqa: PLC0414 (explicit re-export for mypy)
 
 region = Table(
     "region",

@@ -12,7 +12,7 @@ from provisioner.services.compute.allocator.planners import (
     USERDISPERSING,
     PlannerSettings,
 )
-from provisioner.services.identity.configuration import config_value
+from provisioner.services.configuration import config_value
 
 ALGORITHM = "vm.allocation.algorithm"
 CAPACITY_TYPE = "host.capacityType.to.order.clusters"

@@ -6,9 +6,6 @@ is the configuration service's (:mod:`provisioner.services.configuration`).
 
 from __future__ import annotations
 
-from provisioner.services.configuration import scoped_float, scoped_float_expr, set_scoped_value
-
-# The functions are re-exported for the compute allocator and its tests, which import them from here.
 __all__ = [
     "CLUSTER_CPU_THRESHOLD",
     "CLUSTER_MEMORY_THRESHOLD",
@@ -18,9 +15,6 @@ __all__ = [
     "POOL_ALLOCATED_THRESHOLD",
     "POOL_USED_THRESHOLD",
     "STORAGE_OVERPROVISIONING",
-    "scoped_float",
-    "scoped_float_expr",
-    "set_scoped_value",
 ]
 
 CPU_OVERPROVISIONING = "cpu.overprovisioning.factor"

@@ -23,14 +23,13 @@ from provisioner.services.compute.allocator.model import (
     Snapshot,
 )
 from provisioner.services.compute.states import HOLDS_HOST
+from provisioner.services.configuration import scoped_float, scoped_float_expr
 from provisioner.services.infrastructure.capacity import cpu_factor, memory_factor, storage_factor
 from provisioner.services.infrastructure.settings import (
     CLUSTER_CPU_THRESHOLD,
     CLUSTER_MEMORY_THRESHOLD,
     POOL_ALLOCATED_THRESHOLD,
     POOL_USED_THRESHOLD,
-    scoped_float,
-    scoped_float_expr,
 )
 
 #: ``HOLDS_HOST`` as column values, for the account's running VMs (``userdispersing``).

@@ -29,7 +29,7 @@ from provisioner.db.schema import (
 )
 from provisioner.services.compute import ipam
 from provisioner.services.compute.allocator import PlannerSettings
-from provisioner.services.infrastructure.settings import set_scoped_value
+from provisioner.services.configuration import set_scoped_value
 
 GIB = 1024**3
 MIB = 1024**2
