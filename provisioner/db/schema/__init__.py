@@ -13,6 +13,7 @@ from provisioner.db.schema.compute import (
     instance_group_vm_map,
     ip_address,
     nic,
+    ssh_keypair,
     user_data,
     vm_instance,
     volume,
@@ -36,7 +37,15 @@ from provisioner.db.schema.offerings import (
     os_type,
     service_offering,
 )
+from provisioner.db.schema.snapshots import snapshot, vm_snapshot
 from provisioner.db.schema.storage import image_store, storage_pool, storage_pool_tag
+from provisioner.db.schema.templates import (
+    template_permission,
+    template_pool_ref,
+    template_store_ref,
+    template_zone_ref,
+    vm_template,
+)
 from provisioner.db.schema.zones import cluster, pod, region, zone
 
 __all__ = [
@@ -74,14 +83,22 @@ __all__ = [
     "role",
     "role_permission",
     "service_offering",
+    "snapshot",
+    "ssh_keypair",
     "storage_pool",
     "storage_pool_tag",
+    "template_permission",
+    "template_pool_ref",
+    "template_store_ref",
+    "template_zone_ref",
     "user",
     "user_data",
     "utcnow",
     "virtual_router_element",
     "vlan_ip_range",
     "vm_instance",
+    "vm_snapshot",
+    "vm_template",
     "volume",
     "zone",
 ]

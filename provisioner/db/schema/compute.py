@@ -261,3 +261,19 @@ instance_group_vm_map = Table(
     Column("vm_id", BigId, ForeignKey("vm_instance.id", ondelete="CASCADE"), nullable=False, unique=True),
     Index("ix_instance_group_vm_map_group_id", "group_id"),
 )
+
+ssh_keypair = Table(
+    "ssh_keypairs",
+    metadata,
+    id_column(),
+    uuid_column(),
+    Column("keypair_name", String(255), nullable=False),
+    Column("fingerprint", String(255), nullable=False),
+    Column("public_key", Text, nullable=False),
+    Column("account_id", BigId, ForeignKey("account.id"), nullable=False),
+    Column("domain_id", BigId, ForeignKey("domain.id"), nullable=False),
+    created_column(),
+    Index("ix_ssh_keypairs_account_id_keypair_name", "account_id", "keypair_name", unique=True),
+    Index("ix_ssh_keypairs_domain_id", "domain_id"),
+    Index("ix_ssh_keypairs_fingerprint", "fingerprint"),
+)
