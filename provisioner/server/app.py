@@ -27,6 +27,7 @@ from provisioner.api.registry import Registry
 from provisioner.api.settings import ApiSettings
 from provisioner.db.engine import create_engine_for, run_in_transaction
 from provisioner.server.backend import DatabaseBackend
+from provisioner.server.background import BackgroundRunner, load_tasks
 from provisioner.server.bootstrap import prepare_database
 from provisioner.services.configuration import config_value
 from provisioner.services.identity import IdentityService
@@ -84,6 +85,7 @@ class ServerLifecycle:
         self.registry = registry
         self.shutdown_timeout = shutdown_timeout
         self.credentials_file = credentials_file
+        self.background = BackgroundRunner(engine, pool.msid, load_tasks())
         self._state_lock = threading.Lock()
         self._started = False
         self._drained = False
@@ -97,6 +99,7 @@ class ServerLifecycle:
         failed = self.pool.start()
         if failed:
             log.warning("failed %d job(s) left running by this node's previous run", len(failed))
+        self.background.start()
 
     def drain(self, timeout: float | None = None) -> list[str]:
         """Graceful shutdown of the job side: refuse new async commands, let running jobs finish.
@@ -114,6 +117,7 @@ class ServerLifecycle:
         self.backend.accepting_jobs = False
         if not self._started:
             return []
+        self.background.stop()
         failed = self.pool.stop(self.shutdown_timeout if timeout is None else timeout)
         if failed:
             log.warning("failed %d job(s) still running at shutdown", len(failed))
