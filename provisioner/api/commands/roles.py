@@ -147,9 +147,11 @@ class UpdateRoleParams(BaseParams):
     description="Updates a role",
 )
 def update_role(ctx: CommandContext, params: UpdateRoleParams) -> RoleResponse:
-    """Rename or redescribe a role."""
+    """Rename, redescribe, publish or unpublish a role."""
     updated = backend_of(ctx).identity.transaction(
-        lambda conn: roles.update_role(conn, ctx.caller, params.id, name=params.name, description=params.description)
+        lambda conn: roles.update_role(
+            conn, ctx.caller, params.id, name=params.name, description=params.description, is_public=params.ispublic
+        )
     )
     return role_response(updated)
 

@@ -165,13 +165,12 @@ def list_users(ctx: CommandContext, params: ListUsersParams) -> ListResult[UserR
             account_name=params.account,
             domain_uuid=params.domainid,
             state=params.state,
+            account_type=params.accounttype,
             keyword=params.keyword,
             page=page,
             pagesize=pagesize,
         )
     )
-    if params.accounttype is not None:  # rare filter, applied to the page
-        rows = [row for row in rows if row.account_type == params.accounttype]
     return ListResult([user_response(row) for row in rows], total)
 
 
@@ -181,7 +180,10 @@ class UpdateUserParams(BaseParams):
     id: str = param("User uuid", required=True, entity="User")
     username: str | None = param("Unique username")
     password: str | None = param("Clear text password (default hashed to SHA256SALT)")
-    currentpassword: str | None = param("Current password that was being used by the user (accepted, not checked)")
+    currentpassword: str | None = param(
+        "Current password that was being used by the user. You must inform the current password when updating "
+        "the password (unless an admin updates it)."
+    )
     firstname: str | None = param("first name")
     lastname: str | None = param("last name")
     email: str | None = param("email")
@@ -203,6 +205,7 @@ def update_user(ctx: CommandContext, params: UpdateUserParams) -> UserResponse:
             conn,
             ctx.caller,
             params.id,
+            current_password=params.currentpassword,
             username=params.username,
             password=params.password,
             firstname=params.firstname,

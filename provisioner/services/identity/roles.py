@@ -183,14 +183,21 @@ def list_roles(
 
 
 def update_role(
-    conn: Connection, caller: Caller, uuid: str, *, name: str | None = None, description: str | None = None
+    conn: Connection,
+    caller: Caller,
+    uuid: str,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    is_public: bool | None = None,
 ) -> Role:
-    """``updateRole``: rename or redescribe a role (not the built-in Admin)."""
+    """``updateRole``: rename, redescribe or publish/unpublish a role (not the built-in Admin)."""
     _require_root(caller)
     row = row_by_uuid(conn, role, uuid, "role")
     if row.uuid == ADMIN_ROLE_UUID:
         raise PermissionDeniedError("The default root admin role cannot be changed")
-    values = {k: v for k, v in (("name", name), ("description", description)) if v is not None}
+    changes = (("name", name), ("description", description), ("is_public", is_public))
+    values = {k: v for k, v in changes if v is not None}
     if values:
         conn.execute(update(role).where(role.c.id == row.id).values(**values))
     return to_role(conn.execute(select(role).where(role.c.id == row.id)).one())

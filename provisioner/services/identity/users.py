@@ -9,7 +9,7 @@ from sqlalchemy import Connection, Row, delete, insert, select, update
 from provisioner.db.schema import account, api_session, domain, role, user, utcnow
 from provisioner.exceptions import ParamError, PermissionDeniedError
 from provisioner.services.common import count_of, paginate
-from provisioner.services.crypto import SecretBox, generate_api_key, hash_password
+from provisioner.services.crypto import SecretBox, generate_api_key, hash_password, verify_password
 from provisioner.services.identity.accounts import create_account_row
 from provisioner.services.identity.models import User, UserKeys
 from provisioner.services.identity.visibility import check_domain_access, visible_condition
@@ -202,8 +202,14 @@ def create_user(
     )
 
 
-def update_user(conn: Connection, caller: Caller, uuid: str, **changes: str | None) -> User:
-    """``updateUser``: ``username``, ``password``, ``firstname``, ``lastname``, ``email``, ``timezone``."""
+def update_user(
+    conn: Connection, caller: Caller, uuid: str, *, current_password: str | None = None, **changes: str | None
+) -> User:
+    """``updateUser``: ``username``, ``password``, ``firstname``, ``lastname``, ``email``, ``timezone``.
+
+    As in CloudStack, a user who is not an admin must give ``current_password`` to set a new password;
+    root and domain admins reset passwords without it.
+    """
     row = _checked_row(conn, caller, uuid)
     allowed = {"username", "password", "firstname", "lastname", "email", "timezone"}
     unknown = set(changes) - allowed
@@ -211,6 +217,7 @@ def update_user(conn: Connection, caller: Caller, uuid: str, **changes: str | No
         raise ParamError(f"Unknown user fields: {', '.join(sorted(unknown))}")
     values = {k: v for k, v in changes.items() if v is not None}
     if "password" in values:
+        _check_password_change(caller, row, values["password"], current_password)
         values["password"] = hash_password(values["password"])
     if values.get("username") and values["username"] != row.username:
         taken = select(user.c.id).where(
@@ -221,6 +228,18 @@ def update_user(conn: Connection, caller: Caller, uuid: str, **changes: str | No
     if values:
         conn.execute(update(user).where(user.c.id == row.id).values(**values))
     return get_user(conn, uuid)
+
+
+def _check_password_change(caller: Caller, row: Row[Any], new_password: str, current_password: str | None) -> None:
+    """CloudStack's ``validateUserPasswordAndUpdateIfNeeded``: no blank password; users prove the current one."""
+    if not new_password.strip():
+        raise ParamError("Password cannot be empty or blank.")
+    if caller.is_root_admin or caller.is_domain_admin:
+        return
+    if not current_password:
+        raise ParamError("To set a new password the current password must be provided.")
+    if not verify_password(current_password, row.password or ""):
+        raise ParamError("Current password is incorrect.")
 
 
 def set_user_state(conn: Connection, caller: Caller, uuid: str, state: str) -> User:
@@ -273,6 +292,7 @@ def list_users(
     account_name: str | None = None,
     domain_uuid: str | None = None,
     state: str | None = None,
+    account_type: int | None = None,
     keyword: str | None = None,
     page: int | None = None,
     pagesize: int | None = None,
@@ -289,6 +309,8 @@ def list_users(
         query = query.where(domain.c.uuid == domain_uuid.lower())
     if state:
         query = query.where(user.c.state == state)
+    if account_type is not None:
+        query = query.where(account.c.type == account_type)
     if keyword:
         query = query.where(user.c.username.contains(keyword, autoescape=True))
     total = count_of(conn, query)

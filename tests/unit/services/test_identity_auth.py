@@ -128,13 +128,43 @@ def test_session_ends_when_user_is_disabled(identity: IdentityService, admin: Ca
 
 def test_password_change_and_user_update(identity: IdentityService, admin: Caller) -> None:
     created, alice = make_account(identity, admin, "alice")
-    identity.transaction(lambda c: users.update_user(c, alice, alice.user_id, password="new-pass", firstname="Al"))
+    with pytest.raises(ParamError, match="current password must be provided"):
+        identity.transaction(lambda c: users.update_user(c, alice, alice.user_id, password="new-pass"))
+    with pytest.raises(ParamError, match="Current password is incorrect"):
+        identity.transaction(
+            lambda c: users.update_user(c, alice, alice.user_id, password="new-pass", current_password="wrong")
+        )
+    assert identity.login("alice", PASSWORD).user_id == created.id  # the refused changes changed nothing
+    identity.transaction(
+        lambda c: users.update_user(
+            c, alice, alice.user_id, password="new-pass", current_password=PASSWORD, firstname="Al"
+        )
+    )
     assert identity.login("alice", "new-pass").user_id == created.id
     with identity.engine.connect() as conn:
         stored = conn.execute(select(user.c.password).where(user.c.uuid == created.id)).scalar_one()
     assert stored.startswith("scrypt$") and "new-pass" not in stored
     total, listed = identity.transaction(lambda c: users.list_users(c, alice))
     assert total == 1 and listed[0].firstname == "Al"
+
+
+def test_an_admin_resets_a_password_without_the_current_one_but_never_to_blank(
+    identity: IdentityService, admin: Caller
+) -> None:
+    created, _alice = make_account(identity, admin, "alice")
+    identity.transaction(lambda c: users.update_user(c, admin, created.id, password="reset-by-admin"))
+    assert identity.login("alice", "reset-by-admin").user_id == created.id
+    with pytest.raises(ParamError, match="cannot be empty or blank"):
+        identity.transaction(lambda c: users.update_user(c, admin, created.id, password="   "))
+
+
+def test_list_users_filters_by_account_type_before_counting(identity: IdentityService, admin: Caller) -> None:
+    make_account(identity, admin, "alice")
+    make_account(identity, admin, "bob")
+    total, listed = identity.transaction(lambda c: users.list_users(c, admin, account_type=0, pagesize=1, page=1))
+    assert total == 2 and len(listed) == 1 and listed[0].account_type == 0
+    total, listed = identity.transaction(lambda c: users.list_users(c, admin, account_type=1))
+    assert total == 1 and listed[0].username == "admin"
 
 
 def test_user_lifecycle_and_who_may_touch_whom(identity: IdentityService, admin: Caller) -> None:

@@ -96,3 +96,13 @@ def test_clone_and_delete_role(identity: IdentityService, admin: Caller) -> None
     assert all(r.id != clone.id for r in identity.transaction(lambda c: roles.list_roles(c, admin)))
     with pytest.raises(PermissionDeniedError):
         identity.transaction(lambda c: roles.delete_role(c, admin, read_only_admin.uuid))
+
+
+def test_update_role_unpublishes_a_role_so_only_root_admins_list_it(identity: IdentityService, admin: Caller) -> None:
+    _, user = make_account(identity, admin, "alice")
+    private = identity.transaction(lambda c: roles.create_role(c, admin, "Operators", role_type=RoleType.USER))
+    assert any(r.id == private.id for r in identity.transaction(lambda c: roles.list_roles(c, user)))
+    updated = identity.transaction(lambda c: roles.update_role(c, admin, private.id, is_public=False))
+    assert updated.is_public is False
+    assert all(r.id != private.id for r in identity.transaction(lambda c: roles.list_roles(c, user)))
+    assert any(r.id == private.id for r in identity.transaction(lambda c: roles.list_roles(c, admin)))
