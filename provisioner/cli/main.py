@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from provisioner import __version__
-from provisioner.cli import server, sync, topology
+from provisioner.cli import bootstrap, server, sync, topology
 from provisioner.cli.output import err_console, print_issues
 from provisioner.exceptions import ConfigFileError, ModelError, ProvisionerError
 
@@ -47,6 +47,7 @@ app.command(name="inventory")(topology.inventory)
 app.command(name="render")(topology.render)
 app.command(name="serve")(server.serve)
 app.command(name="sync")(sync.sync)
+app.command(name="bootstrap")(bootstrap.bootstrap)
 app.add_typer(server.db_app, name="db")
 app.add_typer(server.admin_app, name="admin")
 
