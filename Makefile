@@ -37,20 +37,22 @@ $(STAMPS)/apt: Makefile
 	fi
 	@touch $@
 
-$(STAMPS)/venv: pyproject.toml $(STAMPS)/apt
+$(STAMPS)/venv: pyproject.toml terraform/pyproject.toml $(STAMPS)/apt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	@touch $@
 
+	$(BIN)/python -m pip install -q -e terraform/
 lint: $(STAMPS)/venv
-	$(BIN)/ruff check provisioner tests bench inventory
-	$(BIN)/ruff format --check provisioner tests bench inventory
+	$(BIN)/ruff check provisioner tests bench inventory terraform
+	$(BIN)/ruff format --check provisioner tests bench inventory terraform
 
 typecheck: $(STAMPS)/venv
 	$(BIN)/mypy
 
 test: $(STAMPS)/venv lint typecheck
+	$(BIN)/mypy terraform/provisioner_terraform
 	CI_STRICT=1 $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test-fast: $(STAMPS)/venv

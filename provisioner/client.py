@@ -10,6 +10,7 @@ secret key lives only in :class:`Credentials` (hidden from ``repr``).
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -57,6 +58,10 @@ class ClientError(ProvisionerError):
 
 class JobTimeoutError(ClientError, TimeoutError):
     """An async job did not finish within the client's job timeout."""
+
+
+class JobInterruptedError(ClientError, InterruptedError):
+    """The caller stopped waiting for an async job (the job itself goes on on the server)."""
 
 
 #: The error class for each CloudStack error code (others become a plain ``ApiError``).
@@ -270,14 +275,24 @@ class CloudStackClient:
             return answer
         return self.wait_job(str(jobid), command)
 
-    def wait_job(self, jobid: str, command: str = "job") -> Json:
+    def wait_job(
+        self, jobid: str, command: str = "job", *, timeout: float | None = None, stop: threading.Event | None = None
+    ) -> Json:
         """Poll ``queryAsyncJobResult`` with back-off until the job ends; return its ``jobresult``.
+
+        Args:
+            jobid: the job to wait for.
+            command: the command that started it (for messages).
+            timeout: seconds to wait instead of ``job_timeout``.
+            stop: when set while waiting, stop waiting at once (the Terraform provider's interrupt).
 
         Raises:
             ApiError: the job failed (its error code and text).
-            JobTimeoutError: still running after ``job_timeout`` seconds.
+            JobTimeoutError: still running after ``timeout`` (default ``job_timeout``) seconds.
+            JobInterruptedError: ``stop`` was set first.
         """
-        deadline = time.monotonic() + self.job_timeout
+        limit = self.job_timeout if timeout is None else timeout
+        deadline = time.monotonic() + limit
         delay = self.poll_interval
         while True:
             status = self.request("queryAsyncJobResult", jobid=jobid)
@@ -288,8 +303,11 @@ class CloudStackClient:
                     raise api_error(code, str(result.get("errortext", f"{command} failed")))
                 return dict(result)
             if time.monotonic() + delay > deadline:
-                raise JobTimeoutError(f"{command}: job {jobid} did not finish within {self.job_timeout:g} s")
-            time.sleep(delay)
+                raise JobTimeoutError(f"{command}: job {jobid} did not finish within {limit:g} s")
+            if stop is None:
+                time.sleep(delay)
+            elif stop.wait(delay):
+                raise JobInterruptedError(f"{command}: stopped waiting for job {jobid} (it goes on on the server)")
             delay = min(delay * 2, self.max_poll_interval)
 
     def list_all(self, command: str, **filters: Value) -> list[Json]:

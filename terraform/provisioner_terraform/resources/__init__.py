@@ -1,0 +1,1 @@
+"""Resources: one module per resource type."""
