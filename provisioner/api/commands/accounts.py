@@ -170,6 +170,7 @@ def list_accounts(ctx: CommandContext, params: ListAccountsParams) -> ListResult
             uuid=params.id,
             name=params.name or params.account,
             domain_uuid=params.domainid,
+            recursive=bool(params.isrecursive),
             account_type=params.accounttype,
             state=params.state,
             keyword=params.keyword,

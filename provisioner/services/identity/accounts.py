@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, Row, delete, insert, select, update
+from sqlalchemy import Connection, Row, delete, false, insert, select, update
 
 from provisioner.db.schema import account, api_session, domain, role, user, utcnow
 from provisioner.exceptions import ParamError, PermissionDeniedError
 from provisioner.services.common import count_of, paginate, row_by_uuid
 from provisioner.services.identity.models import Account
 from provisioner.services.identity.roles import DEFAULT_ROLE_FOR_TYPE
-from provisioner.services.identity.visibility import check_domain_access, visible_condition
+from provisioner.services.identity.visibility import check_domain_access, subtree_domain_ids, visible_condition
 from provisioner.services.principal import Caller, RoleType
 
 ACCOUNT_TYPES = {0: RoleType.USER, 1: RoleType.ADMIN, 2: RoleType.DOMAIN_ADMIN, 3: RoleType.RESOURCE_ADMIN}
@@ -186,19 +186,27 @@ def list_accounts(
     uuid: str | None = None,
     name: str | None = None,
     domain_uuid: str | None = None,
+    recursive: bool = False,
     account_type: int | None = None,
     state: str | None = None,
     keyword: str | None = None,
     page: int | None = None,
     pagesize: int | None = None,
 ) -> tuple[int, list[Account]]:
-    """``listAccounts`` within what ``caller`` may see; returns (total count, one page)."""
+    """``listAccounts`` within what ``caller`` may see; returns (total count, one page).
+
+    With ``domain_uuid`` only that domain's accounts are listed, or, when ``recursive``
+    (``isrecursive=true``), those of its whole subtree.
+    """
     query = account_query().where(visible_condition(caller, account.c.id, account.c.domain_id)).order_by(account.c.id)
     if uuid:
         query = query.where(account.c.uuid == uuid.lower())
     if name:
         query = query.where(account.c.name == name)
-    if domain_uuid:
+    if domain_uuid and recursive:
+        path = conn.execute(select(domain.c.path).where(domain.c.uuid == domain_uuid.lower())).scalar()
+        query = query.where(account.c.domain_id.in_(subtree_domain_ids(path))) if path else query.where(false())
+    elif domain_uuid:
         query = query.where(domain.c.uuid == domain_uuid.lower())
     if account_type is not None:
         query = query.where(account.c.type == account_type)

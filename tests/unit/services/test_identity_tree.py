@@ -92,3 +92,20 @@ def test_list_paging_in_sql(identity: IdentityService, admin: Caller) -> None:
     assert total == 8 and len(page) == 3
     total, page = identity.transaction(lambda c: domains.list_domains(c, admin, keyword="d", pagesize=500))
     assert total == 7
+
+
+def test_list_accounts_by_domain_is_recursive_only_when_asked(identity: IdentityService, admin: Caller) -> None:
+    parent = make_domain(identity, admin, "sales")
+    child = make_domain(identity, admin, "emea", parent=parent)
+    make_account(identity, admin, "top", domain_uuid=parent)
+    make_account(identity, admin, "below", domain_uuid=child)
+
+    def names(domain_uuid: str, recursive: bool = False) -> tuple[int, set[str]]:
+        total, rows = identity.transaction(
+            lambda c: accounts.list_accounts(c, admin, domain_uuid=domain_uuid, recursive=recursive)
+        )
+        return total, {row.name for row in rows}
+
+    assert names(parent) == (1, {"top"})
+    assert names(parent, recursive=True) == (2, {"top", "below"})
+    assert names(child, recursive=True) == (1, {"below"})
