@@ -1,0 +1,1 @@
+"""Templates and ISOs: registration, listing, permissions, download and replication, use by deploys."""
