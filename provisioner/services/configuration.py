@@ -80,12 +80,40 @@ DEFAULTS: tuple[Setting, ...] = (
         "Where the session key must be: CookieOrParameter, ParameterOnly, CookieAndParameter",
     ),
     Setting(
-        "enforce.post.requests.and.timestamps", "false", "Advanced", "Require POST and a timestamp on signed requests"
+        "enforce.post.requests.and.timestamps",
+        "false",
+        "Advanced",
+        "Require POST and a timestamp on signed requests",
+        is_dynamic=False,
+    ),
+    Setting("api.throttling.enabled", "false", "Advanced", "Limit API requests per user", is_dynamic=False),
+    Setting("api.throttling.interval", "1", "Advanced", "Seconds of one throttling window", is_dynamic=False),
+    Setting("api.throttling.max", "25", "Advanced", "API requests a user may make per window", is_dynamic=False),
+    Setting(
+        "api.source.cidr.checks.enabled",
+        "true",
+        "Advanced",
+        "Check callers' addresses against api.allowed.source.cidr.list",
+        is_dynamic=False,
+    ),
+    Setting(
+        "api.allowed.source.cidr.list",
+        "0.0.0.0/0,::/0",
+        "Secure",
+        "Comma-separated CIDRs API callers may come from",
+        is_dynamic=False,
     ),
     Setting("allow.user.expunge.recover.vm", "false", "Advanced", "Users may expunge and recover VMs", "account"),
     Setting(
         "integration.api.port", "0", "Advanced", "Unauthenticated API port on loopback (0 = off)", is_dynamic=False
     ),
+    Setting(
+        "ping.interval",
+        "60",
+        "Advanced",
+        "Interval to send application level pings to make sure the connection is still working",
+    ),
+    Setting("ping.timeout", "2.5", "Advanced", "Multiplier to ping.interval before announcing an agent has timed out"),
     Setting("cluster.heartbeat.interval", "1500", "Management Server", "Milliseconds between node heartbeats"),
     Setting("cluster.heartbeat.threshold", "150000", "Management Server", "Milliseconds without heartbeat = node dead"),
 )
