@@ -108,6 +108,13 @@ class MethodNotAllowedError(ApiError):
     cserrorcode = 9999
 
 
+class ApiLimitExceededError(ApiError):
+    """The caller sent more requests than ``api.throttling.max`` within ``api.throttling.interval``."""
+
+    errorcode = 429
+    cserrorcode = 9999
+
+
 class MalformedParameterError(ApiError):
     """A ``name[i].key=value`` map parameter has a malformed name."""
 

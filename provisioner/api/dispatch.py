@@ -13,6 +13,7 @@ from typing import Any
 
 from provisioner.api.auth import Credentials, authenticate, expired_cookies, session_cookies
 from provisioner.api.backend import ApiBackend
+from provisioner.api.guards import Throttle, check_post_and_timestamps, check_source
 from provisioner.api.params import Page, Value, merge_params, page_window, unpack
 from provisioner.api.registry import ApiCommand, CommandContext, Registry
 from provisioner.api.responses import ApiReply, async_body, envelope_name, error_reply, reply
@@ -64,6 +65,9 @@ class ApiDispatcher:
         self.backend = backend
         self.settings = settings
         self.registry = registry
+        self.throttle = (
+            Throttle(settings.throttling_interval, settings.throttling_max) if settings.throttling_enabled else None
+        )
 
     def handle(self, request: RawRequest) -> ApiReply:
         """Answer one request; every failure becomes a CloudStack error answer, never an exception."""
@@ -84,6 +88,7 @@ class ApiDispatcher:
                 raise UnsupportedActionError(f"Unknown API command: {given}")
             if command is None or not self._allowed(credentials, command):
                 raise unavailable(given, request.client_ip)
+            self._guard(request, params, command, credentials)
             result = self._run(command, credentials, unpack(params), request.client_ip)
             answer = reply(envelope_name(command.name), result, fmt, self.settings)
             if command.name == "login" and isinstance(result.get("sessionkey"), str):
@@ -105,6 +110,20 @@ class ApiDispatcher:
         if command.name in SESSION_COMMANDS:
             return True
         return self.backend.is_allowed(credentials.caller, command.name, command.authorized)
+
+    def _guard(
+        self, request: RawRequest, params: Mapping[str, str], command: ApiCommand, credentials: Credentials
+    ) -> None:
+        """Source CIDRs, POST/timestamp enforcement and throttling (none apply to the integration API)."""
+        if self.settings.integration:
+            return
+        check_source(request.client_ip, self.settings)
+        if self.settings.enforce_post_and_timestamps:
+            signed = any(name.lower() == "signature" for name in params)
+            check_post_and_timestamps(command.name, request.method, params, signed)
+        # As CloudStack's ApiRateLimitService, root admins are never throttled.
+        if self.throttle is not None and not credentials.caller.is_root_admin:
+            self.throttle.check(credentials.caller.user_id)
 
     def _authenticate(self, request: RawRequest, params: Mapping[str, str]) -> Credentials:
         if self.settings.integration:

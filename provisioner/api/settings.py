@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 SessionKeyCheck = Literal["CookieAndParameter", "CookieOrParameter", "ParameterOnly"]
 
@@ -41,6 +41,29 @@ class ApiSettings(BaseModel):
     cloudstack_version: str = Field(default="4.19.0.0", description="The CloudStack version we report.")
     json_content_type: str = Field(default="application/json; charset=UTF-8", description="json.content.type.")
     secure_cookies: bool = Field(default=False, description="Mark session cookies Secure (behind TLS).")
+    enforce_post_and_timestamps: bool = Field(
+        default=False,
+        description="enforce.post.requests.and.timestamps: signed requests need signatureVersion=3 and an "
+        "`expires` at most 15 minutes ahead, and commands that change state must be POSTed.",
+    )
+    throttling_enabled: bool = Field(default=False, description="api.throttling.enabled (counters per node).")
+    throttling_interval: int = Field(default=1, ge=1, description="api.throttling.interval, in seconds.")
+    throttling_max: int = Field(default=25, ge=1, description="api.throttling.max: requests per user per interval.")
+    source_cidr_checks: bool = Field(default=True, description="api.source.cidr.checks.enabled.")
+    allowed_source_cidrs: tuple[str, ...] = Field(
+        default=("0.0.0.0/0", "::/0"),
+        description="api.allowed.source.cidr.list: addresses authenticated callers may come from.",
+    )
+
+    @field_validator("allowed_source_cidrs")
+    @classmethod
+    def _valid_cidrs(cls, cidrs: tuple[str, ...]) -> tuple[str, ...]:
+        for cidr in cidrs:
+            try:
+                ipaddress.ip_network(cidr, strict=False)
+            except ValueError:
+                raise ValueError(f"api.allowed.source.cidr.list: {cidr!r} is not a CIDR such as 10.0.0.0/8") from None
+        return cidrs
 
     @model_validator(mode="after")
     def _integration_on_loopback(self) -> ApiSettings:

@@ -26,6 +26,7 @@ from provisioner.api.commands import load_commands
 from provisioner.api.registry import Registry
 from provisioner.api.settings import ApiSettings
 from provisioner.db.engine import create_engine_for, run_in_transaction
+from provisioner.server.api_settings import configured_api_settings
 from provisioner.server.backend import DatabaseBackend
 from provisioner.server.background import BackgroundRunner, load_tasks
 from provisioner.server.bootstrap import prepare_database
@@ -170,6 +171,7 @@ def build_server(
     engine = create_engine_for(db_url, pool_size=10 + options.workers)
     log.info("database: %s", engine.url.render_as_string(hide_password=True))
     credentials_file = prepare_database(engine)
+    settings = run_in_transaction(engine, lambda conn: configured_api_settings(conn, settings))
     registry = options.registry or load_commands()
     identity = IdentityService.for_engine(engine, session_timeout=settings.session_timeout)
 
