@@ -23,6 +23,10 @@ ParamsT = TypeVar("ParamsT", bound=BaseModel)
 
 #: A parameter value after unpacking: a plain string, or the entries of a ``name[i].key=value`` map.
 Value = str | list[dict[str, str]]
+#: The id CloudStack accepts in any UUID parameter (``ParamProcessWorker``): "all" for ``projectid=-1``,
+#: every zone for ``registerTemplate zoneid=-1``; the command decides what it means.
+ANY_ID = "-1"
+
 #: Given an entity kind and ids, return the ids that exist (the services implement it).
 Resolver = Callable[[str, list[str]], set[str]]
 
@@ -109,6 +113,8 @@ def _scalar(command: str, spec: ParamSpec, kind: str, text: str) -> Any:
             return parsed
         raise invalid_value(command, spec.name, text)
     if kind == "uuid":
+        if text == ANY_ID:
+            return ANY_ID
         if not _UUID.match(text):
             raise unknown_id(spec.name, text)
         return str(uuid.UUID(text))  # ids are lower-case on the wire
@@ -143,7 +149,8 @@ def _check_ids(specs: list[ParamSpec], converted: dict[str, Any], resolver: Reso
             continue
         value = converted[spec.name]
         for item in value if isinstance(value, list) else [value]:
-            wanted.setdefault(spec.entity, []).append((spec.name, item))
+            if item != ANY_ID:
+                wanted.setdefault(spec.entity, []).append((spec.name, item))
     for entity, pairs in wanted.items():
         found = resolver(entity, sorted({item for _, item in pairs}))
         for name, item in pairs:

@@ -108,6 +108,13 @@ def test_errors_name_the_parameter(values: dict[str, str], text: str) -> None:
     assert caught.value.errorcode == 431
 
 
+def test_minus_one_passes_any_uuid_parameter_unresolved_as_cloudstack_allows() -> None:
+    parsed = validate_params("doIt", Params, {"name": "n", "zoneid": "-1", "zoneids": f"-1,{ZONE}"}, resolver)
+    assert parsed.zoneid == "-1" and parsed.zoneids == ["-1", ZONE]
+    with pytest.raises(ParamError):  # only -1 itself: other negative numbers are no ids
+        validate_params("doIt", Params, {"name": "n", "zoneid": "-2"}, resolver)
+
+
 def test_unknown_parameters_are_ignored() -> None:
     assert validate_params("doIt", Params, {"name": "n", "whatever": "x"}).name == "n"
 
