@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from provisioner import __version__
-from provisioner.cli import bootstrap, server, sync, topology
+from provisioner.cli import bootstrap, server, sync, terraform, topology
 from provisioner.cli.output import err_console, print_issues
 from provisioner.exceptions import ConfigFileError, ModelError, ProvisionerError
 
@@ -50,6 +50,7 @@ app.command(name="sync")(sync.sync)
 app.command(name="bootstrap")(bootstrap.bootstrap)
 app.add_typer(server.db_app, name="db")
 app.add_typer(server.admin_app, name="admin")
+app.add_typer(terraform.terraform_app, name="terraform")
 
 
 def main(argv: list[str] | None = None) -> int:
