@@ -37,6 +37,7 @@ from provisioner.db.schema.offerings import (
     os_type,
     service_offering,
 )
+from provisioner.db.schema.operations import vm_migration
 from provisioner.db.schema.snapshots import snapshot, vm_snapshot
 from provisioner.db.schema.storage import image_store, storage_pool, storage_pool_tag
 from provisioner.db.schema.templates import (
@@ -97,6 +98,7 @@ __all__ = [
     "virtual_router_element",
     "vlan_ip_range",
     "vm_instance",
+    "vm_migration",
     "vm_snapshot",
     "vm_template",
     "volume",
