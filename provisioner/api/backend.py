@@ -61,6 +61,8 @@ class ApiBackend(Protocol):
         params: Mapping[str, Value],
         instance_type: str | None,
         instance_id: str | None,
+        *,
+        job_uuid: str | None = None,
     ) -> str:
         """Queue an async command and return the job UUID.
 
@@ -73,6 +75,7 @@ class ApiBackend(Protocol):
             params: the unpacked request parameters (JSON-ready: strings and lists of string dicts).
             instance_type: the entity type the job acts on (``VirtualMachine``), if declared.
             instance_id: the entity id (the created one for async-create commands, else the ``id`` parameter).
+            job_uuid: the job id the client chose (``customjobid``); 431 when a job already has it.
         """
         ...
 

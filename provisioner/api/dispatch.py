@@ -14,7 +14,7 @@ from typing import Any
 from provisioner.api.auth import Credentials, authenticate, expired_cookies, session_cookies
 from provisioner.api.backend import ApiBackend
 from provisioner.api.guards import Throttle, check_post_and_timestamps, check_source
-from provisioner.api.params import Page, Value, merge_params, page_window, unpack
+from provisioner.api.params import UUID_TEXT, Page, Value, merge_params, page_window, unpack
 from provisioner.api.registry import ApiCommand, CommandContext, Registry
 from provisioner.api.responses import ApiReply, async_body, envelope_name, error_reply, reply
 from provisioner.api.settings import ApiSettings, is_loopback
@@ -22,6 +22,7 @@ from provisioner.exceptions import (
     ApiError,
     InternalError,
     MethodNotAllowedError,
+    ParamError,
     UnauthorizedError,
     UnsupportedActionError,
 )
@@ -30,7 +31,9 @@ logger = logging.getLogger(__name__)
 
 #: Parameters of the protocol itself: never passed to commands or stored with jobs.
 SESSION_COMMANDS = frozenset({"login", "logout"})
-PROTOCOL_PARAMS = frozenset({"command", "response", "apikey", "signature", "signatureversion", "expires", "sessionkey"})
+PROTOCOL_PARAMS = frozenset(
+    {"command", "response", "apikey", "signature", "signatureversion", "expires", "sessionkey", "customjobid"}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +53,20 @@ def unavailable(command: str, ip: str) -> UnauthorizedError:
         f"The given command '{command}' either does not exist, is not available for user, or not available "
         f"from ip address '{ip}'."
     )
+
+
+def custom_job_id(values: Mapping[str, Value]) -> str | None:
+    """The job id a client presets with ``customjobid`` (a UUID), lower-cased; None when not given.
+
+    Raises:
+        ParamError: 431 when it is not a UUID.
+    """
+    given = values.get("customjobid")
+    if not given:
+        return None
+    if not isinstance(given, str) or not UUID_TEXT.match(given):
+        raise ParamError(f"Invalid parameter customjobid value={given}: a job id must be a UUID")
+    return given.lower()
 
 
 def normalise_domain(path: str | None) -> str:
@@ -170,5 +187,12 @@ class ApiDispatcher:
         job_params = {name: value for name, value in values.items() if name not in PROTOCOL_PARAMS}
         plain_id = getattr(parsed, "id", None)  # validated, so a lower-case UUID when it is one
         instance_id = entity_id if command.create else (plain_id if isinstance(plain_id, str) else None)
-        jobid = self.backend.submit_job(credentials.caller, command.name, job_params, command.entity_type, instance_id)
+        jobid = self.backend.submit_job(
+            credentials.caller,
+            command.name,
+            job_params,
+            command.entity_type,
+            instance_id,
+            job_uuid=custom_job_id(values),
+        )
         return async_body(jobid, entity_id)

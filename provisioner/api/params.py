@@ -31,7 +31,7 @@ ANY_ID = "-1"
 Resolver = Callable[[str, list[str]], set[str]]
 
 _MAP_NAME = re.compile(r"^([^\[\]]+)\[(\d+)\]\.([^\[\]]+)$")
-_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE)
+UUID_TEXT = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE)
 
 
 def merge_params(query: Iterable[tuple[str, str]], body: Iterable[tuple[str, str]]) -> dict[str, str]:
@@ -115,7 +115,7 @@ def _scalar(command: str, spec: ParamSpec, kind: str, text: str) -> Any:
     if kind == "uuid":
         if text == ANY_ID:
             return ANY_ID
-        if not _UUID.match(text):
+        if not UUID_TEXT.match(text):
             raise unknown_id(spec.name, text)
         return str(uuid.UUID(text))  # ids are lower-case on the wire
     if len(text) > spec.length:

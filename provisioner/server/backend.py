@@ -25,9 +25,11 @@ from provisioner.db.engine import run_in_transaction
 from provisioner.db.schema import account, domain, resource_tag, role, role_permission, user
 from provisioner.exceptions import ApiError, UnsupportedActionError
 from provisioner.services.common import live_uuids
+from provisioner.services.compute.lifecycle.registration import vm_ids
 from provisioner.services.identity import IdentityService
 from provisioner.services.infrastructure.resolve import existing_ids
 from provisioner.services.jobs import JobService
+from provisioner.services.networks.resolve import network_ids
 from provisioner.services.principal import Caller, RoleType
 
 P = ParamSpec("P")
@@ -81,7 +83,12 @@ def identity_ids(conn: Connection, entity: str, ids: Sequence[str]) -> set[str] 
 
 
 #: Resolvers asked in turn for an entity kind; the first that knows the kind answers.
-RESOLVERS: tuple[Callable[[Connection, str, Sequence[str]], set[str] | None], ...] = (identity_ids, existing_ids)
+RESOLVERS: tuple[Callable[[Connection, str, Sequence[str]], set[str] | None], ...] = (
+    identity_ids,
+    existing_ids,
+    network_ids,
+    vm_ids,
+)
 
 
 def existing(conn: Connection, kind: str, ids: Sequence[str]) -> set[str]:
@@ -159,11 +166,13 @@ class DatabaseBackend:
         params: Mapping[str, Value],
         instance_type: str | None,
         instance_id: str | None,
+        *,
+        job_uuid: str | None = None,
     ) -> str:
         """See ``ApiBackend.submit_job``; refused with 503 while the server shuts down."""
         if not self.accepting_jobs:
             raise ServiceUnavailableError(SHUTDOWN_TEXT)
-        return self.jobs.submit_job(caller, command, params, instance_type, instance_id)
+        return self.jobs.submit_job(caller, command, params, instance_type, instance_id, job_uuid=job_uuid)
 
     def query_job(self, caller: Caller, jobid: str) -> Mapping[str, Any]:
         """See ``ApiBackend.query_job``."""

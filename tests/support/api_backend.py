@@ -121,8 +121,12 @@ class MemoryBackend:
         params: Mapping[str, Value],
         instance_type: str | None,
         instance_id: str | None,
+        *,
+        job_uuid: str | None = None,
     ) -> str:
-        jobid = str(uuid.uuid4())
+        jobid = job_uuid or str(uuid.uuid4())
+        if jobid in self.jobs:
+            raise ParamError(f"A job with id {jobid} already exists")
         self.jobs[jobid] = Job(caller, command, dict(params), instance_id)
         return jobid
 

@@ -65,9 +65,13 @@ class JobService:
         params: Mapping[str, Any],
         instance_type: str | None,
         instance_id: str | None,
+        *,
+        job_uuid: str | None = None,
     ) -> str:
         """The ``ApiBackend.submit_job`` shape of :meth:`submit` (sync object ``<type>:<id>``)."""
-        return self.submit(caller, command, dict(params), instance_type=instance_type, instance_id=instance_id)
+        return self.submit(
+            caller, command, dict(params), instance_type=instance_type, instance_id=instance_id, job_uuid=job_uuid
+        )
 
     def query(self, caller: Caller, job_uuid: str) -> JobView:
         """``queryAsyncJobResult`` (431 unknown id, 531 not visible)."""

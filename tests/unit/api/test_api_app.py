@@ -200,6 +200,19 @@ def test_async_and_async_create(client: TestClient, backend: MemoryBackend) -> N
     assert result["jobresult"]["virtualmachine"] == {"id": created["id"], "name": "vm1", "state": "Running"}
 
 
+def test_customjobid_presets_the_job_id_once(client: TestClient, backend: MemoryBackend) -> None:
+    zone = create_zone(client)
+    custom = "0F0E0D0C-0B0A-4000-8000-000000000abc"
+    update = {"id": zone["id"], "allocationstate": "Enabled", "customjobid": custom}
+    answer = body(client.get(URL, params=signed("updateDemoZone", **update)), "updatedemozoneresponse")
+    assert answer == {"jobid": custom.lower()}
+    assert "customjobid" not in backend.jobs[custom.lower()].params
+    again = client.get(URL, params=signed("updateDemoZone", **update))
+    assert again.status_code == 431 and "already exists" in again.text
+    bad = client.get(URL, params=signed("updateDemoZone", **{**update, "customjobid": "job-1"}))
+    assert bad.status_code == 431 and "customjobid" in bad.text
+
+
 def test_async_ids_checked_before_the_job_exists(client: TestClient, backend: MemoryBackend) -> None:
     response = client.get(URL, params=signed("deployDemoVm", zoneid="6a1f0f4e-1111-4222-8333-944455556666"))
     assert response.status_code == 431 and not backend.jobs
