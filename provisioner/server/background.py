@@ -43,7 +43,10 @@ class PeriodicTask:
 
 
 #: ``module:attribute`` of each area's :class:`PeriodicTask` (imported when a server starts).
-BACKGROUND_TASKS: tuple[str, ...] = ("provisioner.services.infrastructure.host_health:HOST_HEALTH",)
+BACKGROUND_TASKS: tuple[str, ...] = (
+    "provisioner.services.infrastructure.host_health:HOST_HEALTH",
+    "provisioner.services.compute.lifecycle.expunge:EXPUNGER",
+)
 
 
 def load_tasks(names: tuple[str, ...] = BACKGROUND_TASKS) -> list[PeriodicTask]:

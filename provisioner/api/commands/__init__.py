@@ -36,6 +36,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "provisioner.api.commands.hypervisors",
     "provisioner.api.commands.regions",
     "provisioner.api.commands.capacity",
+    "provisioner.api.commands.virtual_machines",
     "provisioner.api.commands.placeholders",
 )
 

@@ -1,0 +1,191 @@
+"""Start, stop and reboot: a transaction moves the state, the driver acts outside it, a transaction ends it.
+
+Every step that fails puts the VM back in a stable state with the capacity it holds accounted for
+(``transitions.transition`` releases a host's share when the VM stops holding it), and the job ends
+with the error: 533 when nothing fits, 530 naming the VM, the host and the hypervisor's reason.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, Engine, update
+
+from provisioner.compute.types import PowerState, VMState
+from provisioner.db.engine import run_in_transaction
+from provisioner.db.schema import nic, utcnow, volume
+from provisioner.exceptions import ApiError, InternalError, ParamError, VMExistsError, VMNotFoundError
+from provisioner.services.compute import transitions
+from provisioner.services.compute.host_drivers import open_host_driver
+from provisioner.services.compute.lifecycle import base_images, placement
+from provisioner.services.compute.lifecycle.specs import DriverPlan, driver_plan, host_row
+from provisioner.services.compute.states import VMEvent, VolumeState
+from provisioner.services.compute.vms import vm_row
+from provisioner.services.networks.defaults import implement_network
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+def _tx(engine: Engine, work: Callable[[Connection], T]) -> T:
+    return run_in_transaction(engine, work)
+
+
+def _driver_error(verb: str, vm: Any, host_name: str, exc: Exception) -> InternalError:
+    return InternalError(f"Unable to {verb} VM {vm.name} ({vm.uuid}) on host {host_name}: {exc}")
+
+
+def _reserve_and_plan(conn: Connection, vm_id: int, host_id: int | None, is_root_admin: bool) -> DriverPlan:
+    """Stopped -> Starting with the VM placed and its capacity reserved; its networks implemented."""
+    placed = placement.start(conn, vm_id, host_id=host_id, is_root_admin=is_root_admin)
+    vm = vm_row(conn, vm_id)
+    for (network_id,) in conn.execute(nic.select().with_only_columns(nic.c.network_id).where(nic.c.vm_id == vm_id)):
+        implement_network(conn, network_id)
+    conn.execute(
+        update(volume)
+        .where(volume.c.vm_id == vm_id, volume.c.state == VolumeState.ALLOCATED.value, volume.c.removed.is_(None))
+        .values(state=VolumeState.CREATING.value, update_count=volume.c.update_count + 1)
+    )
+    backing = base_images.acquire(conn, vm, placed.pool_ids[0] if placed.pool_ids else None)
+    return driver_plan(conn, vm, placed.host_id, backing)
+
+
+def _started(conn: Connection, vm_id: int, plan: DriverPlan) -> None:
+    transitions.transition(
+        conn, vm_id, VMEvent.OPERATION_SUCCEEDED, power_state=PowerState.POWER_ON.value, power_state_updated=utcnow()
+    )
+    for volume_id, path in plan.volume_paths.items():
+        conn.execute(
+            update(volume)
+            .where(volume.c.id == volume_id, volume.c.state == VolumeState.CREATING.value)
+            .values(state=VolumeState.READY.value, path=path, update_count=volume.c.update_count + 1)
+        )
+
+
+def _start_failed(conn: Connection, vm_id: int) -> None:
+    """Starting -> Stopped (host capacity released); volumes never created go back to Allocated."""
+    transitions.transition(conn, vm_id, VMEvent.OPERATION_FAILED)
+    conn.execute(
+        update(volume)
+        .where(volume.c.vm_id == vm_id, volume.c.state == VolumeState.CREATING.value, volume.c.path.is_(None))
+        .values(state=VolumeState.ALLOCATED.value, pool_id=None, update_count=volume.c.update_count + 1)
+    )
+    base_images.release(conn, vm_id)
+
+
+def _run_on_host(plan: DriverPlan) -> None:
+    """Define the VM on the host unless it is there already, then power it on."""
+    with open_host_driver(plan.host) as driver:
+        try:
+            driver.get_vm(plan.spec.name)
+        except VMNotFoundError:
+            with contextlib.suppress(VMExistsError):  # defined by a concurrent retry of ours: start that one
+                driver.define_vm(plan.spec)
+        driver.start_vm(plan.spec.name)
+
+
+def start(
+    engine: Engine,
+    vm_id: int,
+    *,
+    host_id: int | None = None,
+    is_root_admin: bool = False,
+    on_failure: Callable[[Connection, int], None] | None = None,
+) -> None:
+    """Place, reserve and power on a Stopped VM.
+
+    Args:
+        engine: the database.
+        vm_id: the VM's internal id.
+        host_id: a host the VM must go to (root admins), or None.
+        is_root_admin: the caller may use disabled zones, pods and clusters.
+        on_failure: runs in the transaction that records a failure (a failed deployment expunges there).
+
+    Raises:
+        ParamError: the VM is not Stopped (431).
+        InsufficientCapacityError: nothing fits (533).
+        InternalError: the hypervisor failed to define or start it (530).
+    """
+    try:
+        plan = _tx(engine, lambda conn: _reserve_and_plan(conn, vm_id, host_id, is_root_admin))
+    except ApiError:
+        if on_failure is not None:
+            _tx(engine, lambda conn: on_failure(conn, vm_id))
+        raise
+    try:
+        _run_on_host(plan)
+    except Exception as exc:
+        log.warning("starting VM %s on host %s failed: %s", plan.spec.name, plan.host["name"], exc)
+
+        def undo(conn: Connection) -> None:
+            _start_failed(conn, vm_id)
+            if on_failure is not None:
+                on_failure(conn, vm_id)
+
+        vm = _tx(engine, lambda conn: vm_row(conn, vm_id))
+        _tx(engine, undo)
+        raise _driver_error("start", vm, plan.host["name"], exc) from None
+    _tx(engine, lambda conn: _started(conn, vm_id, plan))
+
+
+def stop(engine: Engine, vm_id: int, *, forced: bool = False) -> None:
+    """Power a Running VM off (Running -> Stopping -> Stopped); a Stopped VM is left as it is.
+
+    Raises:
+        ParamError: the VM is in a state that cannot stop (431).
+        InternalError: the hypervisor failed (530); the VM is Running again.
+    """
+
+    def begin(conn: Connection) -> tuple[Any, Any] | None:
+        vm = vm_row(conn, vm_id)
+        if vm.state == VMState.STOPPED.value:
+            return None
+        transitions.transition(conn, vm_id, VMEvent.STOP_REQUESTED)
+        return vm, host_row(conn, vm.host_id)
+
+    begun = _tx(engine, begin)
+    if begun is None:
+        return
+    vm, host = begun
+    try:
+        # A VM gone from the host is stopped.
+        with open_host_driver(host) as driver, contextlib.suppress(VMNotFoundError):
+            driver.stop_vm(vm.instance_name, force=forced)
+    except Exception as exc:
+        _tx(engine, lambda conn: transitions.transition(conn, vm_id, VMEvent.OPERATION_FAILED))
+        raise _driver_error("stop", vm, host["name"], exc) from None
+    _tx(
+        engine,
+        lambda conn: transitions.transition(
+            conn,
+            vm_id,
+            VMEvent.OPERATION_SUCCEEDED,
+            power_state=PowerState.POWER_OFF.value,
+            power_state_updated=utcnow(),
+        ),
+    )
+
+
+def reboot(engine: Engine, vm_id: int) -> None:
+    """Reboot a Running VM on its host; its state does not change.
+
+    Raises:
+        ParamError: the VM is not Running (431).
+        InternalError: the hypervisor failed (530).
+    """
+
+    def read(conn: Connection) -> tuple[Any, Any]:
+        vm = vm_row(conn, vm_id)
+        if vm.state != VMState.RUNNING.value or vm.host_id is None:
+            raise ParamError(f"Unable to reboot VM {vm.name}: it is {vm.state}, not Running; start it instead")
+        return vm, host_row(conn, vm.host_id)
+
+    vm, host = _tx(engine, read)
+    try:
+        with open_host_driver(host) as driver:
+            driver.reboot_vm(vm.instance_name)
+    except Exception as exc:
+        raise _driver_error("reboot", vm, host["name"], exc) from None

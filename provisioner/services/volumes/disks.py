@@ -1,0 +1,75 @@
+"""A volume's disk on its primary pool: create, resize, delete and locate it through the storage drivers.
+
+Called outside any database transaction (the storage may be slow). The pool row decides the driver
+(``services/templates/stores.pool_driver_name``, resolved by the caller inside its transaction):
+simulated pools record volumes in memory, NFS pools get thin qcow2 files through ``qemu-img`` on
+``nfs://`` URLs in user space (or a kernel mount when the pool has one), local and shared-mount-point
+pools files on the host path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from provisioner.compute.types import DiskFormat, VolumeSpec
+from provisioner.storage import qemu
+from provisioner.storage.base import StorageDriver
+from provisioner.storage.types import ImageFormat
+
+#: The storage registry name of simulated pools.
+SIMULATOR = "simulator"
+
+
+def _driver(driver_name: str, pool: Mapping[str, Any]) -> StorageDriver:
+    from provisioner.services.templates.stores import build_driver  # late: keeps the volume area importable alone
+
+    return build_driver(driver_name, str(pool["url"]), pool.get("details"))
+
+
+def disk_name(volume_uuid: str) -> str:
+    """A volume's file name on its pool: its uuid, as CloudStack names volume files."""
+    return volume_uuid
+
+
+def create_disk(driver_name: str, pool: Mapping[str, Any], name: str, size: int) -> str:
+    """Create an empty thin qcow2 disk of ``size`` bytes; returns the volume's ``path`` (its name on the pool).
+
+    Raises:
+        DriverError: the storage refused or did not answer.
+    """
+    with _driver(driver_name, pool) as driver:
+        driver.create_volume(name, size, ImageFormat.QCOW2)
+    return name
+
+
+def delete_disk(driver_name: str, pool: Mapping[str, Any], name: str) -> None:
+    """Delete a volume's disk (a missing one is already gone)."""
+    with _driver(driver_name, pool) as driver:
+        driver.delete_volume(name)
+
+
+def resize_disk(driver_name: str, pool: Mapping[str, Any], name: str, size: int, *, shrink: bool) -> None:
+    """Change a disk's virtual size with ``qemu-img resize`` (simulated pools only record the new size)."""
+    if driver_name == SIMULATOR:
+        return
+    with _driver(driver_name, pool) as driver:
+        source = driver.disk_source(name)
+        timeout = driver.settings.command_timeout
+    args = ["resize", "-q", "-f", source.format.qemu_name, *(["--shrink"] if shrink else []), source.uri, str(size)]
+    qemu.run("qemu-img", args, timeout=timeout, what=f"resize volume {name}")
+
+
+def disk_uri(driver_name: str, pool: Mapping[str, Any], name: str) -> tuple[str, DiskFormat]:
+    """Where a hypervisor finds the disk: a path, ``nfs://`` or ``iscsi://`` URL, and its format."""
+    if driver_name == SIMULATOR:
+        return f"/simulator/{pool['uuid']}/{name}", DiskFormat.QCOW2
+    with _driver(driver_name, pool) as driver:
+        source = driver.disk_source(name)
+    return source.uri, DiskFormat(source.format.qemu_name)
+
+
+def volume_spec(driver_name: str, pool: Mapping[str, Any], name: str, device_id: int, volume_uuid: str) -> VolumeSpec:
+    """The compute driver's description of a data disk at ``device_id``."""
+    uri, fmt = disk_uri(driver_name, pool, name)
+    return VolumeSpec(source=uri, device_id=device_id, format=fmt, volume_uuid=volume_uuid)

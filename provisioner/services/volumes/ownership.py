@@ -1,0 +1,143 @@
+"""Who owns a volume, snapshot or VM snapshot, and who may see or change it.
+
+CloudStack's rules (``AccountManagerImpl.checkAccess`` and ``buildACLSearchParameters``): a user acts
+on its own account's resources, a domain admin on those in its domain subtree, a root admin on all.
+A list without ``listall`` shows the caller's own resources only, unless it names an ``id``, a
+``domainid`` or an ``account``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, and_, select
+
+from provisioner.db.schema import account, domain
+from provisioner.exceptions import ParamError, PermissionDeniedError
+from provisioner.services.identity.visibility import can_manage_domain, subtree_domain_ids, visible_condition
+from provisioner.services.principal import Caller
+
+
+@dataclass(frozen=True, slots=True)
+class Owner:
+    """An owning account as internal ids, with the domain path access checks need."""
+
+    account_id: int
+    domain_id: int
+    domain_path: str
+    account_name: str
+
+
+def _owner_query() -> Any:
+    return select(account.c.id, account.c.domain_id, domain.c.path, account.c.name).join(
+        domain, domain.c.id == account.c.domain_id
+    )
+
+
+def caller_owner(conn: Connection, caller: Caller) -> Owner:
+    """The caller's own account."""
+    row = conn.execute(_owner_query().where(account.c.uuid == caller.account_id)).one()
+    return Owner(int(row[0]), int(row[1]), str(row[2]), str(row[3]))
+
+
+def resolve_owner(conn: Connection, caller: Caller, account_name: str | None, domain_uuid: str | None) -> Owner:
+    """The account a new resource belongs to: ``account`` + ``domainid`` when given, else the caller's.
+
+    Raises:
+        ParamError: ``account`` without ``domainid``, or no such account (431).
+        PermissionDeniedError: the caller may not act for that account (531).
+    """
+    if not account_name:
+        if domain_uuid:
+            path = conn.execute(select(domain.c.path).where(domain.c.uuid == domain_uuid.lower())).scalar()
+            if path is None:
+                raise ParamError(f"Unable to find domain by id {domain_uuid}")
+            if not can_manage_domain(caller, str(path)):
+                raise PermissionDeniedError(
+                    f"Account {caller.account_name} does not have permission to operate within domain id={domain_uuid}"
+                )
+        return caller_owner(conn, caller)
+    if not domain_uuid:
+        raise ParamError("Account name is specified without domain id; pass domainid too")
+    row = conn.execute(
+        _owner_query().where(
+            account.c.name == account_name, domain.c.uuid == domain_uuid.lower(), account.c.removed.is_(None)
+        )
+    ).first()
+    if row is None:
+        raise ParamError(f"Unable to find account {account_name} in domain id={domain_uuid}")
+    owner = Owner(int(row[0]), int(row[1]), str(row[2]), str(row[3]))
+    check_owner_access(conn, caller, owner.account_id, owner.domain_id)
+    return owner
+
+
+def check_owner_access(conn: Connection, caller: Caller, account_id: int, domain_id: int, what: str = "") -> None:
+    """Raise unless ``caller`` may act on a resource of this account.
+
+    Raises:
+        PermissionDeniedError: 531 in CloudStack's words.
+    """
+    if caller.is_root_admin:
+        return
+    mine = caller_owner(conn, caller)
+    if mine.account_id == account_id:
+        return
+    path = conn.execute(select(domain.c.path).where(domain.c.id == domain_id)).scalar()
+    if caller.is_domain_admin and path is not None and can_manage_domain(caller, str(path)):
+        return
+    target = f" {what}" if what else ""
+    raise PermissionDeniedError(
+        f"Account {caller.account_name} does not have permission to operate on{target}: it belongs to another account"
+    )
+
+
+def list_scope(
+    conn: Connection,
+    caller: Caller,
+    account_col: Any,
+    domain_col: Any,
+    *,
+    account_name: str | None = None,
+    domain_uuid: str | None = None,
+    listall: bool = False,
+    isrecursive: bool = False,
+    by_id: bool = False,
+) -> ColumnElement[bool]:
+    """The rows a list command shows, as one condition over the owner columns.
+
+    Args:
+        conn: the connection (resolves ``account``/``domainid`` to ids).
+        caller: who lists.
+        account_col: the rows' owning account id column.
+        domain_col: the rows' domain id column.
+        account_name: ``account`` (needs ``domainid``).
+        domain_uuid: ``domainid``.
+        listall: ``listall``.
+        isrecursive: ``isrecursive`` (with ``domainid``).
+        by_id: the list names an ``id``: admins then look beyond their own account.
+
+    Raises:
+        ParamError / PermissionDeniedError: as :func:`resolve_owner`.
+    """
+    visible = visible_condition(caller, account_col, domain_col)
+    if account_name:
+        owner = resolve_owner(conn, caller, account_name, domain_uuid)
+        return and_(visible, account_col == owner.account_id)
+    if domain_uuid:
+        path = conn.execute(select(domain.c.path).where(domain.c.uuid == domain_uuid.lower())).scalar()
+        if path is None:
+            raise ParamError(f"Unable to find domain by id {domain_uuid}")
+        if not can_manage_domain(caller, str(path)) and caller.domain_id != domain_uuid.lower():
+            raise PermissionDeniedError(
+                f"Account {caller.account_name} does not have permission to operate within domain id={domain_uuid}"
+            )
+        if isrecursive:
+            return and_(visible, domain_col.in_(subtree_domain_ids(str(path))))
+        domain_pk = select(domain.c.id).where(domain.c.uuid == domain_uuid.lower()).scalar_subquery()
+        return and_(visible, domain_col == domain_pk)
+    if caller.is_root_admin or caller.is_domain_admin:
+        if listall or by_id:
+            return visible
+        return account_col == caller_owner(conn, caller).account_id  # type: ignore[no-any-return]
+    return visible
