@@ -383,13 +383,17 @@ def run_project(
         ssh_key=secrets.ssh_key,
         passwords={VAULT_PROMPT: secrets.vault_password} if secrets.vault_password else None,
         rotate_artifacts=KEEP_ARTIFACTS,
+        # Without this runner writes envvars, passwords, ssh_key and cmdline under <project>/env/: the secrets
+        # would sit on disk, and a later run would silently reuse a stale cmdline (--check) or envvars.
+        suppress_env_files=True,
         event_handler=on_event,
         quiet=True,
     )
     elapsed = time.monotonic() - started
     redact_artifacts(artifact_dir, secrets)
     with tracker.lock:
-        hosts = {name: HostCounts(**counts.as_json()) for name, counts in tracker.hosts.items()}
+        # Hosts no play reached (selected, but in no group a play targets) have no outcome to report.
+        hosts = {name: HostCounts(**c.as_json()) for name, c in tracker.hosts.items() if any(c.as_json().values())}
         failures = list(tracker.failures)
         plays = [play.name for play in tracker.plays]
     return RunResult(

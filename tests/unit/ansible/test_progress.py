@@ -141,6 +141,10 @@ def test_limit_check_tags_reach_ansible_and_the_equivalent_command(tmp_path: Pat
     recorded = json.loads((result.artifact_dir / "command").read_text())["command"]
     for flag in ("--limit", "--check", "--diff", "--tags"):
         assert flag in recorded
+    # Nothing of this run is kept for the next one (runner's env/ files would replay --check and --limit).
+    assert not (project / "env").exists()
+    again = run_project(project, RunOptions())
+    assert sorted(again.hosts) == ["h1", "h2"] and again.hosts["h1"].changed == 2
 
 
 def test_secret_environment_is_redacted_from_artifacts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
