@@ -26,6 +26,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "provisioner.api.commands.hosts",
     "provisioner.api.commands.storage_pools",
     "provisioner.api.commands.image_stores",
+    "provisioner.api.commands.templates",
+    "provisioner.api.commands.isos",
     "provisioner.api.commands.physical_networks",
     "provisioner.api.commands.network_providers",
     "provisioner.api.commands.vlan_ranges",
@@ -37,6 +39,9 @@ COMMAND_MODULES: tuple[str, ...] = (
     "provisioner.api.commands.regions",
     "provisioner.api.commands.capacity",
     "provisioner.api.commands.virtual_machines",
+    "provisioner.api.commands.volumes",
+    "provisioner.api.commands.ssh_keypairs",
+    "provisioner.api.commands.networks",
     "provisioner.api.commands.placeholders",
 )
 

@@ -38,7 +38,6 @@ class ListGuestResourcesParams(ListDomainResourcesParams):
 
 #: (command, list key, roles, description): the lists answered empty.
 EMPTY_LISTS: tuple[tuple[str, str, tuple[RoleType, ...], str], ...] = (
-    ("listNetworks", "network", EVERYONE, "Lists all available networks."),
     ("listPublicIpAddresses", "publicipaddress", EVERYONE, "Lists all public IP addresses"),
     ("listPortForwardingRules", "portforwardingrule", EVERYONE, "Lists all port forwarding rules for an IP address."),
     ("listIpForwardingRules", "ipforwardingrule", EVERYONE, "List the IP forwarding rules"),
