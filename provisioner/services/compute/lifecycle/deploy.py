@@ -30,11 +30,12 @@ from provisioner.db.schema import (
     zone,
 )
 from provisioner.exceptions import ParamError, PermissionDeniedError
-from provisioner.services.compute.lifecycle import networks, templates
+from provisioner.services.compute.lifecycle import networks
 from provisioner.services.compute.lifecycle.keys import keypair_names
 from provisioner.services.compute.vms import NicRequest, VmSpec, allocate_vm
 from provisioner.services.identity.visibility import can_manage_domain
 from provisioner.services.principal import Caller
+from provisioner.services.templates.deploy import template_for_deploy
 
 GIB = 1 << 30
 #: RFC 1123 host name label, as CloudStack's ``NetUtils.verifyDomainNameLabel`` checks it.
@@ -209,7 +210,9 @@ def create_vm(conn: Connection, caller: Caller, p: Mapping[str, Any]) -> str:
     offering = _by_uuid(conn, service_offering, p["serviceofferingid"], "service offering")
     if offering.is_system:
         raise ParamError(f"Service offering {offering.name} is a system offering; pick a user offering")
-    template = templates.template_for_deploy(conn, caller, p["templateid"], zone_row.id)
+    template = template_for_deploy(conn, caller, p["templateid"], zone_row.id)
+    if template.is_iso:
+        raise ParamError(f"{template.name} is an ISO; deploy from a template (ISO boot is not supported yet)")
     details = {str(k): str(v) for k, v in (p.get("details") or {}).items()}
     root_gib = p.get("rootdisksize") or (int(details["rootdisksize"]) if details.get("rootdisksize") else None)
     root_size = root_gib * GIB if root_gib else (offering.root_disk_size or template.size)

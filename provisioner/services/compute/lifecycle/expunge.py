@@ -88,7 +88,6 @@ def fail_deployment(conn: Connection, vm_id: int) -> None:
     transitions.transition(conn, vm_id, VMEvent.OPERATION_FAILED_TO_ERROR)
     transitions.begin_expunge(conn, vm_id)
     _drop_data_disks(conn, vm_id)
-    base_images.release(conn, vm_id)
     transitions.finish_expunge(conn, vm_id)
 
 
@@ -117,11 +116,8 @@ def expunge_vm(engine: Engine, vm_id: int) -> None:
             run_in_transaction(engine, lambda conn: transitions.transition(conn, vm_id, VMEvent.OPERATION_FAILED))
             raise InternalError(f"Unable to expunge VM {vm.name} ({vm.uuid}) on host {host['name']}: {exc}") from None
 
-    def finish(conn: Connection) -> None:
-        base_images.release(conn, vm_id)
-        transitions.finish_expunge(conn, vm_id)
-
-    run_in_transaction(engine, finish)
+    base_images.release(engine, run_in_transaction(engine, lambda conn: base_images.held_by_root(conn, vm_id)))
+    run_in_transaction(engine, lambda conn: transitions.finish_expunge(conn, vm_id))
 
 
 def _seconds(conn: Connection, name: str, default: float) -> float:

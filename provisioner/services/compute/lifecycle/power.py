@@ -49,8 +49,7 @@ def _reserve_and_plan(conn: Connection, vm_id: int, host_id: int | None, is_root
         .where(volume.c.vm_id == vm_id, volume.c.state == VolumeState.ALLOCATED.value, volume.c.removed.is_(None))
         .values(state=VolumeState.CREATING.value, update_count=volume.c.update_count + 1)
     )
-    backing = base_images.acquire(conn, vm, placed.pool_ids[0] if placed.pool_ids else None)
-    return driver_plan(conn, vm, placed.host_id, backing)
+    return driver_plan(conn, vm, placed.host_id, base=base_images.root_needing_base(conn, vm_id))
 
 
 def _started(conn: Connection, vm_id: int, plan: DriverPlan) -> None:
@@ -73,7 +72,6 @@ def _start_failed(conn: Connection, vm_id: int) -> None:
         .where(volume.c.vm_id == vm_id, volume.c.state == VolumeState.CREATING.value, volume.c.path.is_(None))
         .values(state=VolumeState.ALLOCATED.value, pool_id=None, update_count=volume.c.update_count + 1)
     )
-    base_images.release(conn, vm_id)
 
 
 def _run_on_host(plan: DriverPlan) -> None:
@@ -116,8 +114,11 @@ def start(
             _tx(engine, lambda conn: on_failure(conn, vm_id))
         raise
     try:
+        plan = plan.with_backing(base_images.acquire(engine, plan.base))
         _run_on_host(plan)
     except Exception as exc:
+        if plan.backing is not None:
+            base_images.release(engine, plan.base)
         log.warning("starting VM %s on host %s failed: %s", plan.spec.name, plan.host["name"], exc)
 
         def undo(conn: Connection) -> None:

@@ -7,7 +7,7 @@ never called with a transaction open.
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import Connection, select
@@ -20,7 +20,6 @@ from provisioner.db.schema import (
     physical_network_traffic_type,
     storage_pool,
     user_data,
-    vm_template,
     volume,
 )
 from provisioner.services.compute.allocator.model import MIB
@@ -36,11 +35,31 @@ _LOCAL_PATH_POOLS = frozenset({"Filesystem", "SharedMountPoint", "LVM"})
 
 @dataclass(frozen=True, slots=True)
 class DriverPlan:
-    """A VM's driver spec and the host (row) whose driver runs it."""
+    """A VM's driver spec, the host (row) whose driver runs it, and the base image its root disk needs.
+
+    Attributes:
+        host: the ``host`` row.
+        spec: the driver spec (the root disk's ``backing`` is set once the base image is acquired).
+        volume_paths: volume id -> path on its pool.
+        base: (template id, pool row) when the root disk is to be made on the template's base image.
+        backing: the acquired base image, once :meth:`with_backing` set it.
+    """
 
     host: dict[str, Any]
     spec: VMSpec
-    volume_paths: dict[int, str]  # volume id -> path on its pool
+    volume_paths: dict[int, str]
+    base: tuple[int, dict[str, Any]] | None = None
+    backing: str | None = None
+
+    def with_backing(self, backing: str | None) -> DriverPlan:
+        """The plan with the root disk as an overlay on ``backing`` (a path on the host; URLs are not overlaid)."""
+        if backing is None:
+            return self
+        disks = tuple(
+            replace(disk, backing=backing) if disk.device_id == 0 and backing.startswith("/") else disk
+            for disk in self.spec.disks
+        )
+        return replace(self, spec=replace(self.spec, disks=disks), backing=backing)
 
 
 def host_row(conn: Connection, host_id: int) -> dict[str, Any]:
@@ -100,7 +119,7 @@ def _nics(conn: Connection, vm_id: int) -> tuple[NicSpec, ...]:
     )
 
 
-def _disks(conn: Connection, vm: Any, backing: str | None) -> tuple[tuple[VolumeSpec, ...], dict[int, str]]:
+def _disks(conn: Connection, vm: Any) -> tuple[tuple[VolumeSpec, ...], dict[int, str]]:
     rows = conn.execute(
         select(
             volume,
@@ -119,12 +138,10 @@ def _disks(conn: Connection, vm: Any, backing: str | None) -> tuple[tuple[Volume
         )
         path = r.path or f"{directory}/{r.uuid}"
         paths[r.id] = path
-        is_root = r.volume_type == "ROOT"
         disks.append(
             VolumeSpec(
                 source=path,
                 device_id=r.device_id or 0,
-                backing=backing if is_root and not r.path else None,
                 size_bytes=r.size,
                 volume_uuid=r.uuid,
             )
@@ -153,9 +170,9 @@ def _seed(conn: Connection, vm: Any) -> CloudInitSeed:
     )
 
 
-def driver_plan(conn: Connection, vm: Any, host_id: int, backing: str | None = None) -> DriverPlan:
-    """The driver spec of ``vm`` (a ``vm_instance`` row) on host ``host_id``; ``backing``: the template base image."""
-    disks, paths = _disks(conn, vm, backing)
+def driver_plan(conn: Connection, vm: Any, host_id: int, *, base: tuple[int, dict[str, Any]] | None) -> DriverPlan:
+    """The driver spec of ``vm`` (a ``vm_instance`` row) on host ``host_id``; ``base``: see :class:`DriverPlan`."""
+    disks, paths = _disks(conn, vm)
     details = {str(k): str(v) for k, v in (vm.details or {}).items()}
     spec = VMSpec(
         name=vm.instance_name,
@@ -169,11 +186,4 @@ def driver_plan(conn: Connection, vm: Any, host_id: int, backing: str | None = N
         display_name=vm.display_name,
         details=details,
     )
-    return DriverPlan(host_row(conn, host_id), spec, paths)
-
-
-def template_format(conn: Connection, template_id: int | None) -> str | None:
-    """The template's image format (``QCOW2``, ``RAW``...), None without template."""
-    if template_id is None:
-        return None
-    return conn.execute(select(vm_template.c.format).where(vm_template.c.id == template_id)).scalar()
+    return DriverPlan(host_row(conn, host_id), spec, paths, base)

@@ -14,9 +14,11 @@ from provisioner.db.schema import (
     domain,
     guest_network,
     host,
+    image_store,
     network_offering,
     role,
     service_offering,
+    template_store_ref,
     user,
     vm_template,
     zone,
@@ -109,6 +111,23 @@ def sim(db_engine: Engine) -> Iterator[SimCloud]:
                 domain_id=cloud.domain_id,
             )
         ).inserted_primary_key[0]
+        store_id = conn.execute(
+            insert(image_store).values(
+                name="ss1", url="nfs://nfs.example/secondary", protocol="nfs", provider="NFS", zone_id=cloud.zone_id
+            )
+        ).inserted_primary_key[0]
+        conn.execute(
+            insert(template_store_ref).values(
+                template_id=template_id,
+                store_id=store_id,
+                zone_id=cloud.zone_id,
+                state="Ready",
+                download_state="DOWNLOADED",
+                download_pct=100,
+                install_path="template/tmpl/1/tiny.qcow2",
+                size=1 << 30,
+            )
+        )
     network_id = cloud.network("alice-net", account_id=cloud.accounts["alice"], domain_id=cloud.domain_id)
     with db_engine.begin() as conn:
         for index, host_id in enumerate(hosts):

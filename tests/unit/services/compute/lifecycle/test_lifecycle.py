@@ -9,7 +9,15 @@ from sqlalchemy import select
 
 from provisioner.compute.drivers.simulator.cloud import CLOUD
 from provisioner.compute.types import VMState
-from provisioner.db.schema import host, ip_address, nic, service_offering, vm_instance, volume
+from provisioner.db.schema import (
+    host,
+    ip_address,
+    nic,
+    service_offering,
+    template_pool_ref,
+    vm_instance,
+    volume,
+)
 from provisioner.exceptions import InsufficientCapacityError, ParamError, PermissionDeniedError
 from provisioner.services.compute.capacity import drift
 from provisioner.services.compute.lifecycle import service, views
@@ -65,6 +73,8 @@ def test_stop_start_reboot_destroy_recover_expunge(sim: SimCloud) -> None:
     with pytest.raises(ParamError, match="already running"):
         service.start_vm(sim.engine, caller, uuid)
     assert service.reboot_vm(sim.engine, caller, uuid)["state"] == "Running"
+    with sim.engine.begin() as conn:
+        assert conn.execute(select(template_pool_ref.c.ref_count)).scalars().all() == [1], "root disk holds its base"
     destroyed = service.destroy_vm(sim.engine, caller, uuid)
     assert destroyed["state"] == "Destroyed"
     with sim.engine.begin() as conn:
@@ -75,6 +85,7 @@ def test_stop_start_reboot_destroy_recover_expunge(sim: SimCloud) -> None:
         assert conn.execute(select(vm_instance.c.removed).where(vm_instance.c.uuid == uuid)).scalar() is not None
         assert conn.execute(select(ip_address.c.id).where(ip_address.c.vm_id.is_not(None))).first() is None
         assert conn.execute(select(nic.c.id).where(nic.c.removed.is_(None))).first() is None
+        assert conn.execute(select(template_pool_ref.c.ref_count)).scalars().all() in ([], [0])
         assert drift(conn) == []
 
 
