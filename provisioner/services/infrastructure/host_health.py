@@ -34,7 +34,9 @@ from provisioner.db.schema import host, utcnow
 from provisioner.exceptions import DriverError, HostUnreachableError
 from provisioner.server.background import PeriodicTask
 from provisioner.services.compute.host_drivers import open_host_driver
+from provisioner.services.compute.operations.migrate import release_stale_migrations
 from provisioner.services.compute.operations.power_sync import (
+    OFF_STATES,
     KnownVm,
     PowerChange,
     apply_report,
@@ -179,9 +181,16 @@ def record_report(
     """Apply one host's report: its new status, and its VMs' power states. Returns (status, VM changes)."""
     status = row["status"]
     if report.vms is not None:
-        if _set_status(conn, row, msid, status=UP, last_ping=now, disconnected=None):
-            return UP, apply_report(conn, int(row["id"]), known, report.vms)
-        return status, []
+        if not _set_status(conn, row, msid, status=UP, last_ping=now, disconnected=None):
+            return status, []
+        if row["resource_state"] == "Maintenance" and any(vm.state not in OFF_STATES for vm in report.vms):
+            # CloudStack: a host in maintenance found running VMs is ErrorInMaintenance.
+            conn.execute(
+                update(host)
+                .where(host.c.id == row["id"], host.c.resource_state == "Maintenance")
+                .values(resource_state="ErrorInMaintenance")
+            )
+        return UP, apply_report(conn, int(row["id"]), known, report.vms)
     target = ALERT if not report.unreachable else DISCONNECTED
     before = row.get("was", status)  # the status before this round marked it Connecting
     since = _silent_since(row)
@@ -218,6 +227,7 @@ def run_round(engine: Engine, msid: int, *, limit: int = MAX_HOSTS_PER_ROUND) ->
 
     def claim(conn: Connection) -> tuple[HealthSettings, list[dict[str, Any]], dict[int, list[KnownVm]]]:
         settings = health_settings(conn)
+        release_stale_migrations(conn)  # shares left by servers killed mid-migration
         rows = [dict(r) for r in claim_hosts(conn, msid, settings, limit)]
         _mark_connecting(conn, rows, msid)
         return settings, rows, known_vms(conn, [int(r["id"]) for r in rows])

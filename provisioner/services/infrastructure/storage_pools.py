@@ -85,8 +85,12 @@ def _select() -> Any:
     )
 
 
-def _one(conn: Connection, pool_id: int) -> Row:
+def one_pool(conn: Connection, pool_id: int) -> Row:
+    """The response row of one pool by internal id."""
     return pool_row(conn.execute(_select().where(storage_pool.c.id == pool_id)).mappings().one())
+
+
+_one = one_pool
 
 
 def _set_tags(conn: Connection, pool_id: int, tags: Sequence[str]) -> None:

@@ -23,7 +23,7 @@ from provisioner.services.compute.transitions import report_power
 #: Chunk of ids per ``IN (…)`` list (SQLite allows 32,766 parameters; PostgreSQL plans short lists better).
 CHUNK = 1000
 #: Hypervisor states that mean the guest is not running.
-_OFF = frozenset({VMState.STOPPED, VMState.SHUTDOWN, VMState.DESTROYED})
+OFF_STATES = frozenset({VMState.STOPPED, VMState.SHUTDOWN, VMState.DESTROYED})
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +104,7 @@ def apply_report(
     confirmed: list[int] = []
     for vm in known:
         info = seen.get(vm.instance_name)
-        running = info is not None and info.state not in _OFF
+        running = info is not None and info.state not in OFF_STATES
         if vm.state == VMState.RUNNING.value and not running:
             why = "vanished from the hypervisor" if info is None else f"reported {info.state} by the hypervisor"
             if _unchanged(conn, vm):

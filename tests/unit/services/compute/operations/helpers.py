@@ -30,8 +30,13 @@ def host_url(cloud: Cloud, host_id: int) -> str:
         return str(conn.execute(select(host.c.url).where(host.c.id == host_id)).scalar_one())
 
 
-def running_vm(cloud: Cloud, net: int, name: str, *, offering: int | None = None, **values: object) -> int:
-    """A VM placed by the allocator, defined and started in the simulator, and Running in the database."""
+def running_vm(
+    cloud: Cloud, net: int, name: str, *, offering: int | None = None, room: bool = False, **values: object
+) -> int:
+    """A VM placed by the allocator, defined and started in the simulator, and Running in the database.
+
+    ``room`` defines it with maxima (4 vCPUs, 4 GiB) so it can be scaled while running.
+    """
     fields: dict[str, object] = {
         "name": name,
         "zone_id": cloud.zone_id,
@@ -48,7 +53,8 @@ def running_vm(cloud: Cloud, net: int, name: str, *, offering: int | None = None
         transition(conn, vm.id, VMEvent.OPERATION_SUCCEEDED, power_state="PowerOn")
     sim = CLOUD.get_host(host_url(cloud, vm.placement.host_id))
     with SimulatorDriver(sim.url) as driver:
-        driver.define_vm(VMSpec(vm.instance_name, vm.uuid, 1, 1 << 30))
+        maxima = {"max_vcpus": 4, "max_memory_bytes": 4 << 30} if room else {}
+        driver.define_vm(VMSpec(vm.instance_name, vm.uuid, 1, 1 << 30, **maxima))  # type: ignore[arg-type]
         driver.start_vm(vm.instance_name)
     return vm.id
 
