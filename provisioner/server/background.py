@@ -46,6 +46,7 @@ class PeriodicTask:
 BACKGROUND_TASKS: tuple[str, ...] = (
     "provisioner.services.infrastructure.host_health:HOST_HEALTH",
     "provisioner.services.compute.lifecycle.expunge:EXPUNGER",
+    "provisioner.services.templates.reconciler:TASK",
 )
 
 

@@ -19,6 +19,7 @@ from provisioner.services.identity.auth import system_caller
 from provisioner.services.identity.seed import seed
 from provisioner.services.identity.users import get_user_keys, register_user_keys
 from provisioner.services.infrastructure.seed import seed_infrastructure
+from provisioner.services.templates.builtin import seed_templates
 
 #: Any constant: the PostgreSQL advisory lock servers starting together take around first-start seeding.
 SEED_LOCK = 0x70726F78
@@ -46,6 +47,7 @@ def prepare_database(engine: Engine) -> Path | None:
             conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SEED_LOCK})
         created = seed(conn, directory)
         seed_infrastructure(conn)
+        seed_templates(conn)
         return created
 
     return run_in_transaction(engine, first_start)
