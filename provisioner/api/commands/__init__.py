@@ -39,9 +39,13 @@ COMMAND_MODULES: tuple[str, ...] = (
     "provisioner.api.commands.regions",
     "provisioner.api.commands.capacity",
     "provisioner.api.commands.virtual_machines",
+    "provisioner.api.commands.vm_operations",
     "provisioner.api.commands.volumes",
+    "provisioner.api.commands.snapshots",
+    "provisioner.api.commands.vm_snapshots",
     "provisioner.api.commands.ssh_keypairs",
     "provisioner.api.commands.networks",
+    "provisioner.api.commands.nics",
     "provisioner.api.commands.placeholders",
 )
 
