@@ -58,7 +58,7 @@ def build_rootfs(*packages: str) -> Path:
     return Path(done.stdout.strip().splitlines()[-1])
 
 
-def _free_subnet() -> int:
+def free_subnet() -> int:
     """A third octet k such that no interface of this machine has an address in 198.18.k.0/24."""
     used = _run("ip", "-o", "-4", "addr", "show").stdout
     candidates = list(range(100, 250))
@@ -317,7 +317,7 @@ def net_hosts(tmp_path: Path) -> Iterator[NetHostFactory]:
         prefix = f"pv{os.getpid() % 10000:04d}{len(fleets)}"  # <= 6 chars + "h199"/"br": within 15
         work = tmp_path / f"nethosts-{len(fleets)}"
         work.mkdir()
-        fleet = NetHosts(prefix=prefix, subnet=_free_subnet(), work=work, rootfs=build_rootfs(*packages))
+        fleet = NetHosts(prefix=prefix, subnet=free_subnet(), work=work, rootfs=build_rootfs(*packages))
         fleets.append(fleet)
         fleet.start(count)
         return fleet
