@@ -23,6 +23,7 @@ from tf.iface import (
     ReadDataContext,
     Resource,
     UpdateContext,
+    UpgradeContext,
 )
 from tf.schema import Attribute, Block, Schema
 from tf.types import String, Unknown
@@ -193,6 +194,10 @@ class ProviderResource(_Base, Resource):
         self._guard(diags, f"delete {ctx.type_name}", None, work)
         # A failed delete keeps the object in the state.
         return dict(current) if len(diags.diagnostics) > before and diags.has_errors() else None
+
+    def upgrade(self, ctx: UpgradeContext, version: int, old: State) -> State:
+        # Every schema is at version 0 so far: the stored state is already current (no warning, unlike tf's default).
+        return old
 
     def import_(self, ctx: ImportContext, id: str) -> State | None:
         state = self.empty_state()
