@@ -159,6 +159,12 @@ class Workspace:
         """``terraform apply -auto-approve``."""
         return self.run("apply", "-auto-approve", "-input=false", *args)
 
+    def apply_failing(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """``terraform apply`` that must fail (exit 1)."""
+        done = self.run("apply", "-auto-approve", "-input=false", *args, check=False)
+        assert done.returncode == 1, done.stdout[-3000:]
+        return done
+
     def plan(self, *args: str) -> dict[str, Any]:
         """The plan as JSON (``terraform plan -out`` then ``show -json``)."""
         self.run("plan", "-input=false", "-out=tfplan", *args)
