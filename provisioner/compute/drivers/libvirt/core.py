@@ -48,13 +48,33 @@ def _silence(_ctx: object, _err: object) -> None:
 libvirt.registerErrorHandler(_silence, None)
 
 
+#: Host CPU flags of hardware virtualization (Intel VT-x, AMD-V).
+_HW_VIRT = re.compile(r"\b(vmx|svm)\b")
+
+
+def hardware_virtualization(capabilities: str, *, local: bool, cpuinfo: str = "/proc/cpuinfo") -> bool:
+    """Whether the host CPU can run KVM guests: VT-x/AMD-V among the host CPU features in ``capabilities``,
+    or, for a host on this machine, in ``/proc/cpuinfo`` (libvirt lists only features outside the CPU model).
+    """
+    host_cpu = capabilities.split("</cpu>", 1)[0]
+    if re.search(r"<feature\s+name='(vmx|svm)'", host_cpu):
+        return True
+    if local:
+        try:
+            with open(cpuinfo, encoding="utf-8") as handle:
+                return any(_HW_VIRT.search(line) for line in handle if line.startswith("flags"))
+        except OSError:
+            return False
+    return False
+
+
 class LibvirtSettings(DriverSettings):
     """Settings of the libvirt driver."""
 
     domain_type: Literal["auto", "kvm", "qemu"] = pydantic.Field(
         "auto",
-        description="kvm, qemu (TCG emulation) or auto (kvm when the host advertises it). Pick qemu where "
-        "/dev/kvm exists but does not work: libvirt still advertises kvm there.",
+        description="kvm, qemu (TCG emulation) or auto: kvm when the host advertises it and its CPU has VT-x/AMD-V "
+        "(libvirt advertises kvm wherever /dev/kvm opens, even where KVM guests cannot boot), else qemu.",
     )
     machine: str = pydantic.Field("pc", description="QEMU machine type.")
     arch: str = pydantic.Field("x86_64", description="Guest architecture.")
@@ -98,6 +118,8 @@ class LibvirtCore(HypervisorDriver):
             )
         self._conn: libvirt.virConnect | None = None
         self._is_test = scheme == "test"
+        # qemu:///system and qemu:///session run on this machine: its /proc/cpuinfo speaks for the host.
+        self._is_local = scheme == "qemu" and not urlsplit(uri).hostname
         self._is_local = not urlsplit(uri).hostname
         self._local_files = self.opts.file_access == "local" or (self.opts.file_access == "auto" and self._is_local)
         self._domain_type: str | None = None
@@ -186,7 +208,10 @@ class LibvirtCore(HypervisorDriver):
             capabilities = conn.getCapabilities()
             hostname = conn.getHostname()
         domain_types = set(re.findall(r"<domain type='(\w+)'", capabilities))
-        flags = {"kvm" for t in domain_types if t == "kvm"} | {"tcg" for t in domain_types if t == "qemu"}
+        # libvirt advertises kvm wherever /dev/kvm opens, even on CPUs without VT-x/AMD-V where a KVM guest
+        # never boots: count kvm as usable only when the host CPU has the hardware extensions too.
+        usable_kvm = "kvm" in domain_types and hardware_virtualization(capabilities, local=self._is_local)
+        flags = ({"kvm"} if usable_kvm else set()) | {"tcg" for t in domain_types if t == "qemu"}
         flags |= {"test"} & domain_types
         total_sockets = max(1, nodes * sockets)
         return HostFacts(
