@@ -131,6 +131,11 @@ def _device_id(conn: Connection, vm: Any, requested: int | None, limit: int) -> 
     return next(i for i in range(1, highest + 1) if i != CDROM_DEVICE_ID and i not in used)
 
 
+def _has_vm_snapshots(conn: Connection, vm_id: int) -> bool:
+    query = select(func.count()).where(vm_snapshot.c.vm_id == vm_id, vm_snapshot.c.removed.is_(None))
+    return bool(conn.execute(query).scalar_one())
+
+
 def _host_row(conn: Connection, host_id: int | None) -> dict[str, Any] | None:
     if host_id is None:
         return None
@@ -217,6 +222,8 @@ def begin_attach(conn: Connection, caller: Caller, uuid: str, vm_uuid: str, devi
         raise ParamError("Please specify a VM that is in the same zone as the volume.")
     if vm.account_id != row.account_id:
         raise ParamError(f"Volume {row.name} and VM {vm.name} belong to different accounts; both must be one account's")
+    if _has_vm_snapshots(conn, vm.id):
+        raise ParamError("Unable to attach volume, please specify a VM that does not have VM snapshots")
     chosen = _device_id(conn, vm, device_id, max_data_volumes(conn, _hypervisor(conn, vm)))
     pool_id, create_size, state = row.pool_id, None, VolumeState(row.state)
     if row.pool_id is None:
@@ -301,10 +308,7 @@ def begin_detach(
         raise ParamError(f"Root volume detach is not supported for hypervisor type {_hypervisor(conn, vm) or 'None'}")
     if vm.state not in ATTACHABLE_VM_STATES:
         raise ParamError("Please specify a VM that is either running or stopped.")
-    has_snapshots = conn.execute(
-        select(func.count()).where(vm_snapshot.c.vm_id == vm.id, vm_snapshot.c.removed.is_(None))
-    ).scalar_one()
-    if has_snapshots:
+    if _has_vm_snapshots(conn, vm.id):
         raise ParamError("Unable to detach volume, please specify a VM that does not have VM snapshots")
     pool = pool_row(conn, row.pool_id) if row.pool_id is not None else None
     running = vm.state == VMState.RUNNING.value and bool(row.path)

@@ -10,6 +10,7 @@ pools files on the host path.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from provisioner.compute.types import DiskFormat, VolumeSpec
@@ -58,6 +59,35 @@ def resize_disk(driver_name: str, pool: Mapping[str, Any], name: str, size: int,
         timeout = driver.settings.command_timeout
     args = ["resize", "-q", "-f", source.format.qemu_name, *(["--shrink"] if shrink else []), source.uri, str(size)]
     qemu.run("qemu-img", args, timeout=timeout, what=f"resize volume {name}")
+
+
+def qemu_img_on_disk(driver_name: str, pool: Mapping[str, Any], name: str, args: list[str]) -> str:
+    """Run ``qemu-img <args> <disk>`` on a volume's disk (a path or an ``nfs://`` URL); returns its output."""
+    with _driver(driver_name, pool) as driver:
+        source = driver.disk_source(name)
+        timeout = driver.settings.command_timeout
+    return qemu.run("qemu-img", [*args, source.uri], timeout=timeout, what=f"{args[0]} on volume {name}")
+
+
+@dataclass(frozen=True, slots=True)
+class Disk:
+    """A volume's disk: the storage driver serving its pool, the pool row and its name there."""
+
+    driver: str
+    pool: Mapping[str, Any]
+    name: str
+
+
+def copy_snapshot(source: Disk, snapshot_name: str, target: Disk) -> None:
+    """Write the internal snapshot ``snapshot_name`` of one disk into another, existing, qcow2 disk."""
+    with _driver(source.driver, source.pool) as driver:
+        origin = driver.disk_source(source.name)
+        timeout = driver.settings.command_timeout
+    with _driver(target.driver, target.pool) as driver:
+        destination = driver.disk_source(target.name)
+    args = ["convert", "-q", "-n", "-f", origin.format.qemu_name, "-l", f"snapshot.name={snapshot_name}"]
+    args += ["-O", destination.format.qemu_name, origin.uri, destination.uri]
+    qemu.run("qemu-img", args, timeout=timeout, what=f"copy snapshot {snapshot_name} into volume {target.name}")
 
 
 def disk_uri(driver_name: str, pool: Mapping[str, Any], name: str) -> tuple[str, DiskFormat]:

@@ -126,7 +126,7 @@ def create_volume(
         try:
             assert work.pool is not None and work.pool_driver is not None and work.create_size is not None
             path = disks.create_disk(work.pool_driver, work.pool, disks.disk_name(work.volume_uuid), work.create_size)
-            restore_into(engine, snapshot_id, work.pool_driver, work.pool, path)
+            restore_into(engine, snapshot_id, disks.Disk(work.pool_driver, work.pool, path))
         except BaseException:
             run_in_transaction(engine, lambda conn: attachment.undo_attach(conn, work, None))
             if path is not None and work.pool is not None and work.pool_driver is not None:
