@@ -24,7 +24,7 @@ from provisioner.services.principal import Caller
 VM = "VirtualMachine"
 
 
-def _change(ctx: CommandContext, change: Callable[..., int], **kwargs: Any) -> VirtualMachineResponse:
+def answer_vm(ctx: CommandContext, change: Callable[..., int], **kwargs: Any) -> VirtualMachineResponse:
     """Run a NIC change and answer the VM as it is after it, in the same transaction."""
 
     def work(conn: Connection, caller: Caller) -> dict[str, Any]:
@@ -97,7 +97,7 @@ class AddNicParams(BaseParams):
 @_async_nic("addNicToVirtualMachine", AddNicParams, "4.2.0", "Adds VM to specified network by creating a NIC")
 def add_nic_to_virtual_machine(ctx: CommandContext, params: AddNicParams) -> VirtualMachineResponse:
     """Plug the VM into another network, with the address asked for or the first free one."""
-    return _change(
+    return answer_vm(
         ctx,
         nics.add_nic,
         virtualmachineid=params.virtualmachineid,
@@ -119,7 +119,7 @@ class RemoveNicParams(BaseParams):
 )
 def remove_nic_from_virtual_machine(ctx: CommandContext, params: RemoveNicParams) -> VirtualMachineResponse:
     """Unplug a non-default NIC and free its address."""
-    return _change(ctx, nics.remove_nic, virtualmachineid=params.virtualmachineid, nicid=params.nicid)
+    return answer_vm(ctx, nics.remove_nic, virtualmachineid=params.virtualmachineid, nicid=params.nicid)
 
 
 @_async_nic(
@@ -130,7 +130,7 @@ def remove_nic_from_virtual_machine(ctx: CommandContext, params: RemoveNicParams
 )
 def update_default_nic_for_virtual_machine(ctx: CommandContext, params: RemoveNicParams) -> VirtualMachineResponse:
     """Make another NIC the VM's default."""
-    return _change(ctx, nics.update_default_nic, virtualmachineid=params.virtualmachineid, nicid=params.nicid)
+    return answer_vm(ctx, nics.update_default_nic, virtualmachineid=params.virtualmachineid, nicid=params.nicid)
 
 
 class UpdateVmNicIpParams(BaseParams):
@@ -143,4 +143,4 @@ class UpdateVmNicIpParams(BaseParams):
 @_async_nic("updateVmNicIp", UpdateVmNicIpParams, "4.4", "Update the default Ip of a VM Nic")
 def update_vm_nic_ip(ctx: CommandContext, params: UpdateVmNicIpParams) -> VirtualMachineResponse:
     """Move the NIC to another address of its network (the first free one without ``ipaddress``)."""
-    return _change(ctx, nics.update_nic_ip, nicid=params.nicid, ipaddress=params.ipaddress)
+    return answer_vm(ctx, nics.update_nic_ip, nicid=params.nicid, ipaddress=params.ipaddress)
