@@ -40,6 +40,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "provisioner.api.commands.capacity",
     "provisioner.api.commands.virtual_machines",
     "provisioner.api.commands.volumes",
+    "provisioner.api.commands.snapshots",
+    "provisioner.api.commands.vm_snapshots",
     "provisioner.api.commands.ssh_keypairs",
     "provisioner.api.commands.networks",
     "provisioner.api.commands.nics",
