@@ -39,6 +39,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "provisioner.api.commands.regions",
     "provisioner.api.commands.capacity",
     "provisioner.api.commands.virtual_machines",
+    "provisioner.api.commands.vm_operations",
     "provisioner.api.commands.volumes",
     "provisioner.api.commands.snapshots",
     "provisioner.api.commands.vm_snapshots",

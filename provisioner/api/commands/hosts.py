@@ -14,6 +14,7 @@ from provisioner.api.fields import BaseListParams, BaseParams, param
 from provisioner.api.registry import CommandContext, api_command
 from provisioner.api.responses import CsDateTime, ListResult, ResponseModel
 from provisioner.server.backend import backend_of
+from provisioner.services.compute.operations import service as vm_operations
 from provisioner.services.infrastructure import host_states, hosts
 
 
@@ -220,8 +221,9 @@ class HostIdParams(BaseParams):
     description="Prepares a host for maintenance.",
 )
 def prepare_host_for_maintenance(ctx: CommandContext, params: HostIdParams) -> HostResponse:
-    """Enabled → PrepareForMaintenance → Maintenance (no VM layer here: the host is taken to be empty)."""
-    return one(ctx, HostResponse, host_states.prepare_host_for_maintenance, params.id)
+    """Enabled → PrepareForMaintenance → its Running VMs migrate away → Maintenance (else a 530 naming them)."""
+    row = vm_operations.prepare_host_for_maintenance(backend_of(ctx).engine, ctx.caller, params.id)
+    return HostResponse.model_validate(row)
 
 
 @api_command(

@@ -13,6 +13,8 @@ from provisioner.api.commands.infrastructure_common import ROOT_ONLY, call, deta
 from provisioner.api.fields import BaseListParams, BaseParams, param
 from provisioner.api.registry import CommandContext, api_command
 from provisioner.api.responses import CsDateTime, ListResult, ResponseModel
+from provisioner.server.backend import backend_of
+from provisioner.services.compute.operations import service as vm_operations
 from provisioner.services.infrastructure import storage_pools
 
 
@@ -217,8 +219,9 @@ class StoragePoolIdParams(BaseParams):
     description="Puts storage pool into maintenance state (legacy object name prepareprimarystorageformaintenance)",
 )
 def enable_storage_maintenance(ctx: CommandContext, params: StoragePoolIdParams) -> StoragePoolResponse:
-    """Up → Maintenance."""
-    return one(ctx, StoragePoolResponse, storage_pools.enable_storage_maintenance, params.id)
+    """Up → PrepareForMaintenance → the VMs using it stop → Maintenance (else ErrorInMaintenance and a 530)."""
+    row = vm_operations.enable_storage_maintenance(backend_of(ctx).engine, ctx.caller, params.id)
+    return StoragePoolResponse.model_validate(row)
 
 
 @api_command(
