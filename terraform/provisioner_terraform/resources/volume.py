@@ -141,11 +141,17 @@ class VolumeResource(ProviderResource):
         if resize:
             api.run("resizeVolume", timeout, id=volume_id, shrinkok=bool(planned.get("shrink_ok")), **resize)
             state.update(disk_offering=planned["disk_offering"], size=planned.get("size"))
-        moved = planned.get("virtual_machine_id") != state.get("virtual_machine_id")
-        if state.get("attach") and (planned.get("attach") is not True or moved):
+        # The attachment as it is now, not as planned: destroying a VM (a replacement) detaches its volumes.
+        volume = api.get("listVolumes", "volume", volume_id)
+        if volume is None:
+            raise ProviderFailure("Volume gone", f"Volume {volume_id} no longer exists; apply again to recreate it.")
+        attached_to = volume.get("virtualmachineid")
+        wanted = planned.get("virtual_machine_id") if planned.get("attach") is True else None
+        if attached_to and attached_to != wanted:
             api.run("detachVolume", timeout, id=volume_id)
+            attached_to = None
             state.update(attach=False)
-        if planned.get("attach") is True and not state.get("attach"):
+        if wanted and not attached_to:
             self._attach(state, planned, timeout)
         old_tags, new_tags = state.get("tags") or {}, planned.get("tags") or {}
         if old_tags != new_tags:
