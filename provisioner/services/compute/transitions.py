@@ -29,6 +29,7 @@ from provisioner.services.compute.allocator import (
     DeploymentRequest,
     Placement,
     PlannerSettings,
+    Snapshot,
     VolumeRequest,
     allocate,
     release_host,
@@ -147,8 +148,11 @@ def start_vm(
     host_id: int | None = None,
     is_root_admin: bool = False,
     rng: random.Random | None = None,
+    snapshot: Snapshot | None = None,
 ) -> Placement:
     """Stopped -> Starting: place the VM (last host first) and reserve its capacity.
+
+    ``snapshot``: a zone snapshot read beforehand (see ``allocate``), else one is read here.
 
     Raises:
         ParamError: the VM is not Stopped (431).
@@ -162,7 +166,7 @@ def start_vm(
             select(service_offering.c.deployment_planner).where(service_offering.c.id == vm.service_offering_id)
         ).scalar_one()
         settings = planner_settings(conn, planner)
-    placement = allocate(conn, request, settings, rng=rng)
+    placement = allocate(conn, request, settings, rng=rng, snapshot=snapshot)
     for v, pool_id in zip(unplaced, placement.pool_ids, strict=True):
         conn.execute(update(volume).where(volume.c.id == v.id).values(pool_id=pool_id))
     transition(

@@ -26,6 +26,7 @@ from provisioner.services.compute.allocator.model import (
     HostCandidate,
     Placement,
     PoolCandidate,
+    Snapshot,
 )
 from provisioner.services.compute.allocator.planners import USERDISPERSING, PlannerSettings, Search
 from provisioner.services.compute.allocator.snapshot import load_snapshot
@@ -95,17 +96,21 @@ def allocate(
     *,
     rng: random.Random | None = None,
     max_attempts: int = MAX_ATTEMPTS,
+    snapshot: Snapshot | None = None,
 ) -> Placement:
     """Plan and reserve a host and one pool per volume, inside the caller's transaction.
 
     The caller inserts the VM and its volumes in the same transaction, so a placement and its
-    reservation commit (or roll back) together.
+    reservation commit (or roll back) together. A ``snapshot`` read earlier (outside the write
+    transaction, shared by several deployments) may be passed: the reservation rechecks every row,
+    so a stale one only costs lost candidates, never an over-commit.
 
     Raises:
         InsufficientCapacityError: nothing fits (the text says what and why), or every candidate
             tried was taken by concurrent deployments (533).
     """
-    snapshot = load_snapshot(conn, request, with_account_vms=settings.algorithm == USERDISPERSING)
+    if snapshot is None:
+        snapshot = load_snapshot(conn, request, with_account_vms=settings.algorithm == USERDISPERSING)
     search = Search(snapshot, request, settings, rng=rng)
     for attempts, candidate in enumerate(search.candidates(), start=1):
         if reserve_host(conn, candidate.host, request.cpu_mhz, request.cpu_number, request.memory_bytes):

@@ -19,6 +19,7 @@ from provisioner.db.engine import run_in_transaction
 from provisioner.db.schema import nic, utcnow, volume
 from provisioner.exceptions import ApiError, InternalError, ParamError, VMExistsError, VMNotFoundError
 from provisioner.services.compute import transitions
+from provisioner.services.compute.allocator import Snapshot
 from provisioner.services.compute.host_drivers import open_host_driver
 from provisioner.services.compute.lifecycle import base_images, placement
 from provisioner.services.compute.lifecycle.specs import DriverPlan, driver_plan, host_row
@@ -38,9 +39,11 @@ def _driver_error(verb: str, vm: Any, host_name: str, exc: Exception) -> Interna
     return InternalError(f"Unable to {verb} VM {vm.name} ({vm.uuid}) on host {host_name}: {exc}")
 
 
-def _reserve_and_plan(conn: Connection, vm_id: int, host_id: int | None, is_root_admin: bool) -> DriverPlan:
+def _reserve_and_plan(
+    conn: Connection, vm_id: int, host_id: int | None, is_root_admin: bool, snapshot: Snapshot | None
+) -> DriverPlan:
     """Stopped -> Starting with the VM placed and its capacity reserved; its networks implemented."""
-    placed = placement.start(conn, vm_id, host_id=host_id, is_root_admin=is_root_admin)
+    placed = placement.start(conn, vm_id, host_id=host_id, is_root_admin=is_root_admin, snapshot=snapshot)
     vm = vm_row(conn, vm_id)
     for (network_id,) in conn.execute(nic.select().with_only_columns(nic.c.network_id).where(nic.c.vm_id == vm_id)):
         implement_network(conn, network_id)
@@ -88,6 +91,7 @@ def _run_on_host(plan: DriverPlan) -> None:
 def start(
     engine: Engine,
     vm_id: int,
+    zone_id: int,
     *,
     host_id: int | None = None,
     is_root_admin: bool = False,
@@ -98,6 +102,7 @@ def start(
     Args:
         engine: the database.
         vm_id: the VM's internal id.
+        zone_id: its zone (whose shared snapshot the placement starts from).
         host_id: a host the VM must go to (root admins), or None.
         is_root_admin: the caller may use disabled zones, pods and clusters.
         on_failure: runs in the transaction that records a failure (a failed deployment expunges there).
@@ -108,7 +113,8 @@ def start(
         InternalError: the hypervisor failed to define or start it (530).
     """
     try:
-        plan = _tx(engine, lambda conn: _reserve_and_plan(conn, vm_id, host_id, is_root_admin))
+        snapshot = placement.SNAPSHOTS.get(engine, zone_id)
+        plan = _tx(engine, lambda conn: _reserve_and_plan(conn, vm_id, host_id, is_root_admin, snapshot))
     except ApiError:
         if on_failure is not None:
             _tx(engine, lambda conn: on_failure(conn, vm_id))

@@ -27,6 +27,10 @@ def _vm_id(engine: Engine, caller: Caller, uuid: str) -> int:
     return int(run_in_transaction(engine, lambda conn: vm_by_uuid(conn, caller, uuid).id))
 
 
+def _vm(engine: Engine, caller: Caller, uuid: str) -> Any:
+    return run_in_transaction(engine, lambda conn: vm_by_uuid(conn, caller, uuid))
+
+
 def view(engine: Engine, caller: Caller, vm_id: int) -> Row:
     """The VM's wire row as the caller may see it."""
     return run_in_transaction(engine, lambda conn: views.get_vm(conn, caller, vm_id))
@@ -43,13 +47,18 @@ def deploy_vm(engine: Engine, caller: Caller, uuid: str, *, start: bool = True, 
     A deployment that cannot start is expunged (it holds nothing afterwards) and the job fails with
     533 when nothing fits, 530 with the hypervisor's reason otherwise.
     """
-    vm_id = _vm_id(engine, caller, uuid)
+    vm = _vm(engine, caller, uuid)
     if start:
         host_id = _host_id(engine, caller, host_uuid) if host_uuid else None
         power.start(
-            engine, vm_id, host_id=host_id, is_root_admin=caller.is_root_admin, on_failure=expunge.fail_deployment
+            engine,
+            vm.id,
+            vm.zone_id,
+            host_id=host_id,
+            is_root_admin=caller.is_root_admin,
+            on_failure=expunge.fail_deployment,
         )
-    return view(engine, caller, vm_id)
+    return view(engine, caller, vm.id)
 
 
 def _host_id(engine: Engine, caller: Caller, host_uuid: str) -> int:
@@ -64,13 +73,12 @@ def start_vm(engine: Engine, caller: Caller, uuid: str, host_uuid: str | None = 
     Raises:
         ParamError: the VM is already running, or not Stopped (431).
     """
-    vm_id = _vm_id(engine, caller, uuid)
+    vm = _vm(engine, caller, uuid)
     host_id = _host_id(engine, caller, host_uuid) if host_uuid else None
-    state = run_in_transaction(engine, lambda conn: vm_by_uuid(conn, caller, uuid).state)
-    if state == VMState.RUNNING.value:
+    if vm.state == VMState.RUNNING.value:
         raise ParamError(f"The virtual machine {uuid} is already running")
-    power.start(engine, vm_id, host_id=host_id, is_root_admin=caller.is_root_admin)
-    return view(engine, caller, vm_id)
+    power.start(engine, vm.id, vm.zone_id, host_id=host_id, is_root_admin=caller.is_root_admin)
+    return view(engine, caller, vm.id)
 
 
 def stop_vm(engine: Engine, caller: Caller, uuid: str, forced: bool = False) -> Row:
