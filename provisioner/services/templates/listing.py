@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, exists, false, or_, select, union_all
+from sqlalchemy import ColumnElement, Connection, and_, exists, false, or_, select, true, union_all
 
 from provisioner.db.schema import (
     account,
@@ -43,8 +43,11 @@ def pairs_subquery() -> Any:
     registered = select(template_zone_ref.c.template_id.label("tid"), template_zone_ref.c.zone_id.label("zid")).where(
         template_zone_ref.c.removed.is_(None)
     )
-    everywhere = select(vm_template.c.id.label("tid"), zone.c.id.label("zid")).where(
-        vm_template.c.cross_zones.is_(True), zone.c.removed.is_(None)
+    everywhere = (
+        select(vm_template.c.id.label("tid"), zone.c.id.label("zid"))
+        .select_from(vm_template)
+        .join(zone, true())  # a cross-zone template is in every zone
+        .where(vm_template.c.cross_zones.is_(True), zone.c.removed.is_(None))
     )
     return union_all(registered, everywhere).subquery("pairs")
 

@@ -9,7 +9,7 @@ fetch their made-up URLs).
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, and_, exists, insert, or_, select
+from sqlalchemy import Connection, and_, exists, insert, or_, select, true
 from sqlalchemy.exc import IntegrityError
 
 from provisioner.db.schema import image_store, template_store_ref, template_zone_ref, utcnow, vm_template
@@ -29,7 +29,11 @@ def _wanted_pairs(conn: Connection, template_id: int | None) -> list[tuple[int, 
             template_store_ref.c.template_id == vm_template.c.id, template_store_ref.c.store_id == image_store.c.id
         )
     )
-    query = select(vm_template.c.id, image_store.c.id, image_store.c.zone_id, vm_template.c.hypervisor_type).where(
+    query = (
+        select(vm_template.c.id, image_store.c.id, image_store.c.zone_id, vm_template.c.hypervisor_type)
+        .select_from(vm_template)
+        .join(image_store, true())  # every (template, store) pair, filtered below
+    ).where(
         vm_template.c.removed.is_(None),
         image_store.c.removed.is_(None),
         image_store.c.role == "Image",
