@@ -29,7 +29,13 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # the namespace-host fixture lives with the tests
 
-from tests.integration.bootstrap.support import KEY_VARIABLE, bootstrap_env, topology, write_topology  # noqa: E402
+from tests.integration.bootstrap.support import (  # noqa: E402
+    KEY_VARIABLE,
+    bootstrap_env,
+    topology,
+    write_playbooks,
+    write_topology,
+)
 from tests.support.nethosts import NetHosts, build_rootfs, free_subnet, require_net_hosts  # noqa: E402
 
 OVERHEAD_FLOOR = 1.10
@@ -66,20 +72,6 @@ print(json.dumps({{"status": r.status, "rc": r.rc, "stats": r.stats}}))
 """
 
 
-def write_playbooks(directory: Path) -> Path:
-    """The benchmark's playbook set: the hypervisor play above, empty plays for the other concerns."""
-    directory.mkdir(parents=True, exist_ok=True)
-    (directory / "site.yml").write_text(
-        "---\n- name: Hypervisors\n  ansible.builtin.import_playbook: hypervisors.yml\n"
-    )
-    (directory / "hypervisors.yml").write_text(PLAYBOOK)
-    for concern in ("storage", "templates", "management"):
-        (directory / f"{concern}.yml").write_text(
-            f"---\n- name: Nothing for {concern}\n  hosts: localhost\n  gather_facts: false\n  tasks: []\n"
-        )
-    return directory
-
-
 def timed(args: list[str], env: dict[str, str]) -> tuple[float, dict[str, object]]:
     """Run a command, return its wall time and its JSON stdout; exit when it fails."""
     started = time.monotonic()
@@ -107,17 +99,22 @@ def main() -> int:
         fleet = NetHosts(prefix="pvbench", subnet=free_subnet(), work=work / "fleet", rootfs=build_rootfs())
         try:
             fleet.start(options.hosts)
-            print(f"{options.hosts} namespace hosts up in {time.monotonic() - started:.1f} s; load {os.getloadavg()}")
+            print(
+                f"{options.hosts} namespace hosts up in {time.monotonic() - started:.1f} s; load {os.getloadavg()}",
+                flush=True,
+            )
             path = write_topology(work / "cloud.yaml", topology(fleet, name="bench"))
             env = bootstrap_env(
-                fleet, "bench-password-not-secret", PROVISIONER_PLAYBOOKS_DIR=str(write_playbooks(work / "pb"))
+                fleet,
+                "bench-password-not-secret",
+                PROVISIONER_PLAYBOOKS_DIR=str(write_playbooks(work / "pb", PLAYBOOK)),
             )
             env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"  # ansible-playbook
             project = work / ".provisioner" / "bench"
             ours = [provisioner, "bootstrap", str(path), "--output", "json", "--forks", str(options.forks)]
             bare = [sys.executable, "-c", BASELINE, str(project), str(options.forks)]
             warm, _ = timed(ours, env)  # the only run that changes something; it also renders the project
-            print(f"warm-up (changes the hosts): {warm:.1f} s")
+            print(f"warm-up (changes the hosts): {warm:.1f} s", flush=True)
             times: dict[str, list[float]] = {"provisioner": [], "bare": [], "accelerated": []}
             for _ in range(options.rounds):
                 elapsed, report = timed(ours, env)

@@ -22,9 +22,9 @@ from typing import Any
 import pytest
 
 from tests.integration.bootstrap.support import (
-    KEY_VARIABLE,
     PASSWORD_VARIABLE,
     bootstrap_env,
+    cloud_document,
     result_json,
     run_bootstrap,
     write_topology,
@@ -62,7 +62,6 @@ def require_roles(*names: str) -> None:
 def cloud(fleet: NetHosts, *, iscsi: bool) -> dict[str, Any]:
     """Host 0 serves NFS (ganesha) and iSCSI (tgt); hosts 1.. are one KVM cluster."""
     storage, *kvm = fleet.hosts
-    subnet = fleet.gateway.rsplit(".", 1)[0]
     pools: list[dict[str, Any]] = [
         {
             "name": "primary-nfs",
@@ -88,57 +87,16 @@ def cloud(fleet: NetHosts, *, iscsi: bool) -> dict[str, Any]:
             }
         )
     hosts = [{"name": h.name, "ip": h.address, "credentials": {"env": PASSWORD_VARIABLE}} for h in kvm]
-    return {
-        "version": 1,
-        "name": "e2elab",
-        "ansible": {"ssh_user": "root", "ssh_private_key": {"env": KEY_VARIABLE}},
-        "regions": [{"name": "r1", "management_servers": [{"name": "ms", "ip": "127.0.0.1", "api_port": 8080}]}],
-        "storage_servers": [
+    return cloud_document(
+        fleet,
+        hosts,
+        name="e2elab",
+        primary_storage=pools,
+        image_stores=[{"name": "images", "server": "stor", "path": "/srv/provisioner/secondary"}],
+        storage_servers=[
             {"name": "stor", "ip": storage.address, "nfs_backend": "ganesha", "iscsi_backend": "tgt", "zone": "z1"}
         ],
-        "zones": [
-            {
-                "name": "z1",
-                "region": "r1",
-                "network_type": "Advanced",
-                "dns": [fleet.gateway],
-                "internal_dns": [fleet.gateway],
-                "guest_cidr": "198.19.0.0/20",
-                "physical_networks": [
-                    {
-                        "name": "net1",
-                        "vlan_ranges": ["100-199"],
-                        "traffic": [
-                            {"type": "management", "kvm_label": "cloudbr0"},
-                            {"type": "guest", "kvm_label": "cloudbr1"},
-                            {"type": "public", "kvm_label": "cloudbr1"},
-                        ],
-                        "public_ip_ranges": [
-                            {
-                                "gateway": "198.19.250.1",
-                                "netmask": "255.255.255.0",
-                                "start_ip": "198.19.250.10",
-                                "end_ip": "198.19.250.99",
-                                "vlan": 50,
-                            }
-                        ],
-                    }
-                ],
-                "pods": [
-                    {
-                        "name": "p1",
-                        "gateway": fleet.gateway,
-                        "netmask": "255.255.255.0",
-                        "start_ip": f"{subnet}.220",
-                        "end_ip": f"{subnet}.240",
-                        "clusters": [{"name": "c1", "hypervisor": "kvm", "hosts": hosts}],
-                    }
-                ],
-                "primary_storage": pools,
-                "image_stores": [{"name": "images", "server": "stor", "path": "/srv/provisioner/secondary"}],
-            }
-        ],
-    }
+    )
 
 
 def _converge_twice(path: Path, env: dict[str, str], limit: str = "all:!management_servers") -> dict[str, Any]:

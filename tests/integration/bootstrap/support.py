@@ -59,28 +59,40 @@ _EMPTY = """\
 """
 
 
-def write_playbooks(directory: Path) -> Path:
-    """Write the stand-in playbooks (point ``PROVISIONER_PLAYBOOKS_DIR`` at the result)."""
+def write_playbooks(directory: Path, hypervisors: str = _HYPERVISORS) -> Path:
+    """Write a stand-in playbook set (point ``PROVISIONER_PLAYBOOKS_DIR`` at the result).
+
+    Args:
+        directory: where to write it.
+        hypervisors: the hypervisor play; the other concerns get empty plays.
+    """
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "site.yml").write_text(
         "---\n- name: Hypervisors\n  ansible.builtin.import_playbook: hypervisors.yml\n"
     )
-    (directory / "hypervisors.yml").write_text(_HYPERVISORS)
+    (directory / "hypervisors.yml").write_text(hypervisors)
     for concern in ("storage", "templates", "management"):
         (directory / f"{concern}.yml").write_text(_EMPTY.format(concern=concern))
     return directory
 
 
-def topology(fleet: NetHosts, *, extra_hosts: dict[str, str] | None = None, name: str = "nslab") -> dict[str, Any]:
-    """A one-zone cloud whose KVM cluster is the fleet (plus ``extra_hosts``: name -> address)."""
+def cloud_document(
+    fleet: NetHosts,
+    hosts: list[dict[str, Any]],
+    *,
+    name: str,
+    primary_storage: list[dict[str, Any]],
+    image_stores: list[dict[str, Any]],
+    storage_servers: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """A one-zone, one-pod cloud on the fleet's /24 whose KVM cluster ``c1`` holds ``hosts``."""
     subnet = fleet.gateway.rsplit(".", 1)[0]
-    hosts = [{"name": host.name, "ip": host.address, "credentials": {"env": PASSWORD_VARIABLE}} for host in fleet.hosts]
-    hosts += [{"name": n, "ip": ip, "credentials": {"env": PASSWORD_VARIABLE}} for n, ip in (extra_hosts or {}).items()]
     return {
         "version": 1,
         "name": name,
-        "ansible": {"ssh_user": "root", "ssh_private_key": {"env": KEY_VARIABLE}, "python_interpreter": "auto_silent"},
+        "ansible": {"ssh_user": "root", "ssh_private_key": {"env": KEY_VARIABLE}},
         "regions": [{"name": "r1", "management_servers": [{"name": "ms", "ip": "127.0.0.1", "api_port": 8080}]}],
+        "storage_servers": storage_servers or [],
         "zones": [
             {
                 "name": "z1",
@@ -119,20 +131,25 @@ def topology(fleet: NetHosts, *, extra_hosts: dict[str, str] | None = None, name
                         "clusters": [{"name": "c1", "hypervisor": "kvm", "hosts": hosts}],
                     }
                 ],
-                "primary_storage": [
-                    {
-                        "name": "primary1",
-                        "protocol": "nfs",
-                        "scope": "zone",
-                        "hypervisor": "kvm",
-                        "server": fleet.gateway,
-                        "path": "/srv/primary",
-                    }
-                ],
-                "image_stores": [{"name": "images1", "server": fleet.gateway, "path": "/srv/secondary"}],
+                "primary_storage": primary_storage,
+                "image_stores": image_stores,
             }
         ],
     }
+
+
+def topology(fleet: NetHosts, *, extra_hosts: dict[str, str] | None = None, name: str = "nslab") -> dict[str, Any]:
+    """A one-zone cloud whose KVM cluster is the fleet (plus ``extra_hosts``: name -> address)."""
+    addresses = {host.name: host.address for host in fleet.hosts} | (extra_hosts or {})
+    hosts = [{"name": n, "ip": ip, "credentials": {"env": PASSWORD_VARIABLE}} for n, ip in addresses.items()]
+    pool = {"protocol": "nfs", "scope": "zone", "hypervisor": "kvm", "server": fleet.gateway}
+    return cloud_document(
+        fleet,
+        hosts,
+        name=name,
+        primary_storage=[{"name": "primary1", **pool, "path": "/srv/primary"}],
+        image_stores=[{"name": "images1", "server": fleet.gateway, "path": "/srv/secondary"}],
+    )
 
 
 def write_topology(path: Path, document: dict[str, Any]) -> Path:
