@@ -15,6 +15,8 @@ APT_PACKAGES += libvirt-dev pkg-config qemu-system-x86 qemu-utils libvirt-daemon
 	libvirt-clients libxml2-utils busybox-static cpio genisoimage dosfstools mtools syslinux syslinux-common
 # storage: userspace NFS (ganesha + libnfs) and iSCSI (tgt + libiscsi); qemu-block-extra gives qemu-img nfs:// and iscsi://.
 APT_PACKAGES += nfs-ganesha nfs-ganesha-vfs libnfs-utils rpcbind tgt libiscsi-bin qemu-utils qemu-block-extra curl
+# roles: molecule scenarios run the roles in podman containers imported from a debootstrap root filesystem.
+APT_PACKAGES += podman runc catatonit uidmap fuse-overlayfs slirp4netns
 # bootstrap: fake hosts are network namespaces running sshd in debootstrap root filesystems (scripts/build-rootfs.sh).
 APT_PACKAGES += debootstrap openssh-server iproute2 iputils-ping util-linux
 PYTEST_ARGS ?=
