@@ -7,16 +7,16 @@ module reads), the create job answers ``vmsnapshot``, and the revert job the VM.
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import Field
 
 from provisioner.api.commands.infrastructure_common import call, listing
 from provisioner.api.commands.tags import TagResponse
+from provisioner.api.commands.virtual_machines import VirtualMachineResponse
 from provisioner.api.fields import BaseParams, ListDomainResourcesParams, param
 from provisioner.api.registry import CommandContext, api_command, create_step
 from provisioner.api.responses import CsDateTime, ListResult, ResponseModel
 from provisioner.server.backend import backend_of
+from provisioner.services.compute.lifecycle import service as vm_service
 from provisioner.services.snapshots import vm_snapshots
 
 
@@ -137,19 +137,18 @@ class VMSnapshotIdParams(BaseParams):
 @api_command(
     "revertToVMSnapshot",
     params=VMSnapshotIdParams,
+    response=VirtualMachineResponse,
     response_key="virtualmachine",
     is_async=True,
     since="4.2.0",
     entity_type="VMSnapshot",
     description="Revert VM from a vmsnapshot.",
 )
-def revert_to_vm_snapshot(ctx: CommandContext, params: VMSnapshotIdParams) -> dict[str, Any]:
-    """Return the VM to the snapshot; the job answers the VM."""
-    from provisioner.services.compute.lifecycle import service as vm_service  # the VM core area owns the VM view
-
+def revert_to_vm_snapshot(ctx: CommandContext, params: VMSnapshotIdParams) -> VirtualMachineResponse:
+    """Return the VM to the snapshot; the job answers the VM (the VM core area's view of it)."""
     engine = backend_of(ctx).engine
     vm_id = vm_snapshots.revert_to_vm_snapshot(engine, ctx.caller, params.vmsnapshotid)
-    return {"virtualmachine": vm_service.view(engine, ctx.caller, vm_id)}
+    return VirtualMachineResponse.model_validate(vm_service.view(engine, ctx.caller, vm_id))
 
 
 @api_command(
