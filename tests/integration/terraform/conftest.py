@@ -1,4 +1,4 @@
-"""Terraform against a real ``provisioner serve``: one simulator cloud and one reattached provider per module.
+"""Terraform against a real ``provisioner serve``: one simulator cloud and one reattached provider per test run.
 
 The cloud is the lab topology (examples/lab.yaml) applied by ``provisioner sync`` to a server on SQLite.
 The provider runs once in ``--dev`` (reattach) mode, so each terraform command talks to the same process
@@ -47,7 +47,7 @@ def api_env(server: LiveServer) -> dict[str, str]:
     }
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """A server with the lab applied: zone lab-zone, offering tiny, disk offering 10GB, simulator hosts."""
     data = tmp_path_factory.mktemp("tfcloud")
@@ -109,9 +109,9 @@ def start_dev_provider(env: dict[str, str] | None = None) -> DevProvider:
     raise AssertionError(f"the provider printed no reattach line: {''.join(lines)}")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def dev_provider(cloud: LiveServer) -> Iterator[DevProvider]:
-    """One reattachable provider for the module; it reads the API settings from its own environment."""
+    """One reattachable provider for the run; it reads the API settings from its own environment."""
     provider = start_dev_provider({**os.environ, **api_env(cloud)})
     try:
         yield provider
