@@ -72,3 +72,10 @@ clean:
 
 distclean: clean
 	rm -rf $(VENV) $(STAMPS)
+
+# roles: the management_server molecule scenario installs provisioner from these wheels (its container reaches no index).
+WHEELHOUSE ?= $(HOME)/.cache/provisioner/wheelhouse
+$(STAMPS)/wheelhouse: pyproject.toml $(STAMPS)/venv
+	$(BIN)/python -m pip wheel -q --wheel-dir $(WHEELHOUSE) '.[postgres]'
+	@touch $@
+test: $(STAMPS)/wheelhouse

@@ -81,7 +81,9 @@ def _fetch(template: dict[str, Any], cache: Any, name: str, allow_private: bool)
     url = str(template["url"])
     expected = template.get("checksum")
     if url.startswith(("http://", "https://")):
-        result = download(url, cache.local_path(name), expected=expected, settings=DownloadSettings(allow_private=allow_private))
+        result = download(
+            url, cache.local_path(name), expected=expected, settings=DownloadSettings(allow_private=allow_private)
+        )
     elif url.startswith("nfs://"):
         directory, _, file_name = url.rpartition("/")
         with NfsStorageDriver(directory) as source:

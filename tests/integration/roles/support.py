@@ -13,6 +13,9 @@ REPO = Path(__file__).resolve().parents[3]
 ROLES = REPO / "roles"
 #: podman settings for this machine (runc, cgroupfs, rlimits), shared by every scenario.
 CONTAINERS_CONF = REPO / "molecule" / "containers.conf"
+#: Wheels of provisioner and its dependencies (`make .stamps/wheelhouse`): the management_server scenario
+#: installs from them, since its container reaches no package index.
+WHEELHOUSE = Path(os.environ.get("PROVISIONER_WHEELHOUSE") or Path.home() / ".cache" / "provisioner" / "wheelhouse")
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.roles.support import ROLES, run, tail, tool_environment
-from tests.support.tools import require_tool
+from tests.integration.roles.support import ROLES, WHEELHOUSE, run, tail, tool_environment
+from tests.support.tools import missing, require_tool
 
 pytestmark = pytest.mark.integration
 
@@ -39,6 +39,8 @@ def _marks(podman: bool) -> list[pytest.MarkDecorator]:
 def test_default_scenario(role: str, tmp_path: Path) -> None:
     if dict(SCENARIOS)[role]:
         require_tool("podman")
+    if role == "management_server" and not any(WHEELHOUSE.glob("provisioner-*.whl")):
+        missing(f"no provisioner wheel in {WHEELHOUSE}: run `make .stamps/wheelhouse`")
     scenario = ROLES / role / "molecule" / "default"
     assert (scenario / "molecule.yml").is_file(), f"{role} has no molecule/default scenario"
     env = tool_environment(tmp_path / "ansible-home")
