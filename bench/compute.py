@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import Path
 
@@ -53,9 +54,23 @@ down, in maintenance or tagged, allocations drawn at random), then measures, in 
 
 It prints each figure with its floor, the ratio of one decision to one snapshot read, and exits
 non-zero when a floor is missed. The database is written to a temporary directory and removed.
+
+``--part deploy`` and ``--part list`` measure the real server (``provisioner serve``, 4 job workers) on a
+simulated zone of 200 hosts, on a SQLite file and on a private PostgreSQL cluster (``--db``):
+
+- deploy: ``--deploy`` VMs (12,000) through the API in batches of ``--batch`` (1,000): each batch is that
+  many signed ``deployVirtualMachine`` requests from ``--clients`` connections, then ``queryAsyncJobResult``
+  until every job ended. Floor: 40 VMs/s end to end (submit to the last Running), every job Running.
+  Baseline: signed ``listCapabilities`` requests per second (p50) in the same server;
+- list: ``--vms`` Running VMs (100,000, one NIC and one ROOT volume each) inserted in bulk, then
+  ``listVirtualMachines page=1 pagesize=500 listall=true`` timed one by one after a warm-up (p50/p99 wall
+  clock; floor p50 <= 30 ms, p99 <= 150 ms), a deep page (150) for information, the ratio to the same
+  number of ``listCapabilities`` (baseline), and the server's RSS afterwards (floor <= 1 GiB).
 """
 
 DECISIONS_FLOOR = 2000.0
+DEPLOY_FLOOR = 40.0  # VMs/s end to end
+LIST_P50_FLOOR, LIST_P99_FLOOR, RSS_FLOOR_MB = 30.0, 150.0, 1024.0
 HOSTS_PER_CLUSTER = 20
 CLUSTERS_PER_POD = 10
 GIB = 1024**3
@@ -194,13 +209,101 @@ def line(name: str, value: str, floor: str, ok: bool | None) -> bool:
     return ok is not False
 
 
+def databases(which: str, work: Path) -> Iterator[tuple[str, str]]:
+    """(name, URL) of a fresh SQLite file and/or a private PostgreSQL cluster (stopped after its turn)."""
+    from api import private_postgres  # bench/api.py
+
+    if which in ("sqlite", "both"):
+        yield "sqlite", f"sqlite:///{work / 'api.db'}"
+    if which in ("postgresql", "both"):
+        with private_postgres(work / "pg") as url:
+            yield "postgresql", url
+
+
+def api_parts(args: argparse.Namespace) -> int:
+    """The deploy and list parts against the real server; 1 when a floor is missed."""
+    import compute_api  # bench/compute_api.py
+
+    ok = True
+    with tempfile.TemporaryDirectory(prefix="bench-compute-api-") as tmp:
+        for name, url in databases(args.db, Path(tmp)):
+            work = Path(tmp) / name
+            work.mkdir()
+            print(f"\n{name}", flush=True)
+            if args.part in ("deploy", "all"):
+                got = compute_api.bench_deploy(name, url, work, args.deploy, batch=args.batch, clients=args.clients)
+                ok &= line(
+                    f"deploy {args.deploy} VMs through the API ({got['failed']:.0f} failed)",
+                    f"{got['vms_per_s']:.1f} VMs/s",
+                    f">= {DEPLOY_FLOOR:.0f}",
+                    got["vms_per_s"] >= DEPLOY_FLOOR and got["failed"] == 0,
+                )
+                line("  baseline listCapabilities (1/p50)", f"{got['baseline_per_s']:.0f}/s", "", None)
+                line(
+                    "  ratio deployed VMs / baseline requests",
+                    f"{got['vms_per_s'] / got['baseline_per_s']:.3f}",
+                    "",
+                    None,
+                )
+                line("  server RSS after the deployments", f"{got['rss_mb']:.0f} MB", "", None)
+            if args.part in ("list", "all"):
+                got = compute_api.bench_list(name, url, work, args.vms, args.requests)
+                line(f"  loaded {args.vms} VMs in", f"{got['loaded_s']:.1f} s", "", None)
+                line(
+                    "  baseline listCapabilities p50 / p99",
+                    f"{got['base_p50']:.1f} / {got['base_p99']:.1f} ms",
+                    "",
+                    None,
+                )
+                ok &= line(
+                    "listVirtualMachines pagesize=500 p50",
+                    f"{got['p50']:.1f} ms",
+                    f"<= {LIST_P50_FLOOR:.0f} ms",
+                    got["p50"] <= LIST_P50_FLOOR,
+                )
+                ok &= line(
+                    "listVirtualMachines pagesize=500 p99",
+                    f"{got['p99']:.1f} ms",
+                    f"<= {LIST_P99_FLOOR:.0f} ms",
+                    got["p99"] <= LIST_P99_FLOOR,
+                )
+                line(
+                    "  ratio to baseline p50 / p99",
+                    f"{got['p50'] / got['base_p50']:.1f}x / {got['p99'] / got['base_p99']:.1f}x",
+                    "",
+                    None,
+                )
+                line("  server CPU per list request", f"{got['cpu_ms']:.1f} ms", "", None)
+                line("  page 150 p50 / p99", f"{got['deep_p50']:.1f} / {got['deep_p99']:.1f} ms", "", None)
+                ok &= line(
+                    f"server RSS with {args.vms} VMs",
+                    f"{got['rss_mb']:.0f} MB",
+                    f"<= {RSS_FLOOR_MB:.0f} MB",
+                    got["rss_mb"] <= RSS_FLOOR_MB,
+                )
+    print(f"  load average of the machine: {' '.join(f'{value:.1f}' for value in os.getloadavg())}")
+    print("\nresult:", "all floors met" if ok else "a floor was missed")
+    return 0 if ok else 1
+
+
 def main() -> int:
     """Build the zone, measure, print the table; 1 when a floor is missed."""
     parser = argparse.ArgumentParser(description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--part", choices=["allocator", "deploy", "list", "all"], default="allocator")
     parser.add_argument("--hosts", type=int, default=10_000)
     parser.add_argument("--decisions", type=int, default=2_000, help="decisions per planner and run")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--deploy", type=int, default=12_000, help="VMs deployed through the API")
+    parser.add_argument("--batch", type=int, default=1_000)
+    parser.add_argument("--clients", type=int, default=8, help="connections submitting each batch")
+    parser.add_argument("--vms", type=int, default=100_000, help="VMs listed")
+    parser.add_argument("--requests", type=int, default=200, help="measured list requests")
     args = parser.parse_args()
+    if args.part != "allocator":
+        code = api_parts(args)
+        if args.part != "all":
+            return code
     rng = random.Random(42)
     with tempfile.TemporaryDirectory(prefix="bench-compute-") as work:
         engine = create_engine_for(f"sqlite:///{Path(work) / 'bench.db'}")
