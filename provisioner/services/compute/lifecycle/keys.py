@@ -37,11 +37,8 @@ def public_keys(conn: Connection, account_id: int, names: str | None) -> tuple[s
     wanted = [n for n in (names or "").split(",") if n]
     if not wanted:
         return ()
-    rows = dict(
-        conn.execute(
-            select(ssh_keypair.c.keypair_name, ssh_keypair.c.public_key).where(
-                ssh_keypair.c.account_id == account_id, ssh_keypair.c.keypair_name.in_(wanted)
-            )
-        ).tuples()
+    query = select(ssh_keypair.c.keypair_name, ssh_keypair.c.public_key).where(
+        ssh_keypair.c.account_id == account_id, ssh_keypair.c.keypair_name.in_(wanted)
     )
+    rows: dict[str, str] = dict(list(conn.execute(query).tuples()))
     return tuple(rows[n] for n in wanted if n in rows)
