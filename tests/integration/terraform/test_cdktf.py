@@ -1,5 +1,5 @@
-"""CDKTF and plain JSON against the real provider: the schema Terraform reads matches the constructs, and the
-example app's stacks (CDKTF synth through Node, and plain JSON without it) validate.
+"""CDKTF and plain JSON against the real provider: the schema Terraform reads matches the constructs, the
+CDKTF example app synthesizes (through Node) and applies, and the plain-JSON and HCL examples validate.
 """
 
 from __future__ import annotations
@@ -14,12 +14,13 @@ import pytest
 from provisioner_terraform.schema_export import data_source_schemas, provider_schema, resource_schemas
 
 from tests.integration.terraform.conftest import Workspace
-from tests.support.server import REPO_ROOT
+from tests.support.server import REPO_ROOT, LiveServer
 from tests.support.tools import require_tool
 
 pytestmark = pytest.mark.integration
 
 EXAMPLE = REPO_ROOT / "terraform" / "examples" / "cdktf" / "main.py"
+BUILTIN = "CentOS 5.6 (64-bit) no GUI (Simulator)"
 
 
 def flags(attribute: dict[str, object]) -> tuple[bool, bool, bool]:
@@ -49,8 +50,8 @@ def test_terraform_reads_the_schema_the_constructs_are_generated_from(workspace:
 
 
 def run_example(*args: str, cwd: Path) -> Path:
-    """Run the example app; return the stack directory it prints."""
-    env = {**os.environ, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"}
+    """Run the example app (on the simulator's builtin template); return the stack directory it prints."""
+    env = {**os.environ, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20", "EXAMPLE_TEMPLATE": BUILTIN}
     done = subprocess.run(
         [sys.executable, str(EXAMPLE), *args],
         cwd=cwd,
@@ -64,15 +65,16 @@ def run_example(*args: str, cwd: Path) -> Path:
     return cwd / done.stdout.strip().splitlines()[-1]
 
 
-def validate(workspace: Workspace, stack: Path) -> None:
+def validate(workspace: Workspace, stack: Path) -> Workspace:
     """``terraform init`` and ``validate`` in the stack directory (reattached provider)."""
     stack_workspace = Workspace(stack, workspace.env)
     stack_workspace.init()
     done = stack_workspace.run("validate", "-json")
     assert json.loads(done.stdout)["valid"] is True, done.stdout
+    return stack_workspace
 
 
-def test_the_cdktf_example_synthesizes_and_validates(workspace: Workspace, tmp_path: Path) -> None:
+def test_the_cdktf_example_synthesizes_and_applies(workspace: Workspace, cloud: LiveServer, tmp_path: Path) -> None:
     require_tool("node")
     stack = run_example("--outdir", "cdktf.out", cwd=tmp_path)
     document = json.loads((stack / "cdk.tf.json").read_text())
@@ -81,7 +83,16 @@ def test_the_cdktf_example_synthesizes_and_validates(workspace: Workspace, tmp_p
     assert web["keypair"] == "${provisioner_ssh_keypair.key.name}"
     assert document["resource"]["provisioner_volume"]["data"]["virtual_machine_id"] == "${provisioner_instance.web.id}"
     assert document["terraform"]["required_providers"]["provisioner"]["source"] == "provisioner/provisioner"
-    validate(workspace, stack)
+    app = validate(workspace, stack)
+    app.apply()
+    outputs = app.outputs()
+    assert outputs["state"] == "Running"
+    vm = cloud.api.listVirtualMachines(name="cdktf-web")["virtualmachine"][0]
+    assert (vm["keypair"], vm["nic"][0]["ipaddress"]) == ("cdktf-example", outputs["ip_address"])
+    assert cloud.api.listVolumes(name="cdktf-data")["volume"][0]["virtualmachineid"] == vm["id"]
+    assert app.changes() == {}
+    app.run("destroy", "-auto-approve", "-input=false")
+    assert not cloud.api.listSSHKeyPairs(name="cdktf-example").get("sshkeypair")
 
 
 def test_the_plain_json_example_needs_no_node_and_validates(workspace: Workspace, tmp_path: Path) -> None:
