@@ -45,6 +45,7 @@ from provisioner.db.schema.templates import (
     template_pool_ref,
     template_store_ref,
     template_zone_ref,
+    vm_iso,
     vm_template,
 )
 from provisioner.db.schema.zones import cluster, pod, region, zone
@@ -98,6 +99,7 @@ __all__ = [
     "virtual_router_element",
     "vlan_ip_range",
     "vm_instance",
+    "vm_iso",
     "vm_migration",
     "vm_snapshot",
     "vm_template",

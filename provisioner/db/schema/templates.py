@@ -127,3 +127,15 @@ template_pool_ref = Table(
     Index("ix_template_pool_ref_template_pool", "template_id", "pool_id", unique=True),
     Index("ix_template_pool_ref_pool_id", "pool_id"),
 )
+
+#: The ISO in a VM's CD-ROM drive (``attachIso`` / ``detachIso``): at most one per VM.
+vm_iso = Table(
+    "vm_iso",
+    metadata,
+    id_column(),
+    Column("vm_id", BigId, ForeignKey("vm_instance.id", ondelete="CASCADE"), nullable=False),
+    Column("template_id", BigId, ForeignKey("vm_template.id"), nullable=False),
+    created_column(),
+    Index("ix_vm_iso_vm_id", "vm_id", unique=True),
+    Index("ix_vm_iso_template_id", "template_id"),
+)
