@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.roles.support import ROLES, WHEELHOUSE, run, tail, tool_environment
+from tests.integration.roles.support import REPO, ROLES, WHEELHOUSE, run, tail, tool_environment
 from tests.support.tools import missing, require_tool
 
 pytestmark = pytest.mark.integration
@@ -32,6 +32,7 @@ def _marks(podman: bool) -> list[pytest.MarkDecorator]:
     return [pytest.mark.e2e] if podman else []
 
 
+@pytest.mark.timeout(1200)
 @pytest.mark.parametrize(
     "role",
     [pytest.param(role, marks=_marks(podman), id=role) for role, podman in SCENARIOS],
@@ -46,8 +47,26 @@ def test_default_scenario(role: str, tmp_path: Path) -> None:
     env = tool_environment(tmp_path / "ansible-home")
     status, output = run("molecule", ["test", "--scenario-name", "default"], cwd=ROLES / role, env=env, timeout=900)
     assert status == 0, f"molecule test of {role} failed:\n{tail(output)}"
+    _check(role, output)
+
+
+def _check(name: str, output: str) -> None:
     # The idempotence step really ran (a scenario could drop it from its sequence) and found no change.
     assert re.search(r"idempotence\S*\s*:?\s*Executed: Successful", output), tail(output)
     assert re.search(r"verify\S*\s*:?\s*Executed: Successful", output), tail(output)
     for secret in SECRETS:
-        assert secret not in output, f"a secret of the {role} scenario reached the output"
+        assert secret not in output, f"a secret of the {name} scenario reached the output"
+
+
+@pytest.mark.e2e
+@pytest.mark.timeout(1800)
+def test_storage_server_scenario(tmp_path: Path) -> None:
+    """nfs_server (ganesha), iscsi_target (tgt) and image_store together, on molecule's podman driver."""
+    require_tool("podman")
+    env = tool_environment(tmp_path / "ansible-home")
+    # The podman driver expects the image to exist (no registry is reachable): build it first, once.
+    status, output = run(str(REPO / "scripts" / "build-podman-image.sh"), [], cwd=REPO, env=env, timeout=900)
+    assert status == 0, f"building the podman image failed:\n{tail(output)}"
+    status, output = run("molecule", ["test", "--scenario-name", "storage-server"], cwd=REPO, env=env, timeout=900)
+    assert status == 0, f"molecule test -s storage-server failed:\n{tail(output)}"
+    _check("storage-server", output)
