@@ -256,12 +256,14 @@ def update_vm_affinity_groups(
 ) -> int:
     """Replace a Stopped VM's affinity groups (``updateVMAffinityGroup``); returns the VM's id.
 
+    Neither list (or an empty one) takes the VM out of every group.
+
     Raises:
-        ParamError: both or neither list given, an unknown group, a group of another account, or a VM that
+        ParamError: both lists given, an unknown group, a group of another account, or a VM that
             is not Stopped (431).
     """
-    if (affinitygroupids is None) == (affinitygroupnames is None):
-        raise ParamError("Either affinitygroupids or affinitygroupnames should be specified, not both")
+    if affinitygroupids is not None and affinitygroupnames is not None:
+        raise ParamError("affinitygroupids parameter is mutually exclusive with affinitygroupnames parameter")
     vm = vm_by_uuid(conn, caller, id)
     if vm.state != "Stopped":
         raise ParamError(
