@@ -17,11 +17,14 @@ from provisioner.api.commands.templates import (
     rows_to,
     update_params,
 )
+from provisioner.api.commands.virtual_machines import VirtualMachineResponse
 from provisioner.api.fields import BaseParams, ListDomainResourcesParams, param
 from provisioner.api.registry import CommandContext, api_command
 from provisioner.api.responses import ListResult
+from provisioner.server.backend import backend_of
+from provisioner.services.compute.lifecycle import service
+from provisioner.services.templates import attach, manage, register
 from provisioner.services.templates import listing as image_listing
-from provisioner.services.templates import manage, register
 
 
 class RegisterIsoParams(BaseParams):
@@ -235,3 +238,52 @@ def extract_iso(ctx: CommandContext, params: ExtractParams) -> ExtractResponse:
     return ExtractResponse.model_validate(
         call(ctx, manage.extract_image, params.id, is_iso=True, mode=params.mode, zoneid=params.zoneid)
     )
+
+
+class AttachIsoParams(BaseParams):
+    """Parameters of ``attachIso``."""
+
+    id: str = param("the ID of the ISO file", required=True, type="uuid")
+    virtualmachineid: str = param("the ID of the virtual machine", required=True, type="uuid")
+    forced: bool | None = param("If true, ejects existing ISO before attaching on VMware.")
+
+
+@api_command(
+    "attachIso",
+    params=AttachIsoParams,
+    response=VirtualMachineResponse,
+    response_key="virtualmachine",
+    is_async=True,
+    since="1.0",
+    entity_type="VirtualMachine",
+    description="Attaches an ISO to a virtual machine.",
+)
+def attach_iso(ctx: CommandContext, params: AttachIsoParams) -> VirtualMachineResponse:
+    """Insert the ISO (Ready in the VM's zone) into the VM's CD-ROM drive."""
+    engine = backend_of(ctx).engine
+    vm_id = attach.attach_iso(engine, ctx.caller, params.id, params.virtualmachineid)
+    return VirtualMachineResponse.model_validate(service.view(engine, ctx.caller, vm_id))
+
+
+class DetachIsoParams(BaseParams):
+    """Parameters of ``detachIso``."""
+
+    virtualmachineid: str = param("The ID of the virtual machine", required=True, type="uuid")
+    forced: bool | None = param("If true, ejects the ISO before detaching on VMware.")
+
+
+@api_command(
+    "detachIso",
+    params=DetachIsoParams,
+    response=VirtualMachineResponse,
+    response_key="virtualmachine",
+    is_async=True,
+    since="1.0",
+    entity_type="VirtualMachine",
+    description="Detaches any ISO file (if any) currently attached to a virtual machine.",
+)
+def detach_iso(ctx: CommandContext, params: DetachIsoParams) -> VirtualMachineResponse:
+    """Eject the VM's ISO."""
+    engine = backend_of(ctx).engine
+    vm_id = attach.detach_iso(engine, ctx.caller, params.virtualmachineid)
+    return VirtualMachineResponse.model_validate(service.view(engine, ctx.caller, vm_id))

@@ -168,3 +168,27 @@ def test_iso_lifecycle(live_server: LiveServer) -> None:
     assert api.listIsos(isofilter="community", id=iso["id"])["count"] == 1
     api.deleteIso(id=iso["id"])
     assert api.listIsos(isofilter="all", id=iso["id"]) == {}
+
+
+def test_attach_and_detach_iso_on_a_simulated_vm(live_server: LiveServer) -> None:
+    api = live_server.api
+    z1 = build_zone(api, api, name="vz1", net=1)
+    builtin = api.listTemplates(templatefilter="all", name=BUILTIN)["template"][0]["id"]
+    wait_ready(api, builtin, z1.zone)
+    iso = api.registerIso(name="tools", url="http://download.example.org/tools.iso", zoneid=z1.zone)["iso"][0]
+    wait_ready(api, iso["id"], z1.zone, iso=True)
+    offering = api.listServiceOfferings(name="Small Instance")["serviceoffering"][0]["id"]
+    vm = api.deployVirtualMachine(zoneid=z1.zone, templateid=builtin, serviceofferingid=offering, name="isovm")
+    vm = vm.get("virtualmachine", vm)
+    assert vm["state"] == "Running", vm
+    attached = api.attachIso(id=iso["id"], virtualmachineid=vm["id"])["virtualmachine"]
+    assert attached["id"] == vm["id"]
+    with pytest.raises(CloudStackApiException) as twice:
+        api.attachIso(id=iso["id"], virtualmachineid=vm["id"])
+    assert twice.value.error["errorcode"] == 431 and "already has an ISO" in twice.value.error["errortext"]
+    with pytest.raises(CloudStackApiException) as not_iso:
+        api.detachIso(virtualmachineid=vm["id"]) and api.attachIso(id=builtin, virtualmachineid=vm["id"])
+    assert "not an ISO" in not_iso.value.error["errortext"]
+    with pytest.raises(CloudStackApiException) as none:
+        api.detachIso(virtualmachineid=vm["id"])
+    assert "has no ISO attached" in none.value.error["errortext"]
