@@ -5,5 +5,6 @@ each, ``disks`` reaches the storage, and ``operations`` runs a command end to en
 """
 
 from provisioner.services.volumes import records as records
+from provisioner.services.volumes import recovery as recovery
 
-__all__ = ["records"]
+__all__ = ["records", "recovery"]
