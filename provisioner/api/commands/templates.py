@@ -11,10 +11,11 @@ from pydantic import Field
 from provisioner.api.commands.infrastructure_common import call, details_map, listing, validate_rows
 from provisioner.api.commands.tags import TagResponse
 from provisioner.api.fields import BaseParams, ListDomainResourcesParams, param
-from provisioner.api.registry import CommandContext, api_command
+from provisioner.api.registry import CommandContext, api_command, create_step
 from provisioner.api.responses import CsDateTime, ListResult, ResponseModel
+from provisioner.server.backend import backend_of
+from provisioner.services.templates import create, manage, register
 from provisioner.services.templates import listing as image_listing
-from provisioner.services.templates import manage, register
 
 
 class TemplateResponse(ResponseModel):
@@ -406,4 +407,69 @@ def extract_template(ctx: CommandContext, params: ExtractParams) -> ExtractRespo
     """Where the Ready copy of the template can be read."""
     return ExtractResponse.model_validate(
         call(ctx, manage.extract_image, params.id, is_iso=False, mode=params.mode, zoneid=params.zoneid)
+    )
+
+
+class CreateTemplateParams(BaseParams):
+    """Parameters of ``createTemplate``."""
+
+    name: str = param("the name of the template", required=True)
+    displaytext: str | None = param("The display text of the template, defaults to the 'name'.", length=4096)
+    ostypeid: str | None = param("the ID of the OS Type that best represents the OS of this template.", type="uuid")
+    volumeid: str | None = param("the ID of the disk volume the template is being created from", type="uuid")
+    snapshotid: str | None = param("the ID of the snapshot the template is being created from", type="uuid")
+    virtualmachineid: str | None = param("Optional, VM ID (used with snapshotid)", type="uuid")
+    ispublic: bool | None = param("true if this template is a public template, false otherwise")
+    isfeatured: bool | None = param("true if this template is a featured template, false otherwise")
+    passwordenabled: bool | None = param("true if the template supports the password reset feature")
+    sshkeyenabled: bool | None = param("true if the template supports the sshkey upload feature")
+    isdynamicallyscalable: bool | None = param("true if template contains XS/VMWare tools inorder to support scaling")
+    requireshvm: bool | None = param("true if the template requires HVM, false otherwise")
+    bits: int | None = param("32 or 64 bit")
+    templatetag: str | None = param("the tag for this template.")
+    zoneid: str | None = param("the zone for the template (snapshots on secondary storage)", type="uuid")
+    details: list[dict[str, str]] | None = param("Template details in key/value pairs.")
+
+
+@api_command(
+    "createTemplate",
+    params=CreateTemplateParams,
+    response=TemplateResponse,
+    response_key="template",
+    is_async=True,
+    create=True,
+    since="1.0",
+    entity_type="Template",
+    description="Creates a template of a virtual machine.",
+)
+def create_template(ctx: CommandContext, params: CreateTemplateParams) -> TemplateResponse:
+    """Copy the volume (or snapshot) onto the zone's image store; the template is Ready when this ends."""
+    assert ctx.entity_id is not None
+    row = create.create_template_data(backend_of(ctx).engine, ctx.caller, ctx.entity_id)
+    return TemplateResponse.model_validate(row)
+
+
+@create_step("createTemplate")
+def create_template_row(ctx: CommandContext, params: CreateTemplateParams) -> str:
+    """The Allocated template, so its id is known before the job runs."""
+    extra = details_map(params.details)
+    if params.templatetag:
+        extra["templatetag"] = params.templatetag
+    return str(
+        call(
+            ctx,
+            create.create_template_row,
+            name=params.name,
+            displaytext=params.displaytext,
+            ostypeid=params.ostypeid,
+            volumeid=params.volumeid,
+            snapshotid=params.snapshotid,
+            ispublic=params.ispublic,
+            isfeatured=params.isfeatured,
+            passwordenabled=params.passwordenabled,
+            sshkeyenabled=params.sshkeyenabled,
+            isdynamicallyscalable=params.isdynamicallyscalable,
+            requireshvm=params.requireshvm,
+            details=extra,
+        )
     )

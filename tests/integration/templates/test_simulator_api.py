@@ -192,3 +192,27 @@ def test_attach_and_detach_iso_on_a_simulated_vm(live_server: LiveServer) -> Non
     with pytest.raises(CloudStackApiException) as none:
         api.detachIso(virtualmachineid=vm["id"])
     assert "has no ISO attached" in none.value.error["errortext"]
+
+
+def test_create_template_from_a_stopped_vm_volume(live_server: LiveServer) -> None:
+    api = live_server.api
+    z1 = build_zone(api, api, name="cz1", net=1)
+    builtin = api.listTemplates(templatefilter="all", name=BUILTIN)["template"][0]["id"]
+    wait_ready(api, builtin, z1.zone)
+    offering = api.listServiceOfferings(name="Small Instance")["serviceoffering"][0]["id"]
+    vm = api.deployVirtualMachine(zoneid=z1.zone, templateid=builtin, serviceofferingid=offering, name="srcvm")
+    vm = vm.get("virtualmachine", vm)
+    root = api.listVolumes(virtualmachineid=vm["id"], type="ROOT")["volume"][0]
+    with pytest.raises(CloudStackApiException) as running:
+        api.createTemplate(name="golden", displaytext="Golden", volumeid=root["id"])
+    assert running.value.error["errorcode"] == 431 and "stopped VM" in running.value.error["errortext"]
+    api.stopVirtualMachine(id=vm["id"])
+    created = api.createTemplate(name="golden", displaytext="Golden", volumeid=root["id"], passwordenabled=True)
+    template = created.get("template", created)
+    assert (template["name"], template["isready"], template["zoneid"]) == ("golden", True, z1.zone)
+    assert template["passwordenabled"] is True and template["format"] == "QCOW2"
+    listed = api.listTemplates(templatefilter="self", id=template["id"])["template"]
+    assert listed[0]["status"] == "Download Complete"
+    # The new template deploys.
+    second = api.deployVirtualMachine(zoneid=z1.zone, templateid=template["id"], serviceofferingid=offering)
+    assert second.get("virtualmachine", second)["templateid"] == template["id"]
