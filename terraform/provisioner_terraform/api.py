@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -100,6 +101,29 @@ class Api:
         if jobid is None or set(answer) - {"jobid", "id"}:
             return answer
         return self.wait(str(jobid), command, timeout)
+
+    def create(self, command: str, key: str, timeout: float, on_id: Callable[[str], None], **params: Value) -> str:
+        """Run an async-create command; ``on_id`` gets the new id as soon as the server answers it (before the job
+        ends), so a failed or interrupted wait still knows what was created. Returns the id."""
+        answer = self.request(command, **params)
+        entity_id = answer.get("id")
+        if entity_id:
+            on_id(str(entity_id))
+        if answer.get("jobid"):
+            result = self.wait(str(answer["jobid"]), command, timeout)
+            entity_id = (result.get(key) or {}).get("id") or entity_id
+        if not entity_id:
+            raise ProviderFailure(f"{command} answered no id", f"The answer was {answer!r}.")
+        on_id(str(entity_id))
+        return str(entity_id)
+
+    def remove(self, command: str, timeout: float | None = None, **params: Value) -> None:
+        """Run a delete command; an entity that is already gone counts as deleted."""
+        try:
+            self.run(command, timeout, **params)
+        except ApiError as exc:
+            if not is_gone(exc):
+                raise
 
     def items(self, command: str, key: str, **filters: Value) -> list[Json]:
         """The rows of one ``list*`` answer (one request: filters are expected to narrow it to a page)."""

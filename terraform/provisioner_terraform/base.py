@@ -151,6 +151,15 @@ class ProviderResource(_Base, Resource):
     def _delete(self, state: State) -> None:
         raise NotImplementedError
 
+    def _refreshed(self, state: State) -> State:
+        """The state read back after an operation; the object must still exist."""
+        found = self._read(state)
+        if found is None:
+            raise ProviderFailure(
+                f"{self.type_suffix} vanished", f"{state['id']} is gone right after the operation; see the server log."
+            )
+        return found
+
     def timeout(self, state: State, operation: str) -> float:
         """Seconds ``operation`` may wait: the resource's ``timeouts`` block, else the provider's timeout."""
         for block in state.get("timeouts") or []:

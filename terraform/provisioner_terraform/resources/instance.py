@@ -22,12 +22,10 @@ from tf.schema import Attribute, Schema
 from tf.types import Bool, List, Map, Number, String, Unknown
 
 from provisioner.client import Json
-from provisioner.exceptions import ApiError
-from provisioner_terraform.api import SERVICE_OFFERING, TEMPLATE, ZONE, ProviderFailure, is_gone, same_ref
+from provisioner_terraform.api import SERVICE_OFFERING, TEMPLATE, ZONE, ProviderFailure, same_ref
 from provisioner_terraform.base import TIMEOUTS, ProviderResource, State, known
-from provisioner_terraform.data_sources import tag_map
 from provisioner_terraform.data_sources.instance import default_ip, nic_maps
-from provisioner_terraform.resources.tags import update_tags
+from provisioner_terraform.resources.tags import apply_tags, observed_tags
 
 #: States in which a VM counts as gone for Terraform (CloudStack's provider does the same).
 GONE_STATES = frozenset({"Destroyed", "Expunging"})
@@ -154,8 +152,7 @@ class InstanceResource(ProviderResource):
         )
         if vm.get("keypair") or known(state.get("keypair")):
             state["keypair"] = vm.get("keypair") or state.get("keypair")
-        tags = tag_map(vm)
-        state["tags"] = tags if tags or state.get("tags") is not None else None
+        state["tags"] = observed_tags(state, vm)
         if not known(state.get("start_vm")):
             state["start_vm"] = vm.get("state") != "Stopped"
         if not known(state.get("expunge")):
@@ -192,26 +189,12 @@ class InstanceResource(ProviderResource):
             params["networkids"] = [str(state["network_id"])]
         if known(state.get("user_data")):
             params["userdata"] = base64.b64encode(str(state["user_data"]).encode()).decode()
-        answer = api.request("deployVirtualMachine", **params)
-        # The id is known before the job ends: from here on a failure still records the VM.
-        if answer.get("id"):
-            state["id"] = str(answer["id"])
-        if answer.get("jobid"):
-            result = api.wait(str(answer["jobid"]), "deployVirtualMachine", timeout)
-            state["id"] = str((result.get("virtualmachine") or {}).get("id") or state.get("id"))
-        if not known(state.get("id")):
-            raise ProviderFailure("deployVirtualMachine answered no id", f"The answer was {answer!r}.")
-        if state.get("tags"):
-            update_tags(api, "UserVm", str(state["id"]), {}, state["tags"], timeout=timeout)
+        # The id is known before the job ends: from then on a failure still records the VM.
+        vm_id = api.create(
+            "deployVirtualMachine", "virtualmachine", timeout, lambda new: state.update(id=new), **params
+        )
+        apply_tags(api, "UserVm", vm_id, None, state.get("tags"), timeout=timeout)
         return self._refreshed(state)
-
-    def _refreshed(self, state: State) -> State:
-        vm = self._fetch(str(state["id"]))
-        if vm is None:
-            raise ProviderFailure(
-                "VM vanished", f"VM {state['id']} is gone right after the operation; see the server log."
-            )
-        return self._apply(state, vm)
 
     # -- update -------------------------------------------------------------------------------------
     def _update(self, state: State, planned: State) -> State:
@@ -245,9 +228,7 @@ class InstanceResource(ProviderResource):
         if known(planned.get("display_name")) and planned["display_name"] != state.get("display_name"):
             api.run("updateVirtualMachine", timeout, id=vm_id, displayname=planned["display_name"])
             state["display_name"] = planned["display_name"]
-        old_tags, new_tags = state.get("tags") or {}, planned.get("tags") or {}
-        if old_tags != new_tags:
-            update_tags(api, "UserVm", vm_id, old_tags, new_tags, timeout=timeout)
+        apply_tags(api, "UserVm", vm_id, state.get("tags"), planned.get("tags"), timeout=timeout)
         state["tags"] = planned.get("tags")
         # Start when the VM should run (start_vm) or when only this update stopped it.
         if (planned.get("start_vm") is not False or stopped) and not (running and not stopped):
@@ -258,13 +239,5 @@ class InstanceResource(ProviderResource):
 
     # -- delete -------------------------------------------------------------------------------------
     def _delete(self, state: State) -> None:
-        try:
-            self.api.run(
-                "destroyVirtualMachine",
-                self.timeout(state, "delete"),
-                id=str(state["id"]),
-                expunge=bool(state.get("expunge")),
-            )
-        except ApiError as exc:
-            if not is_gone(exc):
-                raise
+        timeout = self.timeout(state, "delete")
+        self.api.remove("destroyVirtualMachine", timeout, id=str(state["id"]), expunge=bool(state.get("expunge")))

@@ -15,11 +15,9 @@ from tf.schema import Attribute, Schema
 from tf.types import Map, String
 
 from provisioner.client import Json
-from provisioner.exceptions import ApiError
-from provisioner_terraform.api import NETWORK_OFFERING, ZONE, ProviderFailure, is_gone, same_ref
+from provisioner_terraform.api import NETWORK_OFFERING, ZONE, ProviderFailure, same_ref
 from provisioner_terraform.base import TIMEOUTS, ProviderResource, State, known
-from provisioner_terraform.data_sources import tag_map
-from provisioner_terraform.resources.tags import update_tags
+from provisioner_terraform.resources.tags import apply_tags, observed_tags
 
 
 def _replace(name: str, description: str, *, computed: bool = False) -> Attribute:
@@ -76,8 +74,7 @@ class NetworkResource(ProviderResource):
         for name in ("start_ip", "end_ip", "vlan"):
             if not known(state.get(name)):
                 state[name] = None
-        tags = tag_map(network)
-        state["tags"] = tags if tags or state.get("tags") is not None else None
+        state["tags"] = observed_tags(state, network)
         return state
 
     def _create(self, state: State) -> State:
@@ -106,15 +103,8 @@ class NetworkResource(ProviderResource):
         if not created.get("id"):
             raise ProviderFailure("createNetwork answered no network", f"The answer was {answer!r}.")
         state["id"] = str(created["id"])
-        if state.get("tags"):
-            update_tags(api, "Network", state["id"], {}, state["tags"], timeout=self.timeout(state, "create"))
+        apply_tags(api, "Network", state["id"], None, state.get("tags"), timeout=self.timeout(state, "create"))
         return self._refreshed(state)
-
-    def _refreshed(self, state: State) -> State:
-        found = self._read(state)
-        if found is None:
-            raise ProviderFailure("Network vanished", f"Network {state['id']} is gone right after the operation.")
-        return found
 
     def _update(self, state: State, planned: State) -> State:
         api = self.api
@@ -134,15 +124,9 @@ class NetworkResource(ProviderResource):
         if params:
             api.run("updateNetwork", timeout, id=network_id, **params)
             state["network_offering"] = planned["network_offering"]
-        old_tags, new_tags = state.get("tags") or {}, planned.get("tags") or {}
-        if old_tags != new_tags:
-            update_tags(api, "Network", network_id, old_tags, new_tags, timeout=timeout)
+        apply_tags(api, "Network", network_id, state.get("tags"), planned.get("tags"), timeout=timeout)
         state["tags"] = planned.get("tags")
         return self._refreshed(state)
 
     def _delete(self, state: State) -> None:
-        try:
-            self.api.run("deleteNetwork", self.timeout(state, "delete"), id=str(state["id"]))
-        except ApiError as exc:
-            if not is_gone(exc):
-                raise
+        self.api.remove("deleteNetwork", self.timeout(state, "delete"), id=str(state["id"]))

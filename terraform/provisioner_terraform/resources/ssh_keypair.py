@@ -80,8 +80,4 @@ class SSHKeyPairResource(ProviderResource):
         return state
 
     def _delete(self, state: State) -> None:
-        try:
-            self.api.request("deleteSSHKeyPair", name=str(state["id"]))
-        except ApiError as exc:
-            if not is_gone(exc):
-                raise
+        self.api.remove("deleteSSHKeyPair", name=str(state["id"]))

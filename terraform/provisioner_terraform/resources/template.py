@@ -18,8 +18,7 @@ from provisioner.client import Json
 from provisioner.exceptions import ApiError
 from provisioner_terraform.api import OS_TYPE, ZONE, ProviderFailure, is_gone, same_ref
 from provisioner_terraform.base import TIMEOUTS, ProviderResource, State, known
-from provisioner_terraform.data_sources import tag_map
-from provisioner_terraform.resources.tags import update_tags
+from provisioner_terraform.resources.tags import apply_tags, observed_tags
 
 #: Seconds between readiness polls.
 POLL = 1.0
@@ -111,8 +110,7 @@ class TemplateResource(ProviderResource):
             state["is_ready_timeout"] = 300
         if not known(state.get("url")):
             state["url"] = first.get("url")
-        tags = tag_map(first)
-        state["tags"] = tags if tags or state.get("tags") is not None else None
+        state["tags"] = observed_tags(state, first)
         return state
 
     def _create(self, state: State) -> State:
@@ -132,8 +130,7 @@ class TemplateResource(ProviderResource):
         if not rows:
             raise ProviderFailure("registerTemplate answered no template", f"The answer was {answer!r}.")
         state["id"] = str(rows[0]["id"])
-        if state.get("tags"):
-            update_tags(api, "Template", state["id"], {}, state["tags"], timeout=self.timeout(state, "create"))
+        apply_tags(api, "Template", state["id"], None, state.get("tags"), timeout=self.timeout(state, "create"))
         limit = float(state["is_ready_timeout"]) if known(state.get("is_ready_timeout")) else 300.0
         return self._wait_ready(state, limit)
 
@@ -171,20 +168,12 @@ class TemplateResource(ProviderResource):
                 params[FLAGS[attribute]] = bool(planned[attribute])
         if params:
             api.request("updateTemplate", id=template_id, **params)
-        old_tags, new_tags = state.get("tags") or {}, planned.get("tags") or {}
-        if old_tags != new_tags:
-            update_tags(api, "Template", template_id, old_tags, new_tags, timeout=self.timeout(planned, "update"))
+        update_timeout = self.timeout(planned, "update")
+        apply_tags(api, "Template", template_id, state.get("tags"), planned.get("tags"), timeout=update_timeout)
         state.update(
             tags=planned.get("tags"), is_ready_timeout=planned.get("is_ready_timeout"), os_type=planned["os_type"]
         )
-        found = self._read(state)
-        if found is None:
-            raise ProviderFailure("Template vanished", f"Template {template_id} is gone after updateTemplate.")
-        return found
+        return self._refreshed(state)
 
     def _delete(self, state: State) -> None:
-        try:
-            self.api.run("deleteTemplate", self.timeout(state, "delete"), id=str(state["id"]))
-        except ApiError as exc:
-            if not is_gone(exc):
-                raise
+        self.api.remove("deleteTemplate", self.timeout(state, "delete"), id=str(state["id"]))

@@ -15,11 +15,9 @@ from tf.schema import Attribute, Schema
 from tf.types import Bool, Map, Number, String, Unknown
 
 from provisioner.client import Json
-from provisioner.exceptions import ApiError
-from provisioner_terraform.api import DISK_OFFERING, ZONE, ProviderFailure, is_gone, same_ref
+from provisioner_terraform.api import DISK_OFFERING, ZONE, ProviderFailure, same_ref
 from provisioner_terraform.base import TIMEOUTS, ProviderResource, State, known
-from provisioner_terraform.data_sources import tag_map
-from provisioner_terraform.resources.tags import update_tags
+from provisioner_terraform.resources.tags import apply_tags, observed_tags
 
 GIB = 1 << 30
 
@@ -88,15 +86,8 @@ class VolumeResource(ProviderResource):
             state["size"] = None
         if not known(state.get("shrink_ok")):
             state["shrink_ok"] = False
-        tags = tag_map(volume)
-        state["tags"] = tags if tags or state.get("tags") is not None else None
+        state["tags"] = observed_tags(state, volume)
         return state
-
-    def _refreshed(self, state: State) -> State:
-        found = self._read(state)
-        if found is None:
-            raise ProviderFailure("Volume vanished", f"Volume {state['id']} is gone right after the operation.")
-        return found
 
     def _attach(self, state: State, planned: State, timeout: float) -> None:
         params: dict[str, Any] = {"id": str(state["id"]), "virtualmachineid": str(planned["virtual_machine_id"])}
@@ -116,14 +107,8 @@ class VolumeResource(ProviderResource):
         }
         if known(state.get("size")):
             params["size"] = int(state["size"])
-        answer = api.request("createVolume", **params)
-        if answer.get("id"):
-            state["id"] = str(answer["id"])
-        if answer.get("jobid"):
-            result = api.wait(str(answer["jobid"]), "createVolume", timeout)
-            state["id"] = str((result.get("volume") or {}).get("id") or state.get("id"))
-        if state.get("tags"):
-            update_tags(api, "Volume", str(state["id"]), {}, state["tags"], timeout=timeout)
+        volume_id = api.create("createVolume", "volume", timeout, lambda new: state.update(id=new), **params)
+        apply_tags(api, "Volume", volume_id, None, state.get("tags"), timeout=timeout)
         if state.get("attach") is True:
             self._attach(state, state, timeout)
         return self._refreshed(state)
@@ -153,9 +138,7 @@ class VolumeResource(ProviderResource):
             state.update(attach=False)
         if wanted and not attached_to:
             self._attach(state, planned, timeout)
-        old_tags, new_tags = state.get("tags") or {}, planned.get("tags") or {}
-        if old_tags != new_tags:
-            update_tags(api, "Volume", volume_id, old_tags, new_tags, timeout=timeout)
+        apply_tags(api, "Volume", volume_id, state.get("tags"), planned.get("tags"), timeout=timeout)
         state.update(tags=planned.get("tags"), shrink_ok=planned.get("shrink_ok"))
         state["virtual_machine_id"] = planned.get("virtual_machine_id")
         return self._refreshed(state)
@@ -163,13 +146,9 @@ class VolumeResource(ProviderResource):
     def _delete(self, state: State) -> None:
         api = self.api
         timeout = self.timeout(state, "delete")
-        try:
-            volume = api.get("listVolumes", "volume", str(state["id"]))
-            if volume is None:
-                return
-            if volume.get("virtualmachineid"):
-                api.run("detachVolume", timeout, id=str(state["id"]))
-            api.request("deleteVolume", id=str(state["id"]))
-        except ApiError as exc:
-            if not is_gone(exc):
-                raise
+        volume = api.get("listVolumes", "volume", str(state["id"]))
+        if volume is None:
+            return
+        if volume.get("virtualmachineid"):
+            api.remove("detachVolume", timeout, id=str(state["id"]))
+        api.remove("deleteVolume", timeout, id=str(state["id"]))
