@@ -116,3 +116,23 @@ def test_sigint_during_deploy_keeps_the_id_and_the_rerun_converges(
     assert workspace.changes() == {}
     workspace.run("destroy", "-auto-approve", "-input=false")
     assert alive(cloud, "tf-interrupted") == []
+
+
+def test_a_create_timeout_is_honoured_and_keeps_the_id(
+    workspace: Workspace, cloud: LiveServer, slow_hosts: None
+) -> None:
+    workspace.write(
+        CONFIG.replace("expunge          = true", 'expunge          = true\n  timeouts {\n    create = "1s"\n  }')
+    )
+    workspace.init()
+    started = time.monotonic()
+    done = workspace.apply_failing()
+    assert time.monotonic() - started < LATENCY * 10
+    assert "Error: create provisioner_instance timed out" in done.stderr
+    assert "did not finish within 1 s" in " ".join(done.stderr.split())  # terraform wraps long lines
+    recorded = json.loads(workspace.run("show", "-json").stdout)["values"]["root_module"]["resources"][0]
+    assert recorded["tainted"] is True
+    assert alive(cloud, "tf-interrupted") == [recorded["values"]["id"]]
+    set_latency(cloud, 0)
+    workspace.run("destroy", "-auto-approve", "-input=false")
+    assert alive(cloud, "tf-interrupted") == []
