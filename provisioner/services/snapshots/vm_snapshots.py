@@ -29,14 +29,21 @@ from provisioner.db.schema import (
     vm_snapshot,
     zone,
 )
-from provisioner.exceptions import InternalError, ParamError
-from provisioner.services.common import contains, list_page
+from provisioner.exceptions import ParamError
+from provisioner.services.common import contains
 from provisioner.services.compute.host_drivers import open_host_driver
 from provisioner.services.configuration import config_value
 from provisioner.services.principal import Caller
 from provisioner.services.tags import register_resource_type, tagged_with, tags_by_resource
 from provisioner.services.volumes.attachment import vm_by_uuid
-from provisioner.services.volumes.ownership import check_owner_access, list_scope
+from provisioner.services.volumes.ownership import (
+    Scope,
+    check_owner_access,
+    live_row,
+    move_state,
+    owned_page,
+    owner_lookup,
+)
 
 RESOURCE_TYPE = "VMSnapshot"
 ALLOCATED, CREATING, READY, REVERTING, EXPUNGING, ERROR = (
@@ -111,13 +118,7 @@ def vm_snapshot_response(conn: Connection, snapshot_id: int) -> dict[str, Any]:
 
 
 def _set(conn: Connection, row: Any, state: str, **values: Any) -> None:
-    changed = conn.execute(
-        update(vm_snapshot)
-        .where(vm_snapshot.c.id == row.id, vm_snapshot.c.update_count == row.update_count)
-        .values(state=state, update_count=vm_snapshot.c.update_count + 1, **values)
-    ).rowcount
-    if changed != 1:
-        raise InternalError(f"VM snapshot {row.name} was changed by another operation while {row.state}; try again")
+    move_state(conn, vm_snapshot, row, state, f"VM snapshot {row.name}", **values)
 
 
 def _fresh(conn: Connection, snapshot_id: int) -> Any:
@@ -125,14 +126,7 @@ def _fresh(conn: Connection, snapshot_id: int) -> Any:
 
 
 def _checked(conn: Connection, caller: Caller, uuid: str, param: str = "vmsnapshotid") -> Any:
-    row = conn.execute(
-        select(vm_snapshot).where(vm_snapshot.c.uuid == uuid.lower(), vm_snapshot.c.removed.is_(None))
-    ).first()
-    if row is None:
-        raise ParamError(
-            f"Invalid parameter {param} value={uuid} due to incorrect long value format, or entity does not exist or "
-            "due to incorrect parameter annotation for the field in api cmd class."
-        )
+    row = live_row(conn, vm_snapshot, uuid, param, vm_snapshot.c.removed.is_(None))
     check_owner_access(conn, caller, row.account_id, row.domain_id, f"VM snapshot {row.display_name or row.name}")
     return row
 
@@ -347,20 +341,7 @@ def list_vm_snapshots(
     pagesize: int | None = None,
 ) -> tuple[list[dict[str, Any]], int]:
     """``listVMSnapshot``: one page of the VM snapshots the caller may see, and the total."""
-    conditions: list[Any] = [
-        vm_snapshot.c.removed.is_(None),
-        list_scope(
-            conn,
-            caller,
-            vm_snapshot.c.account_id,
-            vm_snapshot.c.domain_id,
-            account_name=account_name,
-            domain_uuid=domainid,
-            listall=listall,
-            isrecursive=isrecursive,
-            by_id=bool(vmsnapshotid or vmsnapshotids),
-        ),
-    ]
+    conditions: list[Any] = [vm_snapshot.c.removed.is_(None)]
     if vmsnapshotid:
         conditions.append(vm_snapshot.c.uuid == vmsnapshotid.lower())
     if vmsnapshotids:
@@ -376,18 +357,19 @@ def list_vm_snapshots(
         conditions.append(contains(vm_snapshot.c.display_name, keyword))
     if tags:
         conditions.append(tagged_with(RESOURCE_TYPE, vm_snapshot.c.uuid, tags))
-    keys = select(vm_snapshot.c.id).where(*conditions)
-    rows, total = list_page(conn, _query().where(*conditions), [vm_snapshot.c.id], page, pagesize, keys=keys)
-    found = tags_by_resource(conn, RESOURCE_TYPE, [m["uuid"] for m in rows])
-    return [wire_row(m, found.get(m["uuid"], [])) for m in rows], total
-
-
-def vm_snapshot_owners(conn: Connection, uuids: Sequence[str]) -> dict[str, tuple[int | None, int | None]]:
-    """Owners of live VM snapshots, for the tags service."""
-    query = select(vm_snapshot.c.uuid, vm_snapshot.c.account_id, vm_snapshot.c.domain_id).where(
-        vm_snapshot.c.uuid.in_(list(uuids)), vm_snapshot.c.removed.is_(None)
+    rows, total = owned_page(
+        conn,
+        caller,
+        vm_snapshot,
+        _query(),
+        conditions,
+        scope=Scope(account_name, domainid, listall, isrecursive),
+        by_id=bool(vmsnapshotid or vmsnapshotids),
+        resource_type=RESOURCE_TYPE,
+        page=page,
+        pagesize=pagesize,
     )
-    return {u: (a, d) for u, a, d in conn.execute(query).tuples()}
+    return [wire_row(m, found) for m, found in rows], total
 
 
-register_resource_type(RESOURCE_TYPE, vm_snapshot_owners)
+register_resource_type(RESOURCE_TYPE, owner_lookup(vm_snapshot, lambda: vm_snapshot.c.removed.is_(None)))

@@ -13,19 +13,26 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, RowMapping, Select, func, insert, select, update
+from sqlalchemy import Connection, Engine, RowMapping, Select, func, insert, select
 
 from provisioner.compute.types import VMState
 from provisioner.db.engine import run_in_transaction
 from provisioner.db.schema import account, domain, new_uuid, snapshot, storage_pool, utcnow, vm_instance, volume, zone
-from provisioner.exceptions import InternalError, ParamError
-from provisioner.services.common import contains, list_page
+from provisioner.exceptions import ParamError
+from provisioner.services.common import contains
 from provisioner.services.compute.states import VolumeState
 from provisioner.services.principal import Caller
 from provisioner.services.tags import register_resource_type, tagged_with, tags_by_resource
 from provisioner.services.volumes import disks
 from provisioner.services.volumes.attachment import pool_driver_for
-from provisioner.services.volumes.ownership import check_owner_access, list_scope
+from provisioner.services.volumes.ownership import (
+    Scope,
+    check_owner_access,
+    live_row,
+    move_state,
+    owned_page,
+    owner_lookup,
+)
 
 RESOURCE_TYPE = "Snapshot"
 
@@ -92,24 +99,13 @@ def snapshot_response(conn: Connection, snapshot_id: int) -> dict[str, Any]:
 
 
 def _checked(conn: Connection, caller: Caller, uuid: str, param: str = "id") -> Any:
-    row = conn.execute(select(snapshot).where(snapshot.c.uuid == uuid.lower(), snapshot.c.removed.is_(None))).first()
-    if row is None:
-        raise ParamError(
-            f"Invalid parameter {param} value={uuid} due to incorrect long value format, or entity does not exist or "
-            "due to incorrect parameter annotation for the field in api cmd class."
-        )
+    row = live_row(conn, snapshot, uuid, param, snapshot.c.removed.is_(None))
     check_owner_access(conn, caller, row.account_id, row.domain_id, f"snapshot {row.name}")
     return row
 
 
 def _set(conn: Connection, row: Any, state: str, **values: Any) -> None:
-    changed = conn.execute(
-        update(snapshot)
-        .where(snapshot.c.id == row.id, snapshot.c.update_count == row.update_count)
-        .values(state=state, update_count=snapshot.c.update_count + 1, **values)
-    ).rowcount
-    if changed != 1:
-        raise InternalError(f"Snapshot {row.name} was changed by another operation while {row.state}; try again")
+    move_state(conn, snapshot, row, state, f"Snapshot {row.name}", **values)
 
 
 def _vm_of(conn: Connection, vol: Any) -> Any | None:
@@ -272,20 +268,7 @@ def list_snapshots(
     pagesize: int | None = None,
 ) -> tuple[list[dict[str, Any]], int]:
     """``listSnapshots``: one page of the snapshots the caller may see, and the total."""
-    conditions: list[Any] = [
-        snapshot.c.removed.is_(None),
-        list_scope(
-            conn,
-            caller,
-            snapshot.c.account_id,
-            snapshot.c.domain_id,
-            account_name=account_name,
-            domain_uuid=domainid,
-            listall=listall,
-            isrecursive=isrecursive,
-            by_id=bool(id or ids),
-        ),
-    ]
+    conditions: list[Any] = [snapshot.c.removed.is_(None)]
     if id:
         conditions.append(snapshot.c.uuid == id.lower())
     if ids:
@@ -308,18 +291,19 @@ def list_snapshots(
         )
     if tags:
         conditions.append(tagged_with(RESOURCE_TYPE, snapshot.c.uuid, tags))
-    keys = select(snapshot.c.id).where(*conditions)
-    rows, total = list_page(conn, _query().where(*conditions), [snapshot.c.id], page, pagesize, keys=keys)
-    found = tags_by_resource(conn, RESOURCE_TYPE, [m["uuid"] for m in rows])
-    return [wire_row(m, found.get(m["uuid"], [])) for m in rows], total
-
-
-def snapshot_owners(conn: Connection, uuids: Sequence[str]) -> dict[str, tuple[int | None, int | None]]:
-    """Owners of live snapshots, for the tags service."""
-    query = select(snapshot.c.uuid, snapshot.c.account_id, snapshot.c.domain_id).where(
-        snapshot.c.uuid.in_(list(uuids)), snapshot.c.removed.is_(None)
+    rows, total = owned_page(
+        conn,
+        caller,
+        snapshot,
+        _query(),
+        conditions,
+        scope=Scope(account_name, domainid, listall, isrecursive),
+        by_id=bool(id or ids),
+        resource_type=RESOURCE_TYPE,
+        page=page,
+        pagesize=pagesize,
     )
-    return {u: (a, d) for u, a, d in conn.execute(query).tuples()}
+    return [wire_row(m, found) for m, found in rows], total
 
 
-register_resource_type(RESOURCE_TYPE, snapshot_owners)
+register_resource_type(RESOURCE_TYPE, owner_lookup(snapshot, lambda: snapshot.c.removed.is_(None)))

@@ -31,7 +31,7 @@ from provisioner.services.compute.states import VolumeState
 from provisioner.services.compute.vms import split_tags
 from provisioner.services.principal import Caller
 from provisioner.services.volumes.lifecycle import checked_volume, set_state
-from provisioner.services.volumes.ownership import check_owner_access
+from provisioner.services.volumes.ownership import check_owner_access, live_row
 from provisioner.services.volumes.placement import reserve_volume_pool
 
 #: The device id KVM and XenServer keep for the CD-ROM drive.
@@ -74,15 +74,7 @@ def vm_by_uuid(conn: Connection, uuid: str, param: str = "virtualmachineid") -> 
     Raises:
         ParamError: no such VM, in the verbatim unknown-id text (431).
     """
-    row = conn.execute(
-        select(vm_instance).where(vm_instance.c.uuid == uuid.lower(), vm_instance.c.removed.is_(None))
-    ).first()
-    if row is None:
-        raise ParamError(
-            f"Invalid parameter {param} value={uuid} due to incorrect long value format, or entity does not exist or "
-            "due to incorrect parameter annotation for the field in api cmd class."
-        )
-    return row
+    return live_row(conn, vm_instance, uuid, param, vm_instance.c.removed.is_(None))
 
 
 def _hypervisor(conn: Connection, vm: Any) -> str | None:

@@ -10,16 +10,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, insert, select
 
 from provisioner.db.schema import disk_offering, new_uuid, snapshot, storage_pool, utcnow, volume, zone
-from provisioner.exceptions import InternalError, ParamError, PermissionDeniedError
+from provisioner.exceptions import ParamError, PermissionDeniedError
 from provisioner.services.compute.allocator import release_pool
 from provisioner.services.compute.allocator.model import GIB
 from provisioner.services.compute.states import VolumeState
 from provisioner.services.configuration import config_value
 from provisioner.services.principal import Caller
-from provisioner.services.volumes.ownership import check_owner_access, resolve_owner
+from provisioner.services.volumes.ownership import check_owner_access, move_state, resolve_owner
 from provisioner.services.volumes.placement import grow_reservation
 from provisioner.services.volumes.records import volume_by_uuid
 
@@ -44,13 +44,7 @@ def set_state(conn: Connection, row: Any, state: VolumeState, **values: Any) -> 
     Raises:
         InternalError: a concurrent operation changed the volume (530).
     """
-    changed = conn.execute(
-        update(volume)
-        .where(volume.c.id == row.id, volume.c.update_count == row.update_count)
-        .values(state=state.value, update_count=volume.c.update_count + 1, **values)
-    ).rowcount
-    if changed != 1:
-        raise InternalError(f"Volume {row.name} was changed by another operation while in state {row.state}; try again")
+    move_state(conn, volume, row, state.value, f"Volume {row.name}", **values)
 
 
 def checked_volume(conn: Connection, caller: Caller, uuid: str, param: str = "id") -> Any:

@@ -8,15 +8,19 @@ A list without ``listall`` shows the caller's own resources only, unless it name
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, select
+from sqlalchemy import ColumnElement, Connection, RowMapping, Select, Table, and_, select, update
 
+from provisioner.api.params import unknown_id
 from provisioner.db.schema import account, domain
-from provisioner.exceptions import ParamError, PermissionDeniedError
+from provisioner.exceptions import InternalError, ParamError, PermissionDeniedError
+from provisioner.services.common import list_page
 from provisioner.services.identity.visibility import can_manage_domain, subtree_domain_ids, visible_condition
 from provisioner.services.principal import Caller
+from provisioner.services.tags import OwnerLookup, tags_by_resource
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,3 +145,86 @@ def list_scope(
             return visible
         return account_col == caller_owner(conn, caller).account_id  # type: ignore[no-any-return]
     return visible
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """The ``account``/``domainid``/``listall``/``isrecursive`` parameters of a list command."""
+
+    account_name: str | None = None
+    domain_uuid: str | None = None
+    listall: bool = False
+    isrecursive: bool = False
+
+
+def owned_page(
+    conn: Connection,
+    caller: Caller,
+    table: Table,
+    query: Select[Any],
+    conditions: list[Any],
+    *,
+    scope: Scope,
+    by_id: bool,
+    resource_type: str,
+    page: int | None,
+    pagesize: int | None,
+) -> tuple[list[tuple[RowMapping, list[dict[str, Any]]]], int]:
+    """One page of an account-owned table's rows the caller may see, each with its tags, and the total.
+
+    A constant number of statements: the page (ids picked by a keys-only query over ``table``), the
+    count when the page does not prove it, and the page's tags.
+    """
+    visible = list_scope(
+        conn,
+        caller,
+        table.c.account_id,
+        table.c.domain_id,
+        account_name=scope.account_name,
+        domain_uuid=scope.domain_uuid,
+        listall=scope.listall,
+        isrecursive=scope.isrecursive,
+        by_id=by_id,
+    )
+    where = [visible, *conditions]
+    keys = select(table.c.id).where(*where)
+    rows, total = list_page(conn, query.where(*where), [table.c.id], page, pagesize, keys=keys)
+    found = tags_by_resource(conn, resource_type, [m["uuid"] for m in rows])
+    return [(m, found.get(m["uuid"], [])) for m in rows], total
+
+
+def owner_lookup(table: Table, live: Callable[[], Any]) -> OwnerLookup:
+    """The tags service's owner lookup for an account-owned table (``live()`` says which rows count)."""
+
+    def lookup(conn: Connection, uuids: Sequence[str]) -> dict[str, tuple[int | None, int | None]]:
+        query = select(table.c.uuid, table.c.account_id, table.c.domain_id).where(table.c.uuid.in_(list(uuids)), live())
+        return {u: (a, d) for u, a, d in conn.execute(query).tuples()}
+
+    return lookup
+
+
+def live_row(conn: Connection, table: Table, uuid: str, param: str, *conditions: Any) -> Any:
+    """The row ``uuid`` of ``table`` that meets ``conditions``.
+
+    Raises:
+        ParamError: none, in CloudStack's verbatim unknown-id text naming ``param`` (431).
+    """
+    row = conn.execute(select(table).where(table.c.uuid == uuid.lower(), *conditions)).first()
+    if row is None:
+        raise unknown_id(param, uuid)
+    return row
+
+
+def move_state(conn: Connection, table: Table, row: Any, state: str, what: str, **values: Any) -> None:
+    """``UPDATE … SET state WHERE id AND update_count = seen``: a change nobody else made meanwhile.
+
+    Raises:
+        InternalError: a concurrent operation changed the row since ``row`` was read (530).
+    """
+    changed = conn.execute(
+        update(table)
+        .where(table.c.id == row.id, table.c.update_count == row.update_count)
+        .values(state=state, update_count=table.c.update_count + 1, **values)
+    ).rowcount
+    if changed != 1:
+        raise InternalError(f"{what} was changed by another operation while in state {row.state}; try again")

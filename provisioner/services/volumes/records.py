@@ -23,12 +23,11 @@ from provisioner.db.schema import (
     volume,
     zone,
 )
-from provisioner.exceptions import ParamError
-from provisioner.services.common import contains, list_page
+from provisioner.services.common import contains
 from provisioner.services.compute.states import VolumeState
 from provisioner.services.principal import Caller
 from provisioner.services.tags import register_resource_type, tagged_with, tags_by_resource
-from provisioner.services.volumes.ownership import list_scope
+from provisioner.services.volumes.ownership import Scope, live_row, owned_page, owner_lookup
 
 #: The resource type of volumes in ``createTags`` and ``listTags``.
 RESOURCE_TYPE = "Volume"
@@ -143,13 +142,7 @@ def volume_by_uuid(conn: Connection, uuid: str, param: str = "id") -> Any:
     Raises:
         ParamError: no such volume, in the verbatim unknown-id text (431).
     """
-    row = conn.execute(select(volume).where(volume.c.uuid == uuid.lower(), live_volume())).first()
-    if row is None:
-        raise ParamError(
-            f"Invalid parameter {param} value={uuid} due to incorrect long value format, or entity does not exist or "
-            "due to incorrect parameter annotation for the field in api cmd class."
-        )
-    return row
+    return live_row(conn, volume, uuid, param, live_volume())
 
 
 def volume_response(conn: Connection, caller: Caller, volume_id: int) -> dict[str, Any]:
@@ -188,20 +181,7 @@ def list_volumes(
     pagesize: int | None = None,
 ) -> tuple[list[dict[str, Any]], int]:
     """``listVolumes``: one page of the volumes the caller may see, and the total count."""
-    conditions: list[Any] = [
-        live_volume(),
-        list_scope(
-            conn,
-            caller,
-            volume.c.account_id,
-            volume.c.domain_id,
-            account_name=account_name,
-            domain_uuid=domainid,
-            listall=listall,
-            isrecursive=isrecursive,
-            by_id=bool(id or ids),
-        ),
-    ]
+    conditions: list[Any] = [live_volume()]
     if id:
         conditions.append(volume.c.uuid == id.lower())
     if ids:
@@ -234,18 +214,19 @@ def list_volumes(
         conditions.append(volume.c.pool_id.in_(pools))
     if tags:
         conditions.append(tagged_with(RESOURCE_TYPE, volume.c.uuid, tags))
-    keys = select(volume.c.id).where(*conditions)
-    rows, total = list_page(conn, volume_query().where(*conditions), [volume.c.id], page, pagesize, keys=keys)
-    found = tags_by_resource(conn, RESOURCE_TYPE, [m["uuid"] for m in rows])
-    return [wire_row(m, caller, found.get(m["uuid"], [])) for m in rows], total
-
-
-def volume_owners(conn: Connection, uuids: Sequence[str]) -> dict[str, tuple[int | None, int | None]]:
-    """Owners of live volumes, for the tags service."""
-    query = select(volume.c.uuid, volume.c.account_id, volume.c.domain_id).where(
-        volume.c.uuid.in_(list(uuids)), live_volume()
+    rows, total = owned_page(
+        conn,
+        caller,
+        volume,
+        volume_query(),
+        conditions,
+        scope=Scope(account_name, domainid, listall, isrecursive),
+        by_id=bool(id or ids),
+        resource_type=RESOURCE_TYPE,
+        page=page,
+        pagesize=pagesize,
     )
-    return {u: (a, d) for u, a, d in conn.execute(query).tuples()}
+    return [wire_row(m, caller, found) for m, found in rows], total
 
 
-register_resource_type(RESOURCE_TYPE, volume_owners)
+register_resource_type(RESOURCE_TYPE, owner_lookup(volume, live_volume))
