@@ -173,10 +173,8 @@ def list_images(
     ]
     if not caller.is_root_admin:
         conditions.append(vm_template.c.type.not_in(HIDDEN_TYPES))
-    if templatefilter.strip().lower() in READY_ONLY or isready:
+    if templatefilter.strip().lower() in READY_ONLY or isready:  # isready=false does not filter (CloudStack)
         conditions.append(ready_in_zone(pairs))
-    elif isready is False:
-        conditions.append(~ready_in_zone(pairs))
     if id:
         conditions.append(vm_template.c.uuid == id.strip().lower())
     if ids:
