@@ -166,10 +166,63 @@ def create_default_isolated_network(conn: Connection, account_row: Any, zone_row
     )
 
 
+def vlan_numbers(ranges: str | None) -> list[tuple[int, int]]:
+    """A physical network's ``vlan`` text (``"100-199,300"``) as (first, last) pairs; malformed parts are skipped."""
+    pairs = []
+    for part in (ranges or "").split(","):
+        first, _, last = part.strip().partition("-")
+        if first.isdigit() and (not last or last.isdigit()):
+            pairs.append((int(first), int(last or first)))
+    return pairs
+
+
+def allocate_guest_vlan(conn: Connection, network_row: Any) -> str | None:
+    """The first VLAN of the network's physical network range no live network of the zone uses, as ``vlan://N``.
+
+    The physical network row is locked (PostgreSQL; SQLite writers are serialised already), so two networks
+    implemented at once never get the same VLAN. None when the physical network has no VLAN range or all of
+    it is taken: the network then stays untagged, as a zone without guest VLANs has.
+    """
+    if network_row.physical_network_id is None:
+        return None
+    ranges = conn.execute(
+        select(physical_network.c.vlan)
+        .where(physical_network.c.id == network_row.physical_network_id)
+        .with_for_update()
+    ).scalar_one_or_none()
+    taken = {
+        tag.removeprefix("vlan://")
+        for tag in conn.execute(
+            select(guest_network.c.vlan).where(
+                guest_network.c.zone_id == network_row.zone_id,
+                guest_network.c.vlan.is_not(None),
+                guest_network.c.removed.is_(None),
+            )
+        ).scalars()
+    }
+    for first, last in vlan_numbers(ranges):
+        for number in range(first, last + 1):
+            if str(number) not in taken:
+                return f"vlan://{number}"
+    return None
+
+
 def implement_network(conn: Connection, network_id: int) -> None:
-    """Move an Allocated network to Implemented (its first VM is starting); other states are left alone."""
+    """Move an Allocated network to Implemented (its first VM is starting); other states are left alone.
+
+    An isolated network without a VLAN gets one from its physical network's range, as CloudStack's guest
+    network guru does when it implements the network.
+    """
+    row = conn.execute(
+        select(guest_network).where(guest_network.c.id == network_id, guest_network.c.state == "Allocated")
+    ).first()
+    if row is None:
+        return
+    values: dict[str, Any] = {"state": "Implemented"}
+    if row.guest_type == "Isolated" and row.vlan is None:
+        values["vlan"] = allocate_guest_vlan(conn, row)
     conn.execute(
         update(guest_network)
         .where(guest_network.c.id == network_id, guest_network.c.state == "Allocated")
-        .values(state="Implemented")
+        .values(**values)
     )

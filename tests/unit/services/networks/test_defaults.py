@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 
-from provisioner.db.schema import account, guest_network, ip_address, network_offering, zone
+from provisioner.db.schema import (
+    account,
+    guest_network,
+    ip_address,
+    network_offering,
+    physical_network,
+    physical_network_traffic_type,
+    zone,
+)
 from provisioner.exceptions import ParamError
 from provisioner.services.networks.defaults import default_network_for_deploy, implement_network
 from tests.unit.services.compute.cloud import Cloud
@@ -84,3 +92,31 @@ def test_basic_zone_uses_its_shared_network(cloud: Cloud) -> None:
     with cloud.engine.begin() as conn:
         count = conn.execute(select(guest_network.c.id)).all()
     assert len(count) == 1
+
+
+def test_implementing_an_isolated_network_allocates_a_guest_vlan(cloud: Cloud) -> None:
+    with cloud.engine.begin() as conn:
+        physical_id = conn.execute(
+            insert(physical_network).values(name="pn", zone_id=cloud.zone_id, vlan="100-101,105", state="Enabled")
+        ).inserted_primary_key[0]  # type: ignore[index]
+        conn.execute(
+            insert(physical_network_traffic_type).values(physical_network_id=physical_id, traffic_type="Guest")
+        )
+    # A shared network already holds VLAN 100.
+    cloud.network("shared", cidr="10.9.0.0/24", gateway="10.9.0.1", guest_type="Shared", vlan="vlan://100")
+    networks = [_default(cloud, name) for name in ("alice", "bob")]
+    third = cloud.network(
+        "third", cidr="10.7.0.0/24", gateway="10.7.0.1", guest_type="Isolated", physical_network_id=physical_id
+    )
+    fourth = cloud.network(
+        "fourth", cidr="10.8.0.0/24", gateway="10.8.0.1", guest_type="Isolated", physical_network_id=physical_id
+    )
+    with cloud.engine.begin() as conn:
+        for network_id in (*networks, third, fourth):
+            implement_network(conn, network_id)
+        implement_network(conn, networks[0])  # a second implement changes nothing
+        vlans = [
+            conn.execute(select(guest_network.c.vlan).where(guest_network.c.id == n)).scalar_one()
+            for n in (*networks, third, fourth)
+        ]
+    assert vlans == ["vlan://101", "vlan://105", None, None]  # the range is used up after two
