@@ -12,11 +12,13 @@ import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from provisioner.client import CloudStackClient, Credentials, Json, Value
 from provisioner.exceptions import ApiError, ProvisionerError
 from provisioner_terraform.config import Settings
+
+if TYPE_CHECKING:
+    from provisioner.client import CloudStackClient, Json, Value
 
 #: What cloudstack-go accepts as an id (anything else is a name to look up).
 UUID_RE = re.compile(r"^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|-1)$")
@@ -69,8 +71,11 @@ class Api:
     """
 
     def __init__(self, settings: Settings, stop: threading.Event) -> None:
+        # Imported here: httpx is a quarter of the provider's start-up, and only a configured provider needs it.
+        from provisioner.client import CloudStackClient, Credentials
+
         credentials = Credentials(settings.api_url, settings.api_key, settings.secret_key)
-        self.client = CloudStackClient(
+        self.client: CloudStackClient = CloudStackClient(
             credentials,
             timeout=REQUEST_TIMEOUT,
             job_timeout=settings.timeout,

@@ -29,8 +29,7 @@ from tf.schema import Attribute, Block, Schema
 from tf.types import String, Unknown
 from tf.utils import Diagnostics
 
-from provisioner.client import ClientError, JobInterruptedError, JobTimeoutError
-from provisioner.exceptions import ApiError
+from provisioner.exceptions import ApiError, ProvisionerError
 from provisioner_terraform.api import Api, ProviderFailure
 
 if TYPE_CHECKING:
@@ -77,6 +76,8 @@ def settle(state: State) -> State:
 
 def report(diags: Diagnostics, error: Exception, action: str) -> None:
     """Add the diagnostic an operation's error deserves."""
+    from provisioner.client import ClientError, JobInterruptedError, JobTimeoutError  # loaded once configured
+
     if isinstance(error, ProviderFailure):
         diags.add_error(error.summary, error.detail, path=[error.attribute] if error.attribute else None)
     elif isinstance(error, JobInterruptedError):
@@ -176,7 +177,7 @@ class ProviderResource(_Base, Resource):
     ) -> State | None:
         try:
             return work()
-        except (ProviderFailure, ApiError, ClientError) as exc:
+        except ProvisionerError as exc:
             report(diags, exc, action)
         if state is None or not known(state.get("id")):
             return None
@@ -228,6 +229,6 @@ class ProviderDataSource(_Base, DataSource):
     def read(self, ctx: ReadDataContext, config: State) -> State | None:
         try:
             return self._read(dict(config))
-        except (ProviderFailure, ApiError, ClientError) as exc:
+        except ProvisionerError as exc:
             report(ctx.diagnostics, exc, f"read {ctx.type_name}")
             return None

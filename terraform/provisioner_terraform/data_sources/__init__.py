@@ -9,14 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from tf.schema import Attribute, Schema
 from tf.types import Map, String, TfType
 
-from provisioner.client import Json
 from provisioner_terraform.api import UUID_RE, Lookup, ProviderFailure
 from provisioner_terraform.base import ProviderDataSource, State, known
+
+if TYPE_CHECKING:
+    from provisioner.client import Json
 
 
 def tag_map(row: Json) -> dict[str, str]:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from tf.types import List, Map, String
 
-from provisioner.client import Json
 from provisioner_terraform.api import Lookup
 from provisioner_terraform.data_sources import TAGS, Field, LookupDataSource
+
+if TYPE_CHECKING:
+    from provisioner.client import Json
 
 #: VMs are looked up with listVirtualMachines (the zone, network and template come back with them).
 VIRTUAL_MACHINE = Lookup("instance", "listVirtualMachines", "virtualmachine")

@@ -15,17 +15,19 @@
 from __future__ import annotations
 
 import base64
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tf.iface import PlanContext
 from tf.schema import Attribute, Schema
 from tf.types import Bool, List, Map, Number, String, Unknown
 
-from provisioner.client import Json
 from provisioner_terraform.api import SERVICE_OFFERING, TEMPLATE, ZONE, ProviderFailure, same_ref
 from provisioner_terraform.base import TIMEOUTS, ProviderResource, State, known
 from provisioner_terraform.data_sources.instance import default_ip, nic_maps
 from provisioner_terraform.resources.tags import apply_tags, observed_tags
+
+if TYPE_CHECKING:
+    from provisioner.client import Json
 
 #: States in which a VM counts as gone for Terraform (CloudStack's provider does the same).
 GONE_STATES = frozenset({"Destroyed", "Expunging"})

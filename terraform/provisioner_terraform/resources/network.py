@@ -9,15 +9,17 @@ gateway defaults to the first address). Update in place: ``updateNetwork`` (asyn
 from __future__ import annotations
 
 import ipaddress
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tf.schema import Attribute, Schema
 from tf.types import Map, String
 
-from provisioner.client import Json
 from provisioner_terraform.api import NETWORK_OFFERING, ZONE, ProviderFailure, same_ref
 from provisioner_terraform.base import TIMEOUTS, ProviderResource, State, known
 from provisioner_terraform.resources.tags import apply_tags, observed_tags
+
+if TYPE_CHECKING:
+    from provisioner.client import Json
 
 
 def _replace(name: str, description: str, *, computed: bool = False) -> Attribute:

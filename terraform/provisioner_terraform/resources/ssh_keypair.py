@@ -7,13 +7,17 @@ Every attribute forces a new key pair: CloudStack cannot change one in place.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from tf.schema import Attribute, Schema
 from tf.types import String
 
-from provisioner.client import Json
 from provisioner.exceptions import ApiError
 from provisioner_terraform.api import is_gone
 from provisioner_terraform.base import ProviderResource, State, known
+
+if TYPE_CHECKING:
+    from provisioner.client import Json
 
 SCHEMA = Schema(
     attributes=[

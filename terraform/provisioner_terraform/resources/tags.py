@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from provisioner.client import Json
 from provisioner_terraform.api import Api
 from provisioner_terraform.data_sources import tag_map
+
+if TYPE_CHECKING:
+    from provisioner.client import Json
 
 
 def observed_tags(state: Mapping[str, Any], row: Json) -> dict[str, str] | None:

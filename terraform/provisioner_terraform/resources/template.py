@@ -9,16 +9,18 @@ is ready in its zones, within ``is_ready_timeout`` seconds. Update in place: ``u
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tf.schema import Attribute, Schema
 from tf.types import Bool, Map, Number, String
 
-from provisioner.client import Json
 from provisioner.exceptions import ApiError
 from provisioner_terraform.api import OS_TYPE, ZONE, ProviderFailure, is_gone, same_ref
 from provisioner_terraform.base import TIMEOUTS, ProviderResource, State, known
 from provisioner_terraform.resources.tags import apply_tags, observed_tags
+
+if TYPE_CHECKING:
+    from provisioner.client import Json
 
 #: Seconds between readiness polls.
 POLL = 1.0

@@ -8,16 +8,18 @@ Delete: detach first when attached, then ``deleteVolume``.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tf.iface import PlanContext
 from tf.schema import Attribute, Schema
 from tf.types import Bool, Map, Number, String, Unknown
 
-from provisioner.client import Json
 from provisioner_terraform.api import DISK_OFFERING, ZONE, ProviderFailure, same_ref
 from provisioner_terraform.base import TIMEOUTS, ProviderResource, State, known
 from provisioner_terraform.resources.tags import apply_tags, observed_tags
+
+if TYPE_CHECKING:
+    from provisioner.client import Json
 
 GIB = 1 << 30
 
