@@ -24,7 +24,7 @@ def _demo(work: Path) -> str:
 
 def test_demo_builds_a_cloud_and_is_idempotent(tmp_path: Path) -> None:
     first = _demo(tmp_path)
-    assert "Plan: 14 to create" in first
+    assert "Plan: 15 to create" in first  # 14 infrastructure objects and the cirros template
     assert first.count("Up/Enabled") == 2, first
     assert "Enabled" in first and "lab-zone" in first
     assert (tmp_path / "ansible" / "site.yml").is_file()

@@ -13,6 +13,7 @@ from enum import IntEnum
 from typing import Protocol
 
 from provisioner.client import Json, Value
+from provisioner.exceptions import ParamError
 from provisioner.services.sync.desired import ENABLED, VIRTUAL_ROUTER
 from provisioner.services.sync.model import Change, Kind, Resource
 
@@ -34,7 +35,8 @@ class Phase(IntEnum):
     STORAGE_POOL = 11
     IMAGE_STORE = 12
     OFFERING = 13
-    ZONE_STATE = 14
+    IMAGE = 14
+    ZONE_STATE = 15
 
 
 class Context(Protocol):
@@ -78,6 +80,8 @@ CREATE_COMMANDS: dict[Kind, tuple[Phase, str, str]] = {
     Kind.IMAGE_STORE: (Phase.IMAGE_STORE, "addImageStore", "imagestore"),
     Kind.SERVICE_OFFERING: (Phase.OFFERING, "createServiceOffering", "serviceoffering"),
     Kind.DISK_OFFERING: (Phase.OFFERING, "createDiskOffering", "diskoffering"),
+    Kind.TEMPLATE: (Phase.IMAGE, "registerTemplate", "template"),
+    Kind.ISO: (Phase.IMAGE, "registerIso", "iso"),
 }
 
 #: The command that deletes each kind (hosts first go into maintenance).
@@ -93,6 +97,8 @@ DELETE_COMMANDS = {
     Kind.IMAGE_STORE: "deleteImageStore",
     Kind.SERVICE_OFFERING: "deleteServiceOffering",
     Kind.DISK_OFFERING: "deleteDiskOffering",
+    Kind.TEMPLATE: "deleteTemplate",
+    Kind.ISO: "deleteIso",
 }
 
 #: Fields compared but not sent at creation (switched on in a later phase, or only read back).
@@ -103,6 +109,8 @@ _NOT_SENT: dict[Kind, frozenset[str]] = {
     Kind.STORAGE_POOL: frozenset({"scope", "path", "storage.overprovisioning.factor"}),
     Kind.SERVICE_OFFERING: frozenset({"storagetags"}),
     Kind.DISK_OFFERING: frozenset({"iscustomized"}),
+    Kind.TEMPLATE: frozenset({"zones"}),
+    Kind.ISO: frozenset({"zones"}),
 }
 
 #: Per kind: (parameter, parent kind, key length) of the ids a create needs.
@@ -126,7 +134,7 @@ def _own_params(resource: Resource) -> dict[str, Value]:
     """The create parameters that come from the resource itself (names, fields, params)."""
     kind, key, fields = resource.kind, resource.key, resource.fields
     body: dict[str, Value] = {k: v for k, v in fields.items() if k not in _NOT_SENT.get(kind, frozenset())}
-    body |= {k: v for k, v in resource.params.items() if k not in _KEYED_PARAMS}
+    body |= {k: v for k, v in resource.params.items() if k not in _KEYED_PARAMS and k != "ostype"}
     if kind is Kind.TRAFFIC_TYPE:
         body["traffictype"] = key[2]
     elif kind is Kind.IP_RANGE:
@@ -157,6 +165,8 @@ def create_steps(resource: Resource) -> list[Step]:
         for name, (param, kind) in _KEYED_PARAMS.items():
             if resource.params.get(name):
                 params[param] = ctx.id_of(kind, tuple(str(resource.params[name]).split("/")))
+        if resource.kind in (Kind.TEMPLATE, Kind.ISO):
+            params |= image_placement(ctx, resource)
         answer = ctx.call(command, **params)
         created = answer[answer_key]
         # addHost and addCluster answer a one-element list, as CloudStack does.
@@ -177,6 +187,29 @@ def create_steps(resource: Resource) -> list[Step]:
         if name in resource.fields
     )
     return steps + update_steps(resource, later, created=True)
+
+
+def image_placement(ctx: Context, resource: Resource) -> dict[str, Value]:
+    """The zones (``zoneid=-1`` for all, else ``zoneids``) and ``ostypeid`` a template or ISO registers with.
+
+    Raises:
+        ParamError: the server knows no OS type with the topology's description.
+    """
+    zones = resource.fields.get("zones", "all")
+    if zones == "all":
+        placement: dict[str, Value] = {"zoneid": "-1"}
+    else:
+        placement = {"zoneids": ",".join(ctx.id_of(Kind.ZONE, (name,)) for name in zones.split(","))}
+    description = str(resource.params.get("ostype", ""))
+    known = [
+        item for item in ctx.list_all("listOsTypes", description=description) if item.get("description") == description
+    ]
+    if not known:
+        raise ParamError(
+            f"{resource.address}: the server knows no OS type {description!r}; "
+            "pick a description that listOsTypes shows (os_type in the topology)"
+        )
+    return placement | {"ostypeid": str(known[0]["id"])}
 
 
 def enable_virtual_router(ctx: Context, network_id: str) -> None:
@@ -246,6 +279,13 @@ def update_steps(resource: Resource, changes: tuple[Change, ...], *, created: bo
         steps.append(send(Phase.OFFERING, "updateServiceOffering", **values))
     elif kind is Kind.DISK_OFFERING and values and not created:
         steps.append(send(Phase.OFFERING, "updateDiskOffering", **values))
+    elif kind in (Kind.TEMPLATE, Kind.ISO) and not created:
+        noun = "Template" if kind is Kind.TEMPLATE else "Iso"
+        sharing = {name: values.pop(name) for name in ("ispublic", "isfeatured", "isextractable") if name in values}
+        if values:
+            steps.append(send(Phase.IMAGE, f"update{noun}", **values))
+        if sharing:
+            steps.append(send(Phase.IMAGE, f"update{noun}Permissions", **sharing))
     return steps
 
 

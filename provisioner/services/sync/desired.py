@@ -12,11 +12,13 @@ from provisioner.model import (
     CredentialRef,
     DiskOffering,
     HostPlace,
+    Iso,
     PhysicalNetwork,
     PrimaryStorage,
     ServiceOffering,
     StorageProtocol,
     StorageScope,
+    Template,
     Zone,
 )
 from provisioner.model.base import HypervisorType
@@ -88,6 +90,8 @@ def desired_state(cloud: Cloud, regions: Sequence[str] | None = None) -> list[Re
         resources.extend(_zone(zone, servers))
     resources.extend(_service_offering(offering) for offering in cloud.service_offerings)
     resources.extend(_disk_offering(offering) for offering in cloud.disk_offerings)
+    resources.extend(_template(template) for template in cloud.templates)
+    resources.extend(_iso(iso) for iso in cloud.isos)
     return resources
 
 
@@ -287,3 +291,40 @@ def _disk_offering(offering: DiskOffering) -> Resource:
     if not customized:
         fields["disksize"] = str(offering.disk_size)
     return Resource(Kind.DISK_OFFERING, (offering.name,), fields)
+
+
+def zones_field(zones: Sequence[str] | str) -> str:
+    """Where an image is registered: ``all`` (every zone, including later ones) or the sorted zone names."""
+    return "all" if zones == "all" else csv(zones)
+
+
+def _template(template: Template) -> Resource:
+    fields = {
+        "displaytext": template.display_text or template.name,
+        "url": template.url,
+        "format": template.format.value,
+        "hypervisor": template.hypervisor.cloudstack_name,
+        "zones": zones_field(template.zones),
+        "ispublic": flag(template.public),
+        "isfeatured": flag(template.featured),
+        "isextractable": flag(template.extractable),
+        "passwordenabled": flag(template.password_enabled),
+        "sshkeyenabled": flag(template.ssh_key_enabled),
+    }
+    if template.checksum:
+        fields["checksum"] = template.checksum
+    return Resource(Kind.TEMPLATE, (template.name,), fields, {"ostype": template.os_type})
+
+
+def _iso(iso: Iso) -> Resource:
+    fields = {
+        "displaytext": iso.display_text or iso.name,
+        "url": iso.url,
+        "zones": zones_field(iso.zones),
+        "bootable": flag(iso.bootable),
+        "ispublic": flag(iso.public),
+        "isfeatured": flag(iso.featured),
+    }
+    if iso.checksum:
+        fields["checksum"] = iso.checksum
+    return Resource(Kind.ISO, (iso.name,), fields, {"ostype": iso.os_type})

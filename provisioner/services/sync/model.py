@@ -24,6 +24,8 @@ class Kind(StrEnum):
     IMAGE_STORE = "image_store"
     SERVICE_OFFERING = "service_offering"
     DISK_OFFERING = "disk_offering"
+    TEMPLATE = "template"
+    ISO = "iso"
 
     @property
     def rank(self) -> int:
@@ -47,10 +49,15 @@ UPDATABLE: dict[Kind, frozenset[str]] = {
     Kind.IMAGE_STORE: frozenset(),
     Kind.SERVICE_OFFERING: frozenset({"displaytext", "hosttags", "storagetags"}),
     Kind.DISK_OFFERING: frozenset({"displaytext", "tags"}),
+    Kind.TEMPLATE: frozenset(
+        {"displaytext", "ispublic", "isfeatured", "isextractable", "passwordenabled", "sshkeyenabled"}
+    ),
+    Kind.ISO: frozenset({"displaytext", "ispublic", "isfeatured", "isextractable", "bootable"}),
 }
 
-#: Kinds sync never deletes: they are not inside a zone, so nothing says another user does not rely on them.
-NEVER_DELETED = frozenset({Kind.ZONE, Kind.SERVICE_OFFERING, Kind.DISK_OFFERING})
+#: Kinds sync never deletes: they are not inside a zone, so nothing says another user does not rely on them
+#: (a template or ISO the topology no longer names may still back VMs; it is replaced only when changed).
+NEVER_DELETED = frozenset({Kind.ZONE, Kind.SERVICE_OFFERING, Kind.DISK_OFFERING, Kind.TEMPLATE, Kind.ISO})
 
 
 @dataclass(frozen=True)

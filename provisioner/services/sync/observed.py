@@ -31,6 +31,9 @@ LISTS: dict[str, tuple[str, dict[str, str]]] = {
     "image_stores": ("listImageStores", {}),
     "service_offerings": ("listServiceOfferings", {}),
     "disk_offerings": ("listDiskOfferings", {}),
+    # The admin's own images: templates and ISOs other accounts registered are never the topology's.
+    "templates": ("listTemplates", {"templatefilter": "self"}),
+    "isos": ("listIsos", {"isofilter": "self"}),
 }
 
 
@@ -114,6 +117,7 @@ def parse_state(raw: RawState, zone_names: Collection[str]) -> list[Resource]:
             out.append(Resource(Kind.HOST, (*cluster, item["name"]), fields, id=item["id"], aliases=aliases))
     out.extend(_stores(raw, zones))
     out.extend(_offerings(raw))
+    out.extend(_images(raw))
     return out
 
 
@@ -176,4 +180,32 @@ def _offerings(raw: RawState) -> list[Resource]:
         fields = _pick(item, ("displaytext", "disksize", "storagetype", "provisioningtype"))
         fields |= {"iscustomized": flag(item.get("iscustomized")), "tags": csv(item.get("tags"))}
         out.append(Resource(Kind.DISK_OFFERING, (item["name"],), fields, id=item["id"]))
+    return out
+
+
+#: Per image kind: the raw list and the fields compared besides ``zones``.
+_IMAGE_FIELDS: dict[Kind, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
+    Kind.TEMPLATE: (
+        "templates",
+        ("displaytext", "url", "format", "hypervisor", "checksum"),
+        ("ispublic", "isfeatured", "isextractable", "passwordenabled", "sshkeyenabled"),
+    ),
+    Kind.ISO: ("isos", ("displaytext", "url", "checksum"), ("bootable", "ispublic", "isfeatured")),
+}
+
+
+def _images(raw: RawState) -> list[Resource]:
+    """Templates and ISOs: the server lists one row per (image, zone); sync compares one object per image."""
+    out = []
+    for kind, (list_name, texts, flags) in _IMAGE_FIELDS.items():
+        rows_by_id: dict[str, list[Json]] = {}
+        for item in raw.get(list_name, []):
+            if kind is Kind.TEMPLATE and item.get("templatetype", "USER") != "USER":
+                continue  # builtin and system templates belong to the server
+            rows_by_id.setdefault(item["id"], []).append(item)
+        for rows in rows_by_id.values():
+            first = rows[0]
+            zones = "all" if first.get("crossZones") else csv(row.get("zonename") or "" for row in rows)
+            fields = _pick(first, texts) | {name: flag(first.get(name)) for name in flags} | {"zones": zones}
+            out.append(Resource(kind, (first["name"],), fields, id=first["id"]))
     return out

@@ -98,7 +98,7 @@ def test_sync_applies_the_lab_converges_and_applies_exactly_a_change(live_server
     base = write(tmp_path / "base.yaml", two_pod_lab())
     code, plan = plan_json(live_server, base)
     assert code == 2
-    assert plan["summary"] == {"create": 17, "update": 0, "delete": 0, "unchanged": 0}
+    assert plan["summary"] == {"create": 18, "update": 0, "delete": 0, "unchanged": 0}
 
     applied = run_sync(live_server, str(base), "--apply")
     assert applied.returncode == 0, applied.stderr
@@ -110,13 +110,17 @@ def test_sync_applies_the_lab_converges_and_applies_exactly_a_change(live_server
 
     again = run_sync(live_server, str(base), "--detailed-exitcode")
     assert again.returncode == 0, again.stdout + again.stderr
-    assert "Plan: 0 to create, 0 to update, 0 to delete, 17 unchanged." in again.stdout
+    assert "Plan: 0 to create, 0 to update, 0 to delete, 18 unchanged." in again.stdout
+    (cirros,) = live_server.api.listTemplates(templatefilter="self", name="cirros")["template"]
+    assert (cirros["crossZones"], cirros["ostypename"], cirros["isready"]) == (True, "Other Linux (64-bit)", True)
 
     changed = two_pod_lab()
     zone = changed["zones"][0]
     zone["pods"].pop()  # remove lab-pod-2 (and its cluster and host)
     zone["pods"][0]["clusters"][0]["hosts"].append({"name": "sim-4", "tags": ["lab"]})
     changed["service_offerings"][0]["display_text"] = "1 vCPU, 512 MiB (tiny)"
+    changed["templates"][0]["display_text"] = "CirrOS 0.6"
+    changed["templates"][0]["public"] = False
     edited = write(tmp_path / "changed.yaml", changed)
     code, plan = plan_json(live_server, edited)
     assert code == 2
@@ -126,6 +130,7 @@ def test_sync_applies_the_lab_converges_and_applies_exactly_a_change(live_server
         ("delete", "pod", "lab-zone/lab-pod-2"),
         ("create", "host", "lab-zone/lab-pod/lab-sim/sim-4"),
         ("update", "service_offering", "tiny"),
+        ("update", "template", "cirros"),
     ]
     offering = next(a for a in plan["actions"] if a["kind"] == "service_offering")
     assert offering["changes"] == {"displaytext": {"old": "1 vCPU, 512 MiB", "new": "1 vCPU, 512 MiB (tiny)"}}
@@ -138,6 +143,8 @@ def test_sync_applies_the_lab_converges_and_applies_exactly_a_change(live_server
     assert [p["name"] for p in live_server.api.listPods()["pod"]] == ["lab-pod"]
     tiny = live_server.api.listServiceOfferings(name="tiny")["serviceoffering"][0]
     assert tiny["displaytext"] == "1 vCPU, 512 MiB (tiny)"
+    (cirros,) = live_server.api.listTemplates(templatefilter="self", name="cirros")["template"]
+    assert (cirros["displaytext"], cirros["ispublic"]) == ("CirrOS 0.6", False)
 
 
 def test_a_failing_call_exits_3_naming_the_object_and_the_server_error(live_server: LiveServer, tmp_path: Path) -> None:
@@ -170,10 +177,10 @@ def test_multi_region_plans_and_its_simulator_variant_applies(live_server: LiveS
     # The real hypervisors cannot be reached here: the example itself is only planned.
     code, plan = plan_json(live_server, MULTI)
     assert code == 2
-    assert plan["summary"] == {"create": 55, "update": 0, "delete": 0, "unchanged": 0}
+    assert plan["summary"] == {"create": 60, "update": 0, "delete": 0, "unchanged": 0}  # 55 + 4 templates + 1 ISO
     done = run_sync(live_server, str(MULTI), "--region", "west", "--output", "json")
     assert done.returncode == 0, done.stderr
-    kinds = {"service_offering", "disk_offering"}
+    kinds = {"service_offering", "disk_offering", "template", "iso"}  # global objects, whatever the region
     zones = {a["key"][0] for a in json.loads(done.stdout)["actions"] if a["kind"] not in kinds}
     assert zones == {"west-1"}
 
@@ -187,3 +194,10 @@ def test_multi_region_plans_and_its_simulator_variant_applies(live_server: LiveS
     assert float(pools["east-1-kvm-nfs"]["overprovisionfactor"]) == 2.0
     code, plan = plan_json(live_server, variant)
     assert (code, changes(plan)) == (0, [])
+    templates = live_server.api.listTemplates(templatefilter="self")["template"]
+    assert {(t["name"], t["zonename"]) for t in templates if t["name"] == "debian-12-kvm"} == {
+        ("debian-12-kvm", "east-1"),
+        ("debian-12-kvm", "west-1"),
+    }
+    isos = live_server.api.listIsos(isofilter="self")["iso"]
+    assert {i["name"] for i in isos} == {"virtio-win"} and all(i["crossZones"] and not i["bootable"] for i in isos)

@@ -28,7 +28,8 @@ class FakeClient:
         self.calls.append((command, params))
         if command == self.fail:
             raise ParamError("Host with url http://sim/x already exists")
-        key = {"createVlanIpRange": "vlan"}.get(command, command.removeprefix("create").removeprefix("add").lower())
+        renamed = {"createVlanIpRange": "vlan", "registerTemplate": "template", "registerIso": "iso"}
+        key = renamed.get(command, command.removeprefix("create").removeprefix("add").lower())
         return {
             key: [{"id": f"id-{len(self.calls)}"}]
             if command in ("addHost", "addCluster")
@@ -43,6 +44,8 @@ class FakeClient:
             return [{"id": "vre", "enabled": False}]
         if command == "listHosts":
             return [{"id": filters["id"], "state": "Up", "resourcestate": "Maintenance"}]
+        if command == "listOsTypes":
+            return [{"id": "os-1", "description": filters["description"]}]
         return []
 
 
@@ -80,8 +83,17 @@ def test_an_empty_server_is_built_in_the_canonical_zone_build_order() -> None:
         "addImageStore",
         "createServiceOffering",
         "createDiskOffering",
+        "listOsTypes",
+        "registerTemplate",
         "updateZone",
     ]
+
+
+def test_a_template_for_all_zones_registers_cross_zone_with_its_os_type_id() -> None:
+    calls = run({}).calls
+    (template,) = [params for command, params in calls if command == "registerTemplate"]
+    assert template["zoneid"] == "-1" and template["ostypeid"] == "os-1" and "zones" not in template
+    assert (template["name"], template["format"], template["hypervisor"]) == ("cirros", "QCOW2", "Simulator")
 
 
 def test_created_ids_reach_the_children_and_hosts_carry_their_url() -> None:

@@ -88,13 +88,13 @@ def test_plan_matches_its_golden_file(case: str) -> None:
 def test_an_applied_lab_plans_nothing() -> None:
     plan = CASES["lab-applied"]()
     assert not plan.has_changes
-    assert plan.summary() == "Plan: 0 to create, 0 to update, 0 to delete, 14 unchanged."
+    assert plan.summary() == "Plan: 0 to create, 0 to update, 0 to delete, 15 unchanged."
 
 
 def test_creates_follow_the_zone_build_order() -> None:
     kinds = [action.resource.kind for action in CASES["multi-region-empty"]().actions]
     assert kinds == sorted(kinds, key=lambda kind: kind.rank)
-    assert kinds[0] is Kind.ZONE and kinds[-1] is Kind.DISK_OFFERING
+    assert kinds[0] is Kind.ZONE and kinds[-1] is Kind.ISO
 
 
 def test_drift_plans_exactly_the_changes_and_deletes_children_first() -> None:
@@ -112,7 +112,7 @@ def test_drift_plans_exactly_the_changes_and_deletes_children_first() -> None:
         (ActionType.UPDATE, Kind.CLUSTER, "lab-zone/lab-pod/lab-sim"),
         (ActionType.UPDATE, Kind.SERVICE_OFFERING, "tiny"),
     ]
-    assert plan.summary() == "Plan: 1 to create, 4 to update, 4 to delete, 9 unchanged."
+    assert plan.summary() == "Plan: 1 to create, 4 to update, 4 to delete, 10 unchanged."
     # Nothing of other-zone, nor the stock offerings the file does not name, appears at all.
     assert all(action.resource.key[0] != "other-zone" for action in plan.actions)
     assert all(action.resource.name != "Small Instance" for action in plan.actions)
@@ -145,7 +145,7 @@ def test_the_text_plan_shows_symbols_changes_and_the_summary() -> None:
     assert "  - host lab-zone/old-pod/old-sim/old-1  (id host-old)" in text
     assert "  ~ service offering tiny" in text and 'displaytext: "old text" → "1 vCPU, 512 MiB"' in text
     assert "-/+ public ip range lab-zone/lab-net/198.18.1.10-198.18.1.99" in text
-    assert text.endswith("Plan: 1 to create, 4 to update, 4 to delete, 9 unchanged.")
+    assert text.endswith("Plan: 1 to create, 4 to update, 4 to delete, 10 unchanged.")
     assert "No changes." in render_plan(CASES["lab-applied"]()).plain
 
 
