@@ -43,18 +43,18 @@ $(STAMPS)/venv: pyproject.toml terraform/pyproject.toml $(STAMPS)/apt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python -m pip install -q -e terraform/
 	@touch $@
 
-	$(BIN)/python -m pip install -q -e terraform/
 lint: $(STAMPS)/venv
 	$(BIN)/ruff check provisioner tests bench inventory terraform
 	$(BIN)/ruff format --check provisioner tests bench inventory terraform
 
 typecheck: $(STAMPS)/venv
 	$(BIN)/mypy
+	$(BIN)/mypy terraform/provisioner_terraform
 
 test: $(STAMPS)/venv lint typecheck
-	$(BIN)/mypy terraform/provisioner_terraform
 	CI_STRICT=1 $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test-fast: $(STAMPS)/venv
@@ -66,6 +66,7 @@ demo: $(STAMPS)/venv
 bench: $(STAMPS)/venv
 	$(BIN)/python bench/inventory.py
 	$(BIN)/python bench/replication.py
+	$(BIN)/python bench/terraform.py
 
 clean:
 	rm -rf .mypy_cache .ruff_cache .pytest_cache .hypothesis build dist *.egg-info
