@@ -103,7 +103,7 @@ def update_image(
         if format.strip().upper() not in ALL_FORMATS:
             raise ParamError(f"Invalid format {format}; supported formats are {', '.join(ALL_FORMATS)}")
         values["format"] = format.strip().upper()
-    if ostypeid is not None:
+    if ostypeid:
         values["os_type_id"] = os_type_id(conn, ostypeid)
     for column, given in (
         ("password_enabled", passwordenabled),

@@ -36,6 +36,8 @@ FORMATS: dict[str, tuple[str, ...]] = {
     "Simulator": ("QCOW2", "RAW", "VHD", "VHDX", "OVA", "VMDK", "TAR"),
 }
 ALL_FORMATS = tuple(sorted({fmt for formats in FORMATS.values() for fmt in formats}))
+#: The OS type of images registered without one.
+DEFAULT_OS_TYPE = "Other (64-bit)"
 TEMPLATE_TYPES = ("USER", "BUILTIN", "SYSTEM", "ROUTING", "PERHOST")
 
 
@@ -88,13 +90,15 @@ def target_zones(conn: Connection, zoneid: str | None, zoneids: Sequence[str] | 
 
 
 def os_type_id(conn: Connection, ostypeid: str | None) -> int | None:
-    """The internal id of ``ostypeid`` (None when absent).
+    """The internal id of ``ostypeid`` (``Other (64-bit)`` when absent).
 
     Raises:
         ParamError: an unknown OS type (431).
     """
     if not ostypeid:
-        return None
+        # CloudStack always shows an OS type (clients such as Libcloud read ``ostypename``).
+        default = conn.execute(select(os_type.c.id).where(os_type.c.description == DEFAULT_OS_TYPE)).scalar()
+        return int(default) if default is not None else None
     found = conn.execute(select(os_type.c.id).where(os_type.c.uuid == ostypeid.strip().lower())).scalar()
     if found is None:
         raise ParamError(f"Unable to find guest OS type by id {ostypeid}; see listOsTypes")

@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 from cs import CloudStack, CloudStackApiException
+from libcloud.compute.providers import get_driver
+from libcloud.compute.types import Provider
 
 from tests.integration.infrastructure.support import build_zone
 from tests.support.server import LiveServer
@@ -69,6 +71,11 @@ def test_template_lifecycle_in_simulated_zones(live_server: LiveServer) -> None:
             True,
             True,
         )
+    driver = get_driver(Provider.CLOUDSTACK)(
+        key=live_server.apikey, secret=live_server.secretkey, url=live_server.url, secure=False
+    )
+    images = {image.name: image for image in driver.list_images()}
+    assert images[BUILTIN].extra["hypervisor"] == "Simulator" and images[BUILTIN].extra["os"]
     featured = api.listTemplates(templatefilter="featured", zoneid=z1.zone)["template"]
     assert [t["name"] for t in featured] == [BUILTIN]
     assert featured[0]["hypervisor"] == "Simulator" and featured[0]["ostypename"]
