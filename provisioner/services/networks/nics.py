@@ -110,15 +110,6 @@ def list_nics(
     return [nic_row(m) for m in rows], total
 
 
-def nics_of(conn: Connection, vm_ids: Sequence[int]) -> dict[int, list[Row]]:
-    """The live NICs of some VMs, by VM id and device order, in one statement."""
-    result: dict[int, list[Row]] = {}
-    query = _select().where(nic.c.vm_id.in_(vm_ids), nic.c.removed.is_(None)).order_by(nic.c.vm_id, nic.c.device_id)
-    for m in conn.execute(query).mappings():
-        result.setdefault(m["vm_id"], []).append(nic_row(m))
-    return result
-
-
 def _check_mac(conn: Connection, value: str) -> str:
     mac = value.strip().lower()
     if not _MAC.match(mac) or int(mac[:2], 16) & 1:
