@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Connection, RowMapping, delete, func, select, update
