@@ -68,6 +68,8 @@ if [ ! -f "$ROOTFS/.provisioner-rootfs" ]; then
     # the generated ones so the tree also works as-is.
     mkdir -p "$R/run/sshd" "$R/root/.ssh"
     chmod 700 "$R/root/.ssh"
+    # A booted Debian has /etc/mtab (ganesha's VFS exports and df read it); a debootstrap tree may not.
+    [ -e "$R/etc/mtab" ] || ln -s ../proc/self/mounts "$R/etc/mtab"
     # No init system inside: stop package scripts from trying to start services during later apt runs.
     printf '#!/bin/sh\nexit 101\n' >"$R/usr/sbin/policy-rc.d"
     chmod 755 "$R/usr/sbin/policy-rc.d"

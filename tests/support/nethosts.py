@@ -5,7 +5,8 @@ uses yet) and N namespaces ``<prefix>h<i>``, each with a veth ``eth0`` at ``198.
 default route through the bridge. Each host runs ``sshd -D`` as PID 1 of its own mount, UTS, IPC and
 PID namespaces, chrooted into an overlay of the shared debootstrap tree (``scripts/build-rootfs.sh``)
 with a private upper directory, so hosts never see each other's changes and the cached tree stays
-clean. The overlay is mounted inside the host's mount namespace, so it vanishes with the host.
+clean. The overlay is mounted inside the host's mount namespace, so it vanishes with the host. Only
+``/srv`` is a plain directory (``<work>/<host>/srv``, bind-mounted): NFS servers export from there.
 
 Root logs in with a per-run ed25519 key. Stopping kills exactly the sshd PIDs started here (which
 ends every process of each host's PID namespace), then deletes the veths, namespaces and bridge.
@@ -177,11 +178,15 @@ class NetHosts:
             (upper / directory).mkdir(parents=True, exist_ok=True)
         (host.root / "work").mkdir(exist_ok=True)
         (host.root / "merged").mkdir(exist_ok=True)
+        (host.root / "srv").mkdir(exist_ok=True)
         (upper / "root/.ssh").chmod(0o700)
         public = self.key.with_suffix(".pub").read_text()
         (upper / "root/.ssh/authorized_keys").write_text(public)
         (upper / "root/.ssh/authorized_keys").chmod(0o600)
         _run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(upper / "etc/ssh/ssh_host_ed25519_key"))
+        # Real Debian machines have it (ganesha's VFS exports resolve their filesystem through it).
+        if not (self.rootfs / "etc/mtab").exists():
+            (upper / "etc/mtab").symlink_to("../proc/self/mounts")
         (upper / "etc/hostname").write_text(host.name + "\n")
         (upper / "etc/hosts").write_text(f"127.0.0.1 localhost\n{host.address} {host.name}\n")
         (upper / "etc/ssh/provisioner_sshd_config").write_text(
@@ -209,6 +214,9 @@ class NetHosts:
             f"mount -t sysfs sysfs {merged}/sys || true; "
             f"mount --rbind /dev {merged}/dev; "
             f"mount -t tmpfs -o mode=1777 tmpfs {merged}/tmp; "
+            # /srv is a plain directory, not overlay: ganesha's VFS exports need file handles, which
+            # overlayfs does not give (a real storage server exports from a real filesystem too).
+            f"mkdir -p {merged}/srv; mount --bind {host.root / 'srv'} {merged}/srv; "
             f"exec chroot {merged} /usr/sbin/sshd -D -e -f /etc/ssh/provisioner_sshd_config"
         )
         log = open(host.root / "sshd.log", "wb")  # noqa: SIM115 - the child keeps it after this returns

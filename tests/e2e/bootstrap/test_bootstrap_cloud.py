@@ -123,7 +123,7 @@ def test_storage_server_converges_and_serves(tmp_path: Path, net_hosts: NetHostF
     assert sorted(report["run"]["hosts"]) == ["stor"]
     storage = fleet.hosts[0]
     listing = subprocess.run(
-        [nfs_ls, f"nfs://{storage.address}/srv/provisioner/primary?version=3"],
+        [nfs_ls, f"nfs://{storage.address}/srv/provisioner/primary?version=4"],
         capture_output=True,
         text=True,
         timeout=30,

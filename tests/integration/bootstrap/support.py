@@ -170,7 +170,7 @@ def bootstrap_env(fleet: NetHosts, secret: str, **extra: str) -> dict[str, str]:
         "ANSIBLE_LOCAL_TEMP": str(home / "tmp"),
         "ANSIBLE_HOST_KEY_CHECKING": "False",
         "ANSIBLE_SSH_ARGS": "-o ControlMaster=auto -o ControlPersist=60s -o UserKnownHostsFile=/dev/null",
-        "ANSIBLE_TIMEOUT": "5",
+        "ANSIBLE_TIMEOUT": "30",  # ssh connect: the shared 2-core machine can be at load 20+
         **extra,
     }
 
