@@ -32,7 +32,14 @@ MODULES = (
     "virtio_pci_modern_dev",
     "virtio_pci",
     "virtio_blk",
+    # A SATA CD-ROM (the NoCloud seed's default bus): AHCI and the SCSI CD-ROM driver.
+    "scsi_common",
+    "scsi_mod",
+    "libata",
+    "libahci",
+    "ahci",
     "cdrom",
+    "sr_mod",
     "isofs",
 )
 KERNEL_CMDLINE = "console=ttyS0 quiet panic=-1"
@@ -46,20 +53,27 @@ for m in {" ".join(MODULES)}; do insmod /lib/modules/$m.ko 2>/dev/null; done
 # Block devices appear asynchronously; wait at most 5 s for the first one.
 i=0
 while [ $i -lt 50 ] && ! ls /dev/vd? >/dev/null 2>&1; do sleep 0.1; i=$((i+1)); done
-for dev in /dev/vd? /dev/sr?; do
-  [ -b "$dev" ] || continue
-  # The ISO 9660 volume label sits at byte 32808 (busybox-static has no blkid).
-  label=$(dd if="$dev" bs=1 skip=32808 count=6 2>/dev/null | tr a-z A-Z)
-  [ "$label" = "CIDATA" ] || continue
-  mount -t iso9660 -o ro "$dev" /mnt/seed || continue
-  echo "SEED $dev"
-  echo "{USERDATA_BEGIN}"
-  cat /mnt/seed/user-data
-  echo
-  echo "{USERDATA_END}"
-  grep -q "{POWEROFF_REQUEST}" /mnt/seed/user-data && poweroff_requested=1
-  umount /mnt/seed
-  break
+# A SATA CD-ROM shows up a little after its driver loads: look for the seed for at most 3 s.
+j=0
+while [ $j -lt 30 ] && [ -z "$seeded" ]; do
+  for dev in /dev/vd? /dev/sr?; do
+    [ -b "$dev" ] || continue
+    # The ISO 9660 volume label sits at byte 32808 (busybox-static has no blkid).
+    label=$(dd if="$dev" bs=1 skip=32808 count=6 2>/dev/null | tr a-z A-Z)
+    [ "$label" = "CIDATA" ] || continue
+    mount -t iso9660 -o ro "$dev" /mnt/seed || continue
+    seeded=1
+    echo "SEED $dev"
+    echo "{USERDATA_BEGIN}"
+    cat /mnt/seed/user-data
+    echo
+    echo "{USERDATA_END}"
+    grep -q "{POWEROFF_REQUEST}" /mnt/seed/user-data && poweroff_requested=1
+    umount /mnt/seed
+    break
+  done
+  [ -n "$seeded" ] || sleep 0.1
+  j=$((j+1))
 done
 echo "{BOOT_MARKER}"
 # Tests ask for a guest that powers itself off, to see the host notice it behind the driver's back.

@@ -77,6 +77,11 @@ class LibvirtSettings(DriverSettings):
         "(libvirt advertises kvm wherever /dev/kvm opens, even where KVM guests cannot boot), else qemu.",
     )
     machine: str = pydantic.Field("pc", description="QEMU machine type.")
+    console_log_dir: str | None = pydantic.Field(
+        "/var/log/libvirt/qemu",
+        description="Directory on the host where the serial console output of VMs defined without a serial "
+        "console is logged (<name>.console.log); none for no serial console.",
+    )
     arch: str = pydantic.Field("x86_64", description="Guest architecture.")
     seed_dir: str | None = pydantic.Field(
         None, description="Directory for cloud-init seed images; default: beside the root disk."
@@ -292,6 +297,9 @@ class LibvirtCore(HypervisorDriver):
             raise VMExistsError(f"VM {spec.name} is already defined on {self.uri}")
         domain_type = self._resolve_domain_type()
         seed_path, created = self._prepare_files(spec)
+        if self.opts.console_log_dir and self._is_local and spec.serial is None:
+            # libvirt's packages create /var/log/libvirt/qemu; a hand-started libvirtd may lack it.
+            Path(self.opts.console_log_dir).mkdir(parents=True, exist_ok=True)
         options = domain_xml.RenderOptions(
             domain_type=domain_type,
             machine=self.opts.machine,
@@ -300,6 +308,7 @@ class LibvirtCore(HypervisorDriver):
             owned_files=created,
             vlan_mode=self.opts.vlan_mode,
             vnc_listen=self.opts.vnc_listen,
+            console_log=f"{self.opts.console_log_dir}/{spec.name}.console.log" if self.opts.console_log_dir else None,
         )
         try:
             xml = domain_xml.render_domain(spec, options)

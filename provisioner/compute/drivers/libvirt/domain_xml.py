@@ -47,6 +47,8 @@ class RenderOptions:
         vnc_listen: address for a VNC console, or None for none.
         iso_bus: bus of the CD-ROM drive that takes ISOs.
         nfs_identity: user and group QEMU presents to NFS servers for ``nfs://`` disks.
+        console_log: for a VM without a serial console in its spec, a file on the host where libvirt
+            logs the output of the pty serial console the domain then gets (None: no serial console).
     """
 
     domain_type: str = "kvm"
@@ -58,6 +60,7 @@ class RenderOptions:
     vnc_listen: str | None = None
     iso_bus: DiskBus = DiskBus.SATA
     nfs_identity: tuple[str, str] = ("root", "root")
+    console_log: str | None = None
 
 
 def target_dev(bus: DiskBus, index: int) -> str:
@@ -181,6 +184,12 @@ def _devices(domain: ET.Element, spec: VMSpec, options: RenderOptions) -> None:
             assert spec.serial.path is not None
             # Append, so the log keeps every boot instead of being truncated at each start.
             _sub(serial, "source", path=spec.serial.path, append="on")
+        _sub(serial, "target", port="0")
+    elif options.console_log is not None and options.domain_type != "test":
+        # A pty console (virsh console, console_address) whose output virtlogd also keeps, as a KVM host's
+        # agent would: what the guest printed while booting can be read afterwards.
+        serial = _sub(devices, "serial", type="pty")
+        _sub(serial, "log", file=options.console_log, append="on")
         _sub(serial, "target", port="0")
     if options.vnc_listen is not None:
         _sub(devices, "graphics", type="vnc", port="-1", autoport="yes", listen=options.vnc_listen)

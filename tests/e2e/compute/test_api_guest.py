@@ -1,0 +1,251 @@
+"""End to end through the API on the local machine's libvirtd and a real QEMU (TCG) guest.
+
+The machine is added as a KVM host with ``addHost`` (the host health round pings it through the libvirt
+driver; ``domain_type=auto`` resolves to TCG, as /dev/kvm exists here but the CPU has no VT-x/AMD-V), the
+tiny bootable template is registered from a loopback HTTP server into an NFS image store (ganesha), and a VM
+is deployed from it with user-data: it runs in libvirt, its console shows it booted and read the user-data,
+and it is stopped, started, rebooted, scaled and destroyed through the API.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import functools
+import http.server
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from provisioner.compute.drivers.libvirt import LibvirtDriver
+from provisioner.exceptions import DriverError
+from tests.support.guest import BOOT_MARKER, user_data_from_console, wait_for_console
+from tests.support.nfs import NfsServer, nfs_server
+from tests.support.server import LiveServer, start_server
+from tests.support.tools import require_tool
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
+__all__ = ["nfs_server"]
+#: The per-VLAN bridge the guest NIC goes on: the Guest traffic label ``e2ebr`` and the only VLAN of the range.
+LABEL, VLAN = "e2ebr", 100
+BRIDGE = f"br{LABEL}-{VLAN}"
+USER_DATA = "#cloud-config\nruncmd:\n  - echo provisioner-api-e2e\n"
+
+#: Bound of the waits for the host to come Up and to be pinged again.
+WAIT = 60.0
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[LiveServer]:
+    """A live server on its own SQLite database (the guest path is the same on PostgreSQL)."""
+    live = start_server(f"sqlite:///{tmp_path / 'e2e.db'}", tmp_path / "server")
+    try:
+        yield live
+    finally:
+        live.stop()
+
+
+def wait_for(what: str, check: object, timeout: float = WAIT) -> object:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()  # type: ignore[operator]
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"{what} did not happen within {timeout} s"
+        time.sleep(0.5)
+
+
+def test_local_libvirtd_as_a_kvm_host_through_the_api(libvirtd: str, server: LiveServer) -> None:
+    api = server.api
+    zone = api.createZone(name="e2e", networktype="Advanced", dns1="198.18.0.53", internaldns1="198.18.0.54")["zone"]
+    pod = api.createPod(
+        name="e2e-pod",
+        zoneid=zone["id"],
+        gateway="198.18.8.1",
+        netmask="255.255.255.0",
+        startip="198.18.8.10",
+        endip="198.18.8.20",
+    )["pod"]
+    cluster = api.addCluster(
+        clustername="e2e-kvm", clustertype="CloudManaged", hypervisor="KVM", podid=pod["id"], zoneid=zone["id"]
+    )["cluster"][0]
+    added = api.addHost(
+        url=libvirtd, hypervisor="KVM", podid=pod["id"], zoneid=zone["id"], clusterid=cluster["id"], username="root"
+    )["host"][0]
+    assert added["hypervisor"] == "KVM"
+
+    def up() -> dict[str, object] | None:
+        rows = api.listHosts(id=added["id"])["host"]
+        return rows[0] if rows and rows[0]["state"] == "Up" else None
+
+    host = wait_for("the host coming Up", up)
+    assert isinstance(host, dict)
+    assert "kvm" not in str(host.get("capabilities") or "").split(",")  # no VT-x/AMD-V here: TCG only
+    with LibvirtDriver(libvirtd) as driver:
+        assert driver._resolve_domain_type() == "qemu"
+
+    api.updateConfiguration(name="ping.interval", value="1")
+    first = api.listHosts(id=added["id"])["host"][0]["lastpinged"]
+    wait_for(
+        "a health round pinging the host",
+        lambda: api.listHosts(id=added["id"])["host"][0]["lastpinged"] != first,
+    )
+
+
+@pytest.fixture
+def bridge() -> Iterator[str]:
+    """An isolated Linux bridge (no uplink: nothing the guest sends leaves it) for the guest NIC."""
+    ip = require_tool("ip")
+    subprocess.run([ip, "link", "add", BRIDGE, "type", "bridge"], check=True, timeout=30)
+    try:
+        subprocess.run([ip, "link", "set", BRIDGE, "up"], check=True, timeout=30)
+        yield BRIDGE
+    finally:
+        subprocess.run([ip, "link", "del", BRIDGE], check=False, timeout=30)
+
+
+@pytest.fixture
+def template_url(guest_template: Path) -> Iterator[str]:
+    """The tiny template served over HTTP on 127.0.0.1 (a thread, stopped after the test)."""
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(guest_template.parent))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}/{guest_template.name}"
+    finally:
+        httpd.shutdown()
+        thread.join(10)
+
+
+def kvm_zone(api: Any, libvirtd: str, nfs: NfsServer, pool_dir: Path) -> dict[str, str]:
+    """A KVM zone on this machine: VLAN physical network, the local libvirtd host, a local pool, an NFS store."""
+    api.updateConfiguration(name="secstorage.allow.private.download", value="true")
+    zone = api.createZone(name="e2e", networktype="Advanced", dns1="198.18.0.53", internaldns1="198.18.0.54")["zone"]
+    physical = api.createPhysicalNetwork(
+        name="e2e-pnet", zoneid=zone["id"], isolationmethods="VLAN", broadcastdomainrange="Zone"
+    )["physicalnetwork"]
+    for traffic in ("Guest", "Management", "Public"):
+        api.addTrafficType(physicalnetworkid=physical["id"], traffictype=traffic, kvmnetworklabel=LABEL)
+    provider = api.listNetworkServiceProviders(name="VirtualRouter", physicalnetworkid=physical["id"])[
+        "networkserviceprovider"
+    ][0]
+    element = api.listVirtualRouterElements(nspid=provider["id"])["virtualrouterelement"][0]
+    api.configureVirtualRouterElement(id=element["id"], enabled=True)
+    api.updateNetworkServiceProvider(id=provider["id"], state="Enabled")
+    api.updatePhysicalNetwork(id=physical["id"], state="Enabled", vlan=f"{VLAN}-{VLAN}")
+    pod = api.createPod(
+        name="e2e-pod",
+        zoneid=zone["id"],
+        gateway="198.18.8.1",
+        netmask="255.255.255.0",
+        startip="198.18.8.10",
+        endip="198.18.8.20",
+    )["pod"]
+    api.createVlanIpRange(
+        zoneid=zone["id"],
+        forvirtualnetwork=True,
+        vlan="50",
+        gateway="198.18.9.1",
+        netmask="255.255.255.0",
+        startip="198.18.9.10",
+        endip="198.18.9.20",
+    )
+    cluster = api.addCluster(
+        clustername="e2e-kvm", clustertype="CloudManaged", hypervisor="KVM", podid=pod["id"], zoneid=zone["id"]
+    )["cluster"][0]
+    host = api.addHost(
+        url=libvirtd, hypervisor="KVM", podid=pod["id"], zoneid=zone["id"], clusterid=cluster["id"], username="root"
+    )["host"][0]
+    api.createStoragePool(
+        name="e2e-local",
+        zoneid=zone["id"],
+        podid=pod["id"],
+        clusterid=cluster["id"],
+        hostid=host["id"],
+        scope="host",
+        url=f"file://{pool_dir}",
+        capacitybytes=10 << 30,  # not probed: the API's storage layer measures only pools it mounts
+    )
+    api.addImageStore(provider="NFS", zoneid=zone["id"], name="e2e-ss", url=nfs.url("secondary"))
+    api.updateZone(id=zone["id"], allocationstate="Enabled")
+    return {"zone": zone["id"], "host": host["id"], "cluster": cluster["id"]}
+
+
+@pytest.mark.usefixtures("bridge")
+def test_a_real_guest_through_the_api(
+    libvirtd: str, server: LiveServer, nfs_server: NfsServer, template_url: str, tmp_path: Path
+) -> None:
+    # The busybox guest ignores ACPI: a graceful stop is a power-off after the driver's 60 s stop timeout.
+    api = server.client(server.apikey, server.secretkey, job_timeout=300)
+    pool_dir = tmp_path / "primary"
+    pool_dir.mkdir()
+    ids = kvm_zone(api, libvirtd, nfs_server, pool_dir)
+    tiny = api.createServiceOffering(
+        name="tiny", displaytext="tiny", cpunumber=1, cpuspeed=500, memory=128, storagetype="local"
+    )
+    bigger = api.createServiceOffering(
+        name="tiny2", displaytext="tiny2", cpunumber=2, cpuspeed=500, memory=160, storagetype="local"
+    )
+    template = api.registerTemplate(
+        name="tiny",
+        displaytext="tiny",
+        url=template_url,
+        format="QCOW2",
+        hypervisor="KVM",
+        zoneid=ids["zone"],
+        ostypeid=api.listOsTypes()["ostype"][0]["id"],
+    )["template"][0]
+    wait_for(
+        "the template to be downloaded",
+        lambda: all(t["isready"] for t in api.listTemplates(id=template["id"], templatefilter="all")["template"]),
+        timeout=180,
+    )
+    try:
+        run_guest(
+            api, libvirtd, ids["zone"], template["id"], (tiny["serviceoffering"]["id"], bigger["serviceoffering"]["id"])
+        )
+    finally:  # a failed run must not leave a domain behind in libvirtd's persistent configuration
+        with LibvirtDriver(libvirtd) as driver:
+            for leftover in driver.list_vms():
+                if leftover.name.startswith("i-"):
+                    with contextlib.suppress(DriverError):
+                        driver.destroy_vm(leftover.name)
+
+
+def run_guest(api: Any, libvirtd: str, zone: str, template: str, offerings: tuple[str, str]) -> None:
+    """Deploy the guest, see it boot with its user-data, then stop, scale, start, reboot and destroy it."""
+    vm = api.deployVirtualMachine(
+        zoneid=zone,
+        serviceofferingid=offerings[0],
+        templateid=template,
+        name="guest1",
+        userdata=base64.b64encode(USER_DATA.encode()).decode(),
+    )["virtualmachine"]
+    assert vm["state"] == "Running"
+    with LibvirtDriver(libvirtd) as driver:
+        info = driver.get_vm(vm["instancename"])
+        assert info.state.value == "Running"
+        assert "type='qemu'" in driver.ex_domain_xml(vm["instancename"])  # type: ignore[attr-defined]
+    console = Path("/var/log/libvirt/qemu") / f"{vm['instancename']}.console.log"
+    text = wait_for_console(console, BOOT_MARKER, timeout=240)
+    assert user_data_from_console(text) == USER_DATA.strip()
+
+    api.stopVirtualMachine(id=vm["id"], forced=True)
+    assert api.listVirtualMachines(id=vm["id"])["virtualmachine"][0]["state"] == "Stopped"
+    api.scaleVirtualMachine(id=vm["id"], serviceofferingid=offerings[1])
+    offset = console.stat().st_size
+    started = api.startVirtualMachine(id=vm["id"])["virtualmachine"]
+    assert (started["state"], started["cpunumber"], started["memory"]) == ("Running", 2, 160)
+    wait_for_console(console, BOOT_MARKER, offset=offset, timeout=240)
+    # A graceful reboot asks the guest over ACPI, which this guest ignores: the job succeeds, the VM stays Running.
+    rebooted = api.rebootVirtualMachine(id=vm["id"])["virtualmachine"]
+    assert rebooted["state"] == "Running"
+    api.destroyVirtualMachine(id=vm["id"], expunge=True)
+    with LibvirtDriver(libvirtd) as driver:
+        assert vm["instancename"] not in {d.name for d in driver.list_vms()}
