@@ -19,8 +19,6 @@ from sqlalchemy import Connection, Engine, RowMapping, Select, func, insert, sel
 from provisioner.compute.types import VMState
 from provisioner.db.engine import run_in_transaction
 from provisioner.db.schema import (
-    account,
-    domain,
     host,
     hypervisor_capability,
     new_uuid,
@@ -42,7 +40,9 @@ from provisioner.services.volumes.ownership import (
     live_row,
     move_state,
     owned_page,
+    owner_fields,
     owner_lookup,
+    with_owner,
 )
 
 RESOURCE_TYPE = "VMSnapshot"
@@ -63,7 +63,7 @@ _parent = vm_snapshot.alias("parent")
 
 
 def _query() -> Select[Any]:
-    return (
+    query = (
         select(
             vm_snapshot,
             vm_instance.c.uuid.label("vm_uuid"),
@@ -73,17 +73,12 @@ def _query() -> Select[Any]:
             _parent.c.uuid.label("parent_uuid"),
             _parent.c.display_name.label("parent_name"),
             zone.c.uuid.label("zone_uuid"),
-            account.c.name.label("account_name"),
-            domain.c.uuid.label("domain_uuid"),
-            domain.c.name.label("domain_name"),
-            domain.c.path.label("domain_path"),
         )
         .join(vm_instance, vm_instance.c.id == vm_snapshot.c.vm_id)
         .outerjoin(_parent, _parent.c.id == vm_snapshot.c.parent_id)
         .join(zone, zone.c.id == vm_snapshot.c.zone_id)
-        .join(account, account.c.id == vm_snapshot.c.account_id)
-        .join(domain, domain.c.id == vm_snapshot.c.domain_id)
     )
+    return with_owner(query, vm_snapshot)
 
 
 def wire_row(m: RowMapping, tags: Sequence[Mapping[str, Any]] = ()) -> dict[str, Any]:
@@ -103,10 +98,7 @@ def wire_row(m: RowMapping, tags: Sequence[Mapping[str, Any]] = ()) -> dict[str,
         "virtualmachineid": m["vm_uuid"],
         "virtualmachinename": m["vm_display_name"] or m["vm_name"],
         "hypervisor": m["vm_hypervisor"],
-        "account": m["account_name"],
-        "domainid": m["domain_uuid"],
-        "domain": m["domain_name"],
-        "domainpath": "ROOT" + str(m["domain_path"]).rstrip("/"),
+        **owner_fields(m),
         "tags": list(tags),
     }
 

@@ -17,7 +17,7 @@ from sqlalchemy import Connection, Engine, RowMapping, Select, func, insert, sel
 
 from provisioner.compute.types import VMState
 from provisioner.db.engine import run_in_transaction
-from provisioner.db.schema import account, domain, new_uuid, snapshot, storage_pool, utcnow, vm_instance, volume, zone
+from provisioner.db.schema import new_uuid, snapshot, storage_pool, utcnow, vm_instance, volume, zone
 from provisioner.exceptions import ParamError
 from provisioner.services.common import contains
 from provisioner.services.compute.states import VolumeState
@@ -31,7 +31,9 @@ from provisioner.services.volumes.ownership import (
     live_row,
     move_state,
     owned_page,
+    owner_fields,
     owner_lookup,
+    with_owner,
 )
 
 RESOURCE_TYPE = "Snapshot"
@@ -43,7 +45,7 @@ DELETABLE = frozenset({BACKED_UP, ON_PRIMARY, ERROR, ALLOCATED})
 
 
 def _query() -> Select[Any]:
-    return (
+    query = (
         select(
             snapshot,
             volume.c.uuid.label("volume_uuid"),
@@ -52,16 +54,11 @@ def _query() -> Select[Any]:
             volume.c.state.label("volume_state"),
             zone.c.uuid.label("zone_uuid"),
             zone.c.name.label("zone_name"),
-            account.c.name.label("account_name"),
-            domain.c.uuid.label("domain_uuid"),
-            domain.c.name.label("domain_name"),
-            domain.c.path.label("domain_path"),
         )
         .join(volume, volume.c.id == snapshot.c.volume_id)
         .join(zone, zone.c.id == snapshot.c.zone_id)
-        .join(account, account.c.id == snapshot.c.account_id)
-        .join(domain, domain.c.id == snapshot.c.domain_id)
     )
+    return with_owner(query, snapshot)
 
 
 def wire_row(m: RowMapping, tags: Sequence[Mapping[str, Any]] = ()) -> dict[str, Any]:
@@ -79,10 +76,7 @@ def wire_row(m: RowMapping, tags: Sequence[Mapping[str, Any]] = ()) -> dict[str,
         "created": m["created"],
         "zoneid": m["zone_uuid"],
         "zonename": m["zone_name"],
-        "account": m["account_name"],
-        "domainid": m["domain_uuid"],
-        "domain": m["domain_name"],
-        "domainpath": "ROOT" + str(m["domain_path"]).rstrip("/"),
+        **owner_fields(m),
         "physicalsize": m["physical_size"],
         "virtualsize": m["size"],
         "locationtype": m["location_type"],

@@ -228,3 +228,27 @@ def move_state(conn: Connection, table: Table, row: Any, state: str, what: str, 
     ).rowcount
     if changed != 1:
         raise InternalError(f"{what} was changed by another operation while in state {row.state}; try again")
+
+
+def with_owner(query: Select[Any], table: Table) -> Select[Any]:
+    """``query`` joined with the owning account and domain of ``table``'s rows (for :func:`owner_fields`)."""
+    return (
+        query.add_columns(
+            account.c.name.label("account_name"),
+            domain.c.uuid.label("domain_uuid"),
+            domain.c.name.label("domain_name"),
+            domain.c.path.label("domain_path"),
+        )
+        .join(account, account.c.id == table.c.account_id)
+        .join(domain, domain.c.id == table.c.domain_id)
+    )
+
+
+def owner_fields(m: RowMapping) -> dict[str, Any]:
+    """The owner fields every owned resource's response carries."""
+    return {
+        "account": m["account_name"],
+        "domainid": m["domain_uuid"],
+        "domain": m["domain_name"],
+        "domainpath": "ROOT" + str(m["domain_path"]).rstrip("/"),
+    }

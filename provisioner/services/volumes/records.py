@@ -12,10 +12,8 @@ from typing import Any
 from sqlalchemy import Connection, RowMapping, Select, and_, func, select
 
 from provisioner.db.schema import (
-    account,
     cluster,
     disk_offering,
-    domain,
     host,
     pod,
     storage_pool,
@@ -27,7 +25,7 @@ from provisioner.services.common import contains
 from provisioner.services.compute.states import VolumeState
 from provisioner.services.principal import Caller
 from provisioner.services.tags import register_resource_type, tagged_with, tags_by_resource
-from provisioner.services.volumes.ownership import Scope, live_row, owned_page, owner_lookup
+from provisioner.services.volumes.ownership import Scope, live_row, owned_page, owner_fields, owner_lookup, with_owner
 
 #: The resource type of volumes in ``createTags`` and ``listTags``.
 RESOURCE_TYPE = "Volume"
@@ -40,7 +38,7 @@ _pod = pod.alias("pool_pod")
 
 def volume_query() -> Select[Any]:
     """Volumes with the names their response shows (zone, VM, pool, offering, owner)."""
-    return (
+    query = (
         select(
             volume,
             zone.c.uuid.label("zone_uuid"),
@@ -64,20 +62,15 @@ def volume_query() -> Select[Any]:
             disk_offering.c.name.label("offering_name"),
             disk_offering.c.display_text.label("offering_text"),
             disk_offering.c.storage_type.label("offering_storage_type"),
-            account.c.name.label("account_name"),
-            domain.c.uuid.label("domain_uuid"),
-            domain.c.name.label("domain_name"),
-            domain.c.path.label("domain_path"),
         )
         .join(zone, zone.c.id == volume.c.zone_id)
-        .join(account, account.c.id == volume.c.account_id)
-        .join(domain, domain.c.id == volume.c.domain_id)
         .outerjoin(_vm, _vm.c.id == volume.c.vm_id)
         .outerjoin(_pool, _pool.c.id == volume.c.pool_id)
         .outerjoin(_cluster, _cluster.c.id == _pool.c.cluster_id)
         .outerjoin(_pod, _pod.c.id == _pool.c.pod_id)
         .outerjoin(disk_offering, disk_offering.c.id == volume.c.disk_offering_id)
     )
+    return with_owner(query, volume)
 
 
 def live_volume() -> Any:
@@ -109,10 +102,7 @@ def wire_row(m: RowMapping, caller: Caller, tags: Sequence[Mapping[str, Any]] = 
         "diskofferingid": m["offering_uuid"],
         "diskofferingname": m["offering_name"],
         "diskofferingdisplaytext": m["offering_text"],
-        "account": m["account_name"],
-        "domainid": m["domain_uuid"],
-        "domain": m["domain_name"],
-        "domainpath": "ROOT" + str(m["domain_path"]).rstrip("/"),
+        **owner_fields(m),
         "created": m["created"],
         "attached": m["attached"] if m["vm_uuid"] else None,
         "destroyed": m["state"] in (VolumeState.DESTROY.value, VolumeState.EXPUNGING.value),

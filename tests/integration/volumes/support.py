@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Any
 
 from cs import CloudStack
 
 from tests.integration.infrastructure.support import BuiltZone, build_zone
+from tests.integration.vm_operations.test_vm_operations_api import wait_ready
 from tests.support.server import LiveServer
 
-#: Bound of the wait for a registered template to be Ready in a simulated zone (at once, normally).
-READY_TIMEOUT = 30.0
 GIB = 1 << 30
 
 
@@ -27,17 +25,6 @@ class VolumeCloud:
     template: str
     vm: dict[str, Any]
     clients: dict[str, CloudStack]
-
-
-def wait_ready(api: CloudStack, template_id: str) -> None:
-    """Poll ``listTemplates`` (bounded) until the template is Ready in every zone."""
-    deadline = time.monotonic() + READY_TIMEOUT
-    while True:
-        rows = api.listTemplates(id=template_id, templatefilter="all").get("template", [])
-        if rows and all(row["isready"] for row in rows):
-            return
-        assert time.monotonic() < deadline, f"template not ready: {rows}"
-        time.sleep(0.2)
 
 
 def _user(server: LiveServer, api: CloudStack, name: str, kind: int, domain: str) -> CloudStack:
