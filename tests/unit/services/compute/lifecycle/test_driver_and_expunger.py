@@ -1,0 +1,100 @@
+"""What the driver is asked for (spec, seed, NICs, overlay), the expunger's timing, and listVirtualMachines' cost."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import event, insert, select
+
+from provisioner.compute.drivers.simulator.driver import SimulatorDriver
+from provisioner.compute.types import VMSpec
+from provisioner.db.schema import account, configuration, ssh_keypair, vm_instance
+from provisioner.services.compute.host_drivers import use_host_driver_opener
+from provisioner.services.compute.lifecycle import expunge, service, views
+from tests.unit.services.compute.lifecycle.conftest import SimCloud
+
+KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGVhc3kgZWFzeSBlYXN5IGVhc3kgZWFzeSBlYXN5IGVh alice@laptop"
+
+
+class RecordingDriver(SimulatorDriver):
+    """The simulator, remembering every spec it was asked to define."""
+
+    defined: list[VMSpec] = []
+
+    def define_vm(self, spec: VMSpec) -> Any:
+        RecordingDriver.defined.append(spec)
+        return super().define_vm(spec)
+
+
+@contextmanager
+def recording() -> Iterator[list[VMSpec]]:
+    RecordingDriver.defined = []
+
+    def opener(row: Mapping[str, Any]) -> SimulatorDriver:
+        return RecordingDriver(row["url"])
+
+    with use_host_driver_opener(opener):
+        yield RecordingDriver.defined
+
+
+def test_the_driver_gets_the_allocated_mac_the_seed_and_the_template_overlay(sim: SimCloud) -> None:
+    with sim.engine.begin() as conn:
+        alice = conn.execute(select(account.c.id, account.c.domain_id).where(account.c.name == "alice")).one()
+        conn.execute(
+            insert(ssh_keypair).values(
+                keypair_name="laptop", fingerprint="f", public_key=KEY, account_id=alice.id, domain_id=alice.domain_id
+            )
+        )
+    userdata = base64.b64encode(b"#cloud-config\nruncmd: [echo hi]\n").decode()
+    with recording() as defined:
+        uuid = service.create(sim.engine, sim.alice, sim.params(name="seeded", keypair="laptop", userdata=userdata))
+        vm = service.deploy_vm(sim.engine, sim.alice, uuid)
+    (spec,) = defined
+    assert spec.name.startswith("i-") and spec.uuid == uuid and spec.vcpus == 1 and spec.memory_bytes == 1 << 30
+    assert [n.mac for n in spec.nics] == [vm["nic"][0]["macaddress"]]
+    assert spec.nics[0].bridge == "cloudbr0"
+    assert spec.seed is not None and spec.seed.user_data == "#cloud-config\nruncmd: [echo hi]\n"
+    assert spec.seed.ssh_public_keys == (KEY,) and spec.seed.hostname == "seeded"
+    (root,) = spec.disks
+    assert root.device_id == 0 and root.size_bytes == 10 << 30 and root.volume_uuid
+
+
+def test_the_expunger_waits_for_expunge_delay(sim: SimCloud) -> None:
+    uuid = service.create(sim.engine, sim.alice, sim.params(name="old"))
+    service.deploy_vm(sim.engine, sim.alice, uuid)
+    service.destroy_vm(sim.engine, sim.alice, uuid)
+    assert expunge.expunge_round(sim.engine, 1) == 0, "expunge.delay (a day by default) has not passed"
+    with sim.engine.begin() as conn:
+        conn.execute(insert(configuration).values(name="expunge.delay", value="0", scope="global", scope_id=0))
+    assert expunge.expunge_round(sim.engine, 1) == 1
+    with sim.engine.begin() as conn:
+        assert conn.execute(select(vm_instance.c.removed).where(vm_instance.c.uuid == uuid)).scalar() is not None
+    assert expunge.EXPUNGER.interval_setting == "expunge.interval"
+
+
+def test_list_costs_the_same_statements_for_one_vm_and_for_many(sim: SimCloud) -> None:
+    for i in range(2):
+        service.create(sim.engine, sim.alice, sim.params(name=f"few-{i}", startvm=False))
+
+    def statements() -> int:
+        seen: list[str] = []
+
+        def count(*args: Any) -> None:
+            seen.append(args[2])
+
+        event.listen(sim.engine, "before_cursor_execute", count)
+        try:
+            with sim.engine.begin() as conn:
+                rows, total = views.list_vms(conn, sim.admin, listall=True, page=1, pagesize=500)
+                assert total == len(rows)
+        finally:
+            event.remove(sim.engine, "before_cursor_execute", count)
+        return len([s for s in seen if not s.startswith(("BEGIN", "SAVEPOINT", "RELEASE"))])
+
+    few = statements()
+    for i in range(12):
+        service.create(sim.engine, sim.alice, sim.params(name=f"many-{i}", startvm=False))
+    assert statements() == few <= 5
