@@ -35,8 +35,9 @@ class Phase(IntEnum):
     STORAGE_POOL = 11
     IMAGE_STORE = 12
     OFFERING = 13
-    IMAGE = 14
-    ZONE_STATE = 15
+    NETWORK = 14
+    IMAGE = 15
+    ZONE_STATE = 16
 
 
 class Context(Protocol):
@@ -80,6 +81,8 @@ CREATE_COMMANDS: dict[Kind, tuple[Phase, str, str]] = {
     Kind.IMAGE_STORE: (Phase.IMAGE_STORE, "addImageStore", "imagestore"),
     Kind.SERVICE_OFFERING: (Phase.OFFERING, "createServiceOffering", "serviceoffering"),
     Kind.DISK_OFFERING: (Phase.OFFERING, "createDiskOffering", "diskoffering"),
+    Kind.NETWORK_OFFERING: (Phase.OFFERING, "createNetworkOffering", "networkoffering"),
+    Kind.NETWORK: (Phase.NETWORK, "createNetwork", "network"),
     Kind.TEMPLATE: (Phase.IMAGE, "registerTemplate", "template"),
     Kind.ISO: (Phase.IMAGE, "registerIso", "iso"),
 }
@@ -97,6 +100,8 @@ DELETE_COMMANDS = {
     Kind.IMAGE_STORE: "deleteImageStore",
     Kind.SERVICE_OFFERING: "deleteServiceOffering",
     Kind.DISK_OFFERING: "deleteDiskOffering",
+    Kind.NETWORK_OFFERING: "deleteNetworkOffering",
+    Kind.NETWORK: "deleteNetwork",
     Kind.TEMPLATE: "deleteTemplate",
     Kind.ISO: "deleteIso",
 }
@@ -109,6 +114,8 @@ _NOT_SENT: dict[Kind, frozenset[str]] = {
     Kind.STORAGE_POOL: frozenset({"scope", "path", "storage.overprovisioning.factor"}),
     Kind.SERVICE_OFFERING: frozenset({"storagetags"}),
     Kind.DISK_OFFERING: frozenset({"iscustomized"}),
+    Kind.NETWORK_OFFERING: frozenset({"state"}),
+    Kind.NETWORK: frozenset({"type", "networkofferingname"}),
     Kind.TEMPLATE: frozenset({"zones"}),
     Kind.ISO: frozenset({"zones"}),
 }
@@ -123,11 +130,15 @@ _PARENTS: dict[Kind, tuple[tuple[str, Kind, int], ...]] = {
     Kind.HOST: (("zoneid", Kind.ZONE, 1), ("podid", Kind.POD, 2), ("clusterid", Kind.CLUSTER, 3)),
     Kind.STORAGE_POOL: (("zoneid", Kind.ZONE, 1),),
     Kind.IMAGE_STORE: (("zoneid", Kind.ZONE, 1),),
+    Kind.NETWORK: (("zoneid", Kind.ZONE, 1),),
 }
 
 #: Params holding another object's key (``zone/pod``) instead of a value: resolved to ids at run time.
 _KEYED_PARAMS = {"pod_key": ("podid", Kind.POD), "cluster_key": ("clusterid", Kind.CLUSTER)}
-_KEYED_PARAMS |= {"host_key": ("hostid", Kind.HOST)}
+_KEYED_PARAMS |= {
+    "host_key": ("hostid", Kind.HOST),
+    "physical_network_key": ("physicalnetworkid", Kind.PHYSICAL_NETWORK),
+}
 
 
 def _own_params(resource: Resource) -> dict[str, Value]:
@@ -167,6 +178,8 @@ def create_steps(resource: Resource) -> list[Step]:
                 params[param] = ctx.id_of(kind, tuple(str(resource.params[name]).split("/")))
         if resource.kind in (Kind.TEMPLATE, Kind.ISO):
             params |= image_placement(ctx, resource)
+        if resource.kind is Kind.NETWORK:
+            params["networkofferingid"] = offering_id(ctx, resource)
         answer = ctx.call(command, **params)
         created = answer[answer_key]
         # addHost and addCluster answer a one-element list, as CloudStack does.
@@ -210,6 +223,22 @@ def image_placement(ctx: Context, resource: Resource) -> dict[str, Value]:
             "pick a description that listOsTypes shows (os_type in the topology)"
         )
     return placement | {"ostypeid": str(known[0]["id"])}
+
+
+def offering_id(ctx: Context, resource: Resource) -> str:
+    """The id of the network offering a guest network names.
+
+    Raises:
+        ParamError: no offering has that name.
+    """
+    name = resource.fields["networkofferingname"]
+    found = [item for item in ctx.list_all("listNetworkOfferings", name=name) if item.get("name") == name]
+    if not found:
+        raise ParamError(
+            f"{resource.address}: no network offering is named {name!r}; "
+            "declare it under network_offerings or use a stock one that listNetworkOfferings shows"
+        )
+    return str(found[0]["id"])
 
 
 def enable_virtual_router(ctx: Context, network_id: str) -> None:
@@ -279,6 +308,10 @@ def update_steps(resource: Resource, changes: tuple[Change, ...], *, created: bo
         steps.append(send(Phase.OFFERING, "updateServiceOffering", **values))
     elif kind is Kind.DISK_OFFERING and values and not created:
         steps.append(send(Phase.OFFERING, "updateDiskOffering", **values))
+    elif kind is Kind.NETWORK_OFFERING and values:
+        steps.append(send(Phase.OFFERING, "updateNetworkOffering", **values))
+    elif kind is Kind.NETWORK and values and not created:
+        steps.append(send(Phase.NETWORK, "updateNetwork", **values))
     elif kind in (Kind.TEMPLATE, Kind.ISO) and not created:
         noun = "Template" if kind is Kind.TEMPLATE else "Iso"
         sharing = {name: values.pop(name) for name in ("ispublic", "isfeatured", "isextractable") if name in values}

@@ -11,8 +11,10 @@ from provisioner.model import (
     Cluster,
     CredentialRef,
     DiskOffering,
+    GuestNetwork,
     HostPlace,
     Iso,
+    NetworkOffering,
     PhysicalNetwork,
     PrimaryStorage,
     ServiceOffering,
@@ -90,6 +92,9 @@ def desired_state(cloud: Cloud, regions: Sequence[str] | None = None) -> list[Re
         resources.extend(_zone(zone, servers))
     resources.extend(_service_offering(offering) for offering in cloud.service_offerings)
     resources.extend(_disk_offering(offering) for offering in cloud.disk_offerings)
+    resources.extend(_network_offering(offering) for offering in cloud.network_offerings)
+    zones = {zone.name for zone in selected_zones(cloud, regions)}
+    resources.extend(_network(network) for network in cloud.networks if network.zone in zones)
     resources.extend(_template(template) for template in cloud.templates)
     resources.extend(_iso(iso) for iso in cloud.isos)
     return resources
@@ -328,3 +333,45 @@ def _iso(iso: Iso) -> Resource:
     if iso.checksum:
         fields["checksum"] = iso.checksum
     return Resource(Kind.ISO, (iso.name,), fields, {"ostype": iso.os_type})
+
+
+#: The stock offering a guest network of each type uses when the topology names none.
+STOCK_NETWORK_OFFERINGS = {
+    "shared": "DefaultSharedNetworkOffering",
+    "isolated": "DefaultIsolatedNetworkOfferingWithSourceNatService",
+    "l2": "DefaultL2NetworkOffering",
+}
+
+
+def _network_offering(offering: NetworkOffering) -> Resource:
+    fields = {
+        "displaytext": offering.display_text or offering.name,
+        "guestiptype": offering.guest_ip_type,
+        "supportedservices": csv(offering.services),
+        "state": ENABLED,  # CloudStack creates offerings Disabled; one nobody can use is not what a topology means
+    }
+    # A shared network takes its VLAN and address range from whoever creates it, so its offering must allow that.
+    shared = offering.guest_ip_type == "Shared"
+    params: dict[str, Value] = {"traffictype": "GUEST", "specifyvlan": shared, "specifyipranges": shared}
+    return Resource(Kind.NETWORK_OFFERING, (offering.name,), fields, params)
+
+
+def _network(network: GuestNetwork) -> Resource:
+    fields = {
+        "displaytext": network.display_text or network.name,
+        "type": {"shared": "Shared", "isolated": "Isolated", "l2": "L2"}[network.type.value],
+        "networkofferingname": network.offering or STOCK_NETWORK_OFFERINGS[network.type.value],
+    }
+    if network.vlan is not None:
+        fields["vlan"] = str(network.vlan)
+    if network.gateway is not None:
+        fields["gateway"] = str(network.gateway)
+    if network.netmask is not None:
+        fields["netmask"] = str(network.netmask)
+    params: dict[str, Value] = {
+        "startip": str(network.start_ip) if network.start_ip else None,
+        "endip": str(network.end_ip) if network.end_ip else None,
+    }
+    if network.physical_network:
+        params["physical_network_key"] = f"{network.zone}/{network.physical_network}"
+    return Resource(Kind.NETWORK, (network.zone, network.name), fields, params)

@@ -24,6 +24,8 @@ class Kind(StrEnum):
     IMAGE_STORE = "image_store"
     SERVICE_OFFERING = "service_offering"
     DISK_OFFERING = "disk_offering"
+    NETWORK_OFFERING = "network_offering"
+    NETWORK = "guest_network"
     TEMPLATE = "template"
     ISO = "iso"
 
@@ -49,6 +51,8 @@ UPDATABLE: dict[Kind, frozenset[str]] = {
     Kind.IMAGE_STORE: frozenset(),
     Kind.SERVICE_OFFERING: frozenset({"displaytext", "hosttags", "storagetags"}),
     Kind.DISK_OFFERING: frozenset({"displaytext", "tags"}),
+    Kind.NETWORK_OFFERING: frozenset({"displaytext", "state"}),
+    Kind.NETWORK: frozenset({"displaytext"}),
     Kind.TEMPLATE: frozenset(
         {"displaytext", "ispublic", "isfeatured", "isextractable", "passwordenabled", "sshkeyenabled"}
     ),
@@ -57,7 +61,10 @@ UPDATABLE: dict[Kind, frozenset[str]] = {
 
 #: Kinds sync never deletes: they are not inside a zone, so nothing says another user does not rely on them
 #: (a template or ISO the topology no longer names may still back VMs; it is replaced only when changed).
-NEVER_DELETED = frozenset({Kind.ZONE, Kind.SERVICE_OFFERING, Kind.DISK_OFFERING, Kind.TEMPLATE, Kind.ISO})
+#: Guest networks are read as the admin sees them, which includes networks made for the admin's own VMs.
+NEVER_DELETED = frozenset(
+    {Kind.ZONE, Kind.SERVICE_OFFERING, Kind.DISK_OFFERING, Kind.NETWORK_OFFERING, Kind.NETWORK, Kind.TEMPLATE, Kind.ISO}
+)
 
 
 @dataclass(frozen=True)

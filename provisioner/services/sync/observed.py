@@ -31,6 +31,8 @@ LISTS: dict[str, tuple[str, dict[str, str]]] = {
     "image_stores": ("listImageStores", {}),
     "service_offerings": ("listServiceOfferings", {}),
     "disk_offerings": ("listDiskOfferings", {}),
+    "network_offerings": ("listNetworkOfferings", {}),
+    "networks": ("listNetworks", {}),
     # The admin's own images: templates and ISOs other accounts registered are never the topology's.
     "templates": ("listTemplates", {"templatefilter": "self"}),
     "isos": ("listIsos", {"isofilter": "self"}),
@@ -117,6 +119,7 @@ def parse_state(raw: RawState, zone_names: Collection[str]) -> list[Resource]:
             out.append(Resource(Kind.HOST, (*cluster, item["name"]), fields, id=item["id"], aliases=aliases))
     out.extend(_stores(raw, zones))
     out.extend(_offerings(raw))
+    out.extend(_networks(raw, zones))
     out.extend(_images(raw))
     return out
 
@@ -208,4 +211,19 @@ def _images(raw: RawState) -> list[Resource]:
             zones = "all" if first.get("crossZones") else csv(row.get("zonename") or "" for row in rows)
             fields = _pick(first, texts) | {name: flag(first.get(name)) for name in flags} | {"zones": zones}
             out.append(Resource(kind, (first["name"],), fields, id=first["id"]))
+    return out
+
+
+def _networks(raw: RawState, zones: dict[str, str]) -> list[Resource]:
+    """Network offerings (global) and the guest networks of the managed zones."""
+    out = []
+    for item in raw.get("network_offerings", []):
+        fields = _pick(item, ("displaytext", "guestiptype", "state"))
+        fields["supportedservices"] = csv(service.get("name", "") for service in item.get("service") or [])
+        out.append(Resource(Kind.NETWORK_OFFERING, (item["name"],), fields, id=item["id"]))
+    for item in raw.get("networks", []):
+        if item.get("zoneid") in zones:
+            fields = _pick(item, ("displaytext", "type", "networkofferingname", "gateway", "netmask"))
+            fields["vlan"] = _text(item.get("vlan") or item.get("broadcasturi")).removeprefix("vlan://")
+            out.append(Resource(Kind.NETWORK, (zones[item["zoneid"]], item["name"]), fields, id=item["id"]))
     return out

@@ -177,10 +177,11 @@ def test_multi_region_plans_and_its_simulator_variant_applies(live_server: LiveS
     # The real hypervisors cannot be reached here: the example itself is only planned.
     code, plan = plan_json(live_server, MULTI)
     assert code == 2
-    assert plan["summary"] == {"create": 60, "update": 0, "delete": 0, "unchanged": 0}  # 55 + 4 templates + 1 ISO
+    # 55 infrastructure objects, 4 templates, an ISO, a network offering and a shared network
+    assert plan["summary"] == {"create": 62, "update": 0, "delete": 0, "unchanged": 0}
     done = run_sync(live_server, str(MULTI), "--region", "west", "--output", "json")
     assert done.returncode == 0, done.stderr
-    kinds = {"service_offering", "disk_offering", "template", "iso"}  # global objects, whatever the region
+    kinds = {"service_offering", "disk_offering", "network_offering", "template", "iso"}  # global objects
     zones = {a["key"][0] for a in json.loads(done.stdout)["actions"] if a["kind"] not in kinds}
     assert zones == {"west-1"}
 
@@ -199,5 +200,7 @@ def test_multi_region_plans_and_its_simulator_variant_applies(live_server: LiveS
         ("debian-12-kvm", "east-1"),
         ("debian-12-kvm", "west-1"),
     }
+    (shared,) = live_server.api.listNetworks(name="east-1-shared")["network"]
+    assert (shared["type"], shared["vlan"], shared["networkofferingname"]) == ("Shared", "300", "shared-with-dhcp")
     isos = live_server.api.listIsos(isofilter="self")["iso"]
     assert {i["name"] for i in isos} == {"virtio-win"} and all(i["crossZones"] and not i["bootable"] for i in isos)
