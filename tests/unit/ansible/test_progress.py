@@ -112,8 +112,8 @@ def test_failures_name_host_task_and_message(tmp_path: Path) -> None:
 def test_unreachable_host_is_reported(tmp_path: Path) -> None:
     project = _project(tmp_path, ["h1"], [{"name": "Ping", "ansible.builtin.ping": {}}])
     inventory = yaml.safe_load((project / "inventory" / "hosts.yml").read_text())
-    # 198.18.255.254 is in the benchmark range and nothing answers there: ssh gives up after 2 s.
-    inventory["all"]["hosts"]["gone"] = {"ansible_host": "198.18.255.254", "ansible_ssh_common_args": ""}
+    # Nothing listens on port 1 of the loopback: ssh is refused at once, and no packet leaves the machine.
+    inventory["all"]["hosts"]["gone"] = {"ansible_host": "127.0.0.1", "ansible_port": 1, "ansible_connection": "ssh"}
     (project / "inventory" / "hosts.yml").write_text(yaml.safe_dump(inventory))
     (project / "ansible.cfg").write_text("[defaults]\ninventory = inventory\ntimeout = 2\nhost_key_checking = false\n")
     result = run_project(project, RunOptions())
