@@ -182,6 +182,9 @@ def _claim_one(conn: Connection, *, ref: Any, msid: int, lease: float, max_attem
     expired = current["lease_until"] is None or current["lease_until"] < now
     if not (current["state"] == "Allocated" or (current["state"] == "Creating" and expired)):
         return None
+    store = conn.execute(select(image_store).where(image_store.c.id == current["store_id"])).mappings().one()
+    if store_driver_name(conn, store) == SIMULATOR:
+        return None  # simulated stores complete on their own clock (_complete_simulated), never download
     template = conn.execute(select(vm_template).where(vm_template.c.id == ref["template_id"])).mappings().one()
     if current["attempts"] >= max_attempts:
         _fail(conn, current["id"], f"the copy was interrupted {current['attempts']} times; giving up")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -158,3 +159,15 @@ def test_size_limit(cloud: TemplateCloud, tmp_path: Path) -> None:
         tid = cloud.register(f"{base}/files/big.qcow2", [cloud.zone_id])
         ref = next(iter(cloud.work_until(tid, {"Failed"}).values()))
     assert "limit" in ref["error_str"]
+
+
+def test_simulated_store_completes_after_the_configured_delay(cloud: TemplateCloud, tmp_path: Path) -> None:
+    cloud.setting("sim.template.download.delay", "1.5")
+    store = cloud.store(cloud.zone_id, "nfs://sim.example/export/secondary", {"driver": "simulator"})
+    tid = cloud.register("http://templates.example.invalid/never-fetched.qcow2", [cloud.zone_id])
+    cloud.work()
+    ref = cloud.refs(tid)[store]
+    assert (ref["state"], ref["attempts"]) == ("Allocated", 0)  # not due yet, and never downloaded
+    time.sleep(1.6)
+    ref = cloud.work_until(tid, {"Ready"})[store]
+    assert (ref["download_state"], ref["download_pct"], ref["attempts"]) == ("DOWNLOADED", 100, 0)
