@@ -19,6 +19,7 @@ Each round (the ``host-health`` :class:`~provisioner.server.background.PeriodicT
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -56,6 +57,8 @@ CHECKED = (UP, DOWN, DISCONNECTED, ALERT, CONNECTING)
 MAX_HOSTS_PER_ROUND = 20_000
 #: Hosts asked at once: a libvirt host that does not answer blocks its thread until its connect timeout.
 PARALLEL_CHECKS = 16
+#: Hosts whose VMs are read in one transaction before they are asked.
+CHUNK_HOSTS = 50
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,9 +173,9 @@ def _silent_since(row: Mapping[str, Any]) -> datetime | None:
 
 def record_report(
     conn: Connection,
+    *,
     row: dict[str, Any],
     report: HostReport,
-    *,
     known: Sequence[KnownVm],
     msid: int,
     settings: HealthSettings,
@@ -223,34 +226,40 @@ def _mark_connecting(conn: Connection, rows: list[dict[str, Any]], msid: int) ->
 
 
 def run_round(engine: Engine, msid: int, *, limit: int = MAX_HOSTS_PER_ROUND) -> RoundResult:
-    """One health round: claim, ask each host (no transaction open), record statuses and VM power states."""
+    """One health round: claim, then per chunk of hosts read their VMs, ask them (no transaction open) and
+    record each host in its own short transaction (SQLite serialises writers: no long lock for the API to wait on).
+    """
 
-    def claim(conn: Connection) -> tuple[HealthSettings, list[dict[str, Any]], dict[int, list[KnownVm]]]:
+    def claim(conn: Connection) -> tuple[HealthSettings, list[dict[str, Any]]]:
         settings = health_settings(conn)
         release_stale_migrations(conn)  # shares left by servers killed mid-migration
         rows = [dict(r) for r in claim_hosts(conn, msid, settings, limit)]
         _mark_connecting(conn, rows, msid)
-        return settings, rows, known_vms(conn, [int(r["id"]) for r in rows])
+        return settings, rows
 
-    settings, rows, known = run_in_transaction(engine, claim)
+    settings, rows = run_in_transaction(engine, claim)
     result = RoundResult(checked=len(rows))
     if not rows:
         return result
     with ThreadPoolExecutor(max_workers=min(PARALLEL_CHECKS, len(rows)), thread_name_prefix="host-check") as pool:
-        reports = list(pool.map(ask_host, rows))
-
-    def record(conn: Connection) -> RoundResult:
-        out = RoundResult(checked=len(rows))
-        now = utcnow()
-        for row, report in zip(rows, reports, strict=True):
-            status, changes = record_report(
-                conn, row, report, known=known.get(int(row["id"]), []), msid=msid, settings=settings, now=now
-            )
-            out.statuses[row["uuid"]] = status
-            out.vm_changes.extend(changes)
-        return out
-
-    result = run_in_transaction(engine, record)
+        for chunk in chunks(rows, CHUNK_HOSTS):
+            # The VMs are read before their hosts are asked: a job that moves one meanwhile wins (power_sync).
+            known = run_in_transaction(engine, functools.partial(known_vms, host_ids=[int(r["id"]) for r in chunk]))
+            reports = list(pool.map(ask_host, chunk))
+            now = utcnow()
+            for row, report in zip(chunk, reports, strict=True):
+                record = functools.partial(
+                    record_report,
+                    row=row,
+                    report=report,
+                    known=known.get(int(row["id"]), []),
+                    msid=msid,
+                    settings=settings,
+                    now=now,
+                )
+                status, changes = run_in_transaction(engine, record)
+                result.statuses[row["uuid"]] = status
+                result.vm_changes.extend(changes)
     for change in result.vm_changes:
         log.info("VM %s: %s -> %s (%s)", change.instance_name, change.old, change.new, change.reason)
     return result

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from sqlalchemy import Connection, or_, select, update
 
@@ -20,6 +21,7 @@ from provisioner.compute.types import PowerState, VMInfo, VMState
 from provisioner.db.schema import utcnow, vm_instance
 from provisioner.services.compute.transitions import report_power
 
+T = TypeVar("T")
 #: Chunk of ids per ``IN (…)`` list (SQLite allows 32,766 parameters; PostgreSQL plans short lists better).
 CHUNK = 1000
 #: Hypervisor states that mean the guest is not running.
@@ -48,10 +50,10 @@ class PowerChange:
     reason: str
 
 
-def chunks(ids: Sequence[int], size: int = CHUNK) -> Iterable[Sequence[int]]:
-    """``ids`` in slices of at most ``size``."""
-    for start in range(0, len(ids), size):
-        yield ids[start : start + size]
+def chunks(items: Sequence[T], size: int = CHUNK) -> Iterable[Sequence[T]]:
+    """``items`` in slices of at most ``size``."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 def known_vms(conn: Connection, host_ids: Sequence[int]) -> dict[int, list[KnownVm]]:
