@@ -119,3 +119,39 @@ def test_permissions_users_see_only_their_vms(live_server: LiveServer) -> None:
     alice.destroyVirtualMachine(id=mine["id"])
     assert error_code(alice.recoverVirtualMachine, id=mine["id"]) == 531
     assert dadmin.recoverVirtualMachine(id=mine["id"])["virtualmachine"]["state"] == "Stopped"
+
+
+def test_filters_resets_data_disk_and_details(live_server: LiveServer) -> None:
+    api = live_server.api
+    cloud = simulated_cloud(live_server)
+    base = {"zoneid": cloud.zone, "serviceofferingid": cloud.offering, "templateid": cloud.template}
+    disk = api.createDiskOffering(name="d5", displaytext="d5", disksize=5)["diskoffering"]
+    vm = api.deployVirtualMachine(
+        name="db-1", diskofferingid=disk["id"], details=[{"key": "purpose", "value": "db"}], **base
+    )["virtualmachine"]
+    assert vm["details"] == {"purpose": "db"}
+    other = api.deployVirtualMachine(name="app-1", startvm=False, **base)["virtualmachine"]
+    assert {v["type"] for v in api.listVolumes(virtualmachineid=vm["id"])["volume"]} == {"ROOT", "DATADISK"}
+    network = vm["nic"][0]["networkid"]
+    for filters, expected in (
+        ({"zoneid": cloud.zone}, {vm["id"], other["id"]}),
+        ({"templateid": cloud.template, "state": "Running"}, {vm["id"]}),
+        ({"serviceofferingid": cloud.offering, "keyword": "app"}, {other["id"]}),
+        ({"networkid": network, "state": "present"}, {vm["id"], other["id"]}),
+        ({"hostid": vm["hostid"]}, {vm["id"]}),
+        ({"ids": f"{vm['id']},{other['id']}", "pagesize": 1, "page": 2}, None),
+    ):
+        listed = api.listVirtualMachines(**filters)
+        if expected is None:
+            assert listed["count"] == 2 and len(listed["virtualmachine"]) == 1
+        else:
+            assert {v["id"] for v in listed.get("virtualmachine", [])} == expected, filters
+    assert error_code(api.listVirtualMachines, details="bogus") == 431
+
+    api.registerSSHKeyPair(name="later", publickey="ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGxhdGVyIGxhdGVy later@x")
+    assert error_code(api.resetSSHKeyForVirtualMachine, id=vm["id"], keypair="later") == 431  # must be stopped
+    reset = api.resetSSHKeyForVirtualMachine(id=other["id"], keypair="later")["virtualmachine"]
+    assert reset["keypairs"] == "later"
+    assert "not password enabled" in error_text(api.resetPasswordForVirtualMachine, id=other["id"])
+    updated = api.updateVirtualMachine(id=other["id"], name="app-2", details=[{"key": "tier", "value": "b"}])
+    assert (updated["virtualmachine"]["name"], updated["virtualmachine"]["details"]) == ("app-2", {"tier": "b"})
