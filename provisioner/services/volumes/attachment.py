@@ -25,7 +25,7 @@ from provisioner.db.schema import (
     vm_snapshot,
     volume,
 )
-from provisioner.exceptions import ParamError
+from provisioner.exceptions import InternalError, ParamError
 from provisioner.services.compute.allocator import VolumeRequest, release_pool
 from provisioner.services.compute.states import VolumeState
 from provisioner.services.compute.vms import split_tags
@@ -249,10 +249,24 @@ def begin_attach(conn: Connection, caller: Caller, uuid: str, vm_uuid: str, devi
     )
 
 
+def paths_on_pool(conn: Connection, pool_id: int) -> frozenset[str]:
+    """The disk names live volumes use on a pool (an iSCSI pool's LUNs in use)."""
+    query = select(volume.c.path).where(
+        volume.c.pool_id == pool_id, volume.c.removed.is_(None), volume.c.path.is_not(None)
+    )
+    return frozenset(str(path) for path in conn.execute(query).scalars())
+
+
 def finish_attach(conn: Connection, work: DiskWork, path: str | None) -> None:
-    """The disk exists (and the hypervisor has it): a created volume becomes Ready at ``path``."""
+    """The disk exists (and the hypervisor has it): a created volume becomes Ready at ``path``.
+
+    Raises:
+        InternalError: a concurrent attach took the same iSCSI LUN first (530; try again).
+    """
     row = conn.execute(select(volume).where(volume.c.id == work.volume_id)).one()
     if row.state == VolumeState.CREATING.value:
+        if path is not None and path in paths_on_pool(conn, row.pool_id):
+            raise InternalError(f"Disk {path} of pool {row.pool_id} was taken by another volume meanwhile; try again")
         set_state(conn, row, VolumeState.READY, path=path)
 
 

@@ -9,17 +9,20 @@ pools files on the host path.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from provisioner.compute.types import DiskFormat, VolumeSpec
+from provisioner.exceptions import DriverError
 from provisioner.storage import qemu
 from provisioner.storage.base import StorageDriver
 from provisioner.storage.types import ImageFormat
 
 #: The storage registry name of simulated pools.
 SIMULATOR = "simulator"
+#: The storage registry name of iSCSI pools: their volumes are the target's LUNs (raw, made by the storage team).
+ISCSI = "iscsi"
 
 
 def _driver(driver_name: str, pool: Mapping[str, Any]) -> StorageDriver:
@@ -33,19 +36,33 @@ def disk_name(volume_uuid: str) -> str:
     return volume_uuid
 
 
-def create_disk(driver_name: str, pool: Mapping[str, Any], name: str, size: int) -> str:
+def create_disk(driver_name: str, pool: Mapping[str, Any], name: str, size: int, taken: Collection[str] = ()) -> str:
     """Create an empty thin qcow2 disk of ``size`` bytes; returns the volume's ``path`` (its name on the pool).
 
+    On an iSCSI pool the volume gets the first LUN that no volume in ``taken`` uses and that holds ``size``
+    bytes (LUNs are provisioned on the target, not here); it is used raw.
+
     Raises:
-        DriverError: the storage refused or did not answer.
+        DriverError: the storage refused or did not answer, or no free LUN is large enough.
     """
     with _driver(driver_name, pool) as driver:
+        if driver_name == ISCSI:
+            free = [v for v in driver.list_volumes() if v.name not in taken]
+            for lun in sorted(free, key=lambda v: (v.virtual_size, v.name)):
+                if lun.virtual_size >= size:
+                    return lun.name
+            raise DriverError(
+                f"iSCSI pool {pool.get('name')} has no free LUN of at least {size} bytes "
+                f"({len(free)} free); provision one on the target"
+            )
         driver.create_volume(name, size, ImageFormat.QCOW2)
     return name
 
 
 def delete_disk(driver_name: str, pool: Mapping[str, Any], name: str) -> None:
-    """Delete a volume's disk (a missing one is already gone)."""
+    """Delete a volume's disk (a missing one is already gone); an iSCSI LUN is only given back to the pool."""
+    if driver_name == ISCSI:
+        return
     with _driver(driver_name, pool) as driver:
         driver.delete_volume(name)
 
@@ -54,6 +71,8 @@ def resize_disk(driver_name: str, pool: Mapping[str, Any], name: str, size: int,
     """Change a disk's virtual size with ``qemu-img resize`` (simulated pools only record the new size)."""
     if driver_name == SIMULATOR:
         return
+    if driver_name == ISCSI:
+        raise DriverError(f"iSCSI volume {name} is a LUN of fixed size; resize the LUN on the target instead")
     with _driver(driver_name, pool) as driver:
         source = driver.disk_source(name)
         timeout = driver.settings.command_timeout

@@ -43,6 +43,14 @@ def _tell_hypervisor(work: attachment.DiskWork, path: str | None, *, attach: boo
             driver.detach_volume(work.instance_name, spec)
 
 
+def _create_disk(engine: Engine, work: attachment.DiskWork) -> str:
+    """The new volume's disk on its pool (for an iSCSI pool: a LUN no other volume uses)."""
+    assert work.pool is not None and work.pool_driver is not None and work.create_size is not None
+    pool_id = int(work.pool["id"])
+    taken = run_in_transaction(engine, lambda conn: attachment.paths_on_pool(conn, pool_id))
+    return disks.create_disk(work.pool_driver, work.pool, disks.disk_name(work.volume_uuid), work.create_size, taken)
+
+
 def attach_volume(
     engine: Engine, caller: Caller, uuid: str, vm_uuid: str, device_id: int | None = None
 ) -> dict[str, Any]:
@@ -56,12 +64,14 @@ def attach_volume(
     path = work.path
     try:
         if work.create_size is not None and work.pool is not None and work.pool_driver is not None:
-            path = disks.create_disk(work.pool_driver, work.pool, disks.disk_name(work.volume_uuid), work.create_size)
+            path = _create_disk(engine, work)
         _tell_hypervisor(work, path, attach=True)
+        run_in_transaction(engine, lambda conn: attachment.finish_attach(conn, work, path))
     except BaseException:
-        run_in_transaction(engine, lambda conn: attachment.undo_attach(conn, work, path))
+        # A LUN chosen on an iSCSI pool was only a claim: nothing was made that the volume must keep.
+        kept = None if work.pool_driver == disks.ISCSI and work.create_size is not None else path
+        run_in_transaction(engine, lambda conn: attachment.undo_attach(conn, work, kept))
         raise
-    run_in_transaction(engine, lambda conn: attachment.finish_attach(conn, work, path))
     return _response(engine, caller, work.volume_id)
 
 
@@ -125,14 +135,14 @@ def create_volume(
         path: str | None = None
         try:
             assert work.pool is not None and work.pool_driver is not None and work.create_size is not None
-            path = disks.create_disk(work.pool_driver, work.pool, disks.disk_name(work.volume_uuid), work.create_size)
+            path = _create_disk(engine, work)
             restore_into(engine, snapshot_id, disks.Disk(work.pool_driver, work.pool, path))
+            run_in_transaction(engine, lambda conn: attachment.finish_attach(conn, work, path))
         except BaseException:
             run_in_transaction(engine, lambda conn: attachment.undo_attach(conn, work, None))
             if path is not None and work.pool is not None and work.pool_driver is not None:
                 disks.delete_disk(work.pool_driver, work.pool, path)
             raise
-        run_in_transaction(engine, lambda conn: attachment.finish_attach(conn, work, path))
     if vm_uuid:
         return attach_volume(engine, caller, volume_uuid, vm_uuid, device_id)
     return _response(engine, caller, volume_id)
