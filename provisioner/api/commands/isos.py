@@ -13,8 +13,11 @@ from provisioner.api.commands.templates import (
     TemplateResponse,
     UpdatePermissionsParams,
     UpdateTemplateParams,
+    copy_reply,
+    extract_reply,
     permission_args,
     rows_to,
+    unique_rows,
     update_params,
 )
 from provisioner.api.commands.virtual_machines import VirtualMachineResponse
@@ -132,10 +135,7 @@ def list_isos(ctx: CommandContext, params: ListIsosParams) -> ListResult[Templat
         bootable=params.bootable,
         tags=params.tags,
     )
-    if params.showunique:
-        unique = list({item.id: item for item in reversed(result.items)}.values())[::-1]
-        return ListResult(unique, len(unique))
-    return result
+    return unique_rows(result) if params.showunique else result
 
 
 @api_command(
@@ -211,16 +211,7 @@ def delete_iso(ctx: CommandContext, params: DeleteIsoParams) -> None:
 )
 def copy_iso(ctx: CommandContext, params: CopyTemplateParams) -> TemplateResponse:
     """Register the ISO in the destination zones; their stores replicate it from a Ready store."""
-    rows = call(
-        ctx,
-        manage.copy_image,
-        params.id,
-        is_iso=True,
-        destzoneid=params.destzoneid,
-        destzoneids=params.destzoneids,
-        sourcezoneid=params.sourcezoneid,
-    )
-    return TemplateResponse.model_validate(rows[0])
+    return copy_reply(ctx, params, is_iso=True)
 
 
 @api_command(
@@ -235,9 +226,7 @@ def copy_iso(ctx: CommandContext, params: CopyTemplateParams) -> TemplateRespons
 )
 def extract_iso(ctx: CommandContext, params: ExtractParams) -> ExtractResponse:
     """Where the Ready copy of the ISO can be read."""
-    return ExtractResponse.model_validate(
-        call(ctx, manage.extract_image, params.id, is_iso=True, mode=params.mode, zoneid=params.zoneid)
-    )
+    return extract_reply(ctx, params, is_iso=True)
 
 
 class AttachIsoParams(BaseParams):

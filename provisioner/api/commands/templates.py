@@ -189,10 +189,13 @@ def list_templates(ctx: CommandContext, params: ListTemplatesParams) -> ListResu
         domainid=params.domainid,
         tags=params.tags,
     )
-    if params.showunique:
-        unique = list({item.id: item for item in reversed(result.items)}.values())[::-1]
-        return ListResult(unique, len(unique))
-    return result
+    return unique_rows(result) if params.showunique else result
+
+
+def unique_rows(result: ListResult[TemplateResponse]) -> ListResult[TemplateResponse]:
+    """``showunique=true``: one row per template (its first zone)."""
+    unique = list({item.id: item for item in reversed(result.items)}.values())[::-1]
+    return ListResult(unique, len(unique))
 
 
 class UpdateTemplateParams(BaseParams):
@@ -354,11 +357,16 @@ class CopyTemplateParams(BaseParams):
 )
 def copy_template(ctx: CommandContext, params: CopyTemplateParams) -> TemplateResponse:
     """Register the template in the destination zones; their stores replicate it from a Ready store."""
+    return copy_reply(ctx, params, is_iso=False)
+
+
+def copy_reply(ctx: CommandContext, params: CopyTemplateParams, *, is_iso: bool) -> TemplateResponse:
+    """``copyTemplate`` / ``copyIso``: the first destination zone's row."""
     rows = call(
         ctx,
         manage.copy_image,
         params.id,
-        is_iso=False,
+        is_iso=is_iso,
         destzoneid=params.destzoneid,
         destzoneids=params.destzoneids,
         sourcezoneid=params.sourcezoneid,
@@ -405,8 +413,13 @@ class ExtractParams(BaseParams):
 )
 def extract_template(ctx: CommandContext, params: ExtractParams) -> ExtractResponse:
     """Where the Ready copy of the template can be read."""
+    return extract_reply(ctx, params, is_iso=False)
+
+
+def extract_reply(ctx: CommandContext, params: ExtractParams, *, is_iso: bool) -> ExtractResponse:
+    """``extractTemplate`` / ``extractIso``."""
     return ExtractResponse.model_validate(
-        call(ctx, manage.extract_image, params.id, is_iso=False, mode=params.mode, zoneid=params.zoneid)
+        call(ctx, manage.extract_image, params.id, is_iso=is_iso, mode=params.mode, zoneid=params.zoneid)
     )
 
 

@@ -35,7 +35,7 @@ from provisioner.exceptions import InternalError, ParamError, PermissionDeniedEr
 from provisioner.services.identity.visibility import can_manage_domain
 from provisioner.services.principal import Caller
 from provisioner.services.templates.listing import image_rows
-from provisioner.services.templates.reconciler import staging_root
+from provisioner.services.templates.reconciler import ready_values, staging_root
 from provisioner.services.templates.records import Row
 from provisioner.services.templates.refs import ensure_store_refs
 from provisioner.services.templates.register import os_type_id, owner_of
@@ -161,6 +161,10 @@ def _mark(conn: Connection, ref_id: int, **values: Any) -> None:
     )
 
 
+def _ready(conn: Connection, ref_id: int, values: dict[str, Any]) -> None:
+    conn.execute(update(template_store_ref).where(template_store_ref.c.id == ref_id).values(**values))
+
+
 def create_template_data(engine: Engine, caller: Caller, template_uuid: str) -> Row:
     """``createTemplate``'s job: copy the volume (or snapshot) onto an image store of its zone; Ready there.
 
@@ -209,16 +213,7 @@ def create_template_data(engine: Engine, caller: Caller, template_uuid: str) -> 
 
         def simulated(conn: Connection) -> None:
             for ref in refs:
-                _mark(
-                    conn,
-                    ref["id"],
-                    state="Ready",
-                    download_state="DOWNLOADED",
-                    download_pct=100,
-                    install_path=name,
-                    size=size,
-                    physical_size=size,
-                )
+                _ready(conn, ref["id"], ready_values(name, size, size))
 
         run_in_transaction(engine, simulated)
         return image_rows_for(engine, caller, template["id"])
@@ -257,18 +252,7 @@ def create_template_data(engine: Engine, caller: Caller, template_uuid: str) -> 
         shutil.rmtree(staging, ignore_errors=True)
 
     def ready(conn: Connection) -> None:
-        _mark(
-            conn,
-            first["id"],
-            state="Ready",
-            download_state="DOWNLOADED",
-            download_pct=100,
-            install_path=name,
-            size=virtual,
-            physical_size=physical,
-            checksum="{SHA256}" + digest,
-            error_str=None,
-        )
+        _ready(conn, first["id"], {**ready_values(name, virtual, physical), "checksum": "{SHA256}" + digest})
         conn.execute(
             update(vm_template)
             .where(vm_template.c.id == template["id"])

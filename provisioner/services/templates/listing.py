@@ -75,28 +75,35 @@ def _filter_condition(caller: Caller, templatefilter: str) -> ColumnElement[bool
     return usable_condition(caller)
 
 
-def _select(pairs: Any) -> Any:
+#: The owner and OS type columns every template row shows.
+DESCRIBED = (
+    account.c.name.label("account_name"),
+    account.c.uuid.label("account_uuid"),
+    domain.c.uuid.label("domain_uuid"),
+    domain.c.name.label("domain_name"),
+    os_type.c.uuid.label("ostype_uuid"),
+    os_type.c.description.label("ostype_name"),
+)
+
+
+def _described(query: Any) -> Any:
+    """Join the owner and OS type of ``vm_template`` into ``query``."""
     return (
-        select(
-            vm_template,
-            pairs.c.tid,
-            pairs.c.zid,
-            zone.c.uuid.label("zone_uuid"),
-            zone.c.name.label("zone_name"),
-            account.c.name.label("account_name"),
-            account.c.uuid.label("account_uuid"),
-            domain.c.uuid.label("domain_uuid"),
-            domain.c.name.label("domain_name"),
-            os_type.c.uuid.label("ostype_uuid"),
-            os_type.c.description.label("ostype_name"),
-        )
-        .select_from(pairs)
-        .join(vm_template, vm_template.c.id == pairs.c.tid)
-        .join(zone, zone.c.id == pairs.c.zid)
-        .join(account, account.c.id == vm_template.c.account_id)
+        query.join(account, account.c.id == vm_template.c.account_id)
         .join(domain, domain.c.id == vm_template.c.domain_id)
         .outerjoin(os_type, os_type.c.id == vm_template.c.os_type_id)
     )
+
+
+def _select(pairs: Any) -> Any:
+    query = (
+        select(vm_template, pairs.c.tid, pairs.c.zid, zone.c.uuid.label("zone_uuid"), zone.c.name.label("zone_name"))
+        .add_columns(*DESCRIBED)
+        .select_from(pairs)
+        .join(vm_template, vm_template.c.id == pairs.c.tid)
+        .join(zone, zone.c.id == pairs.c.zid)
+    )
+    return _described(query)
 
 
 def ready_in_zone(pairs: Any) -> ColumnElement[bool]:
@@ -212,26 +219,8 @@ def image_rows(conn: Connection, caller: Caller, template_id: int, zone_id: int 
         query = query.where(pairs.c.zid == zone_id)
     rows = conn.execute(query.order_by(pairs.c.zid)).mappings().all()
     if not rows:  # registered for no zone yet (a createTemplate in flight): answer without a zone
-        base = (
-            conn.execute(
-                select(
-                    vm_template,
-                    vm_template.c.id.label("tid"),
-                    account.c.name.label("account_name"),
-                    account.c.uuid.label("account_uuid"),
-                    domain.c.uuid.label("domain_uuid"),
-                    domain.c.name.label("domain_name"),
-                    os_type.c.uuid.label("ostype_uuid"),
-                    os_type.c.description.label("ostype_name"),
-                )
-                .join(account, account.c.id == vm_template.c.account_id)
-                .join(domain, domain.c.id == vm_template.c.domain_id)
-                .outerjoin(os_type, os_type.c.id == vm_template.c.os_type_id)
-                .where(vm_template.c.id == template_id)
-            )
-            .mappings()
-            .one()
-        )
+        query = _described(select(vm_template, vm_template.c.id.label("tid"), *DESCRIBED))
+        base = conn.execute(query.where(vm_template.c.id == template_id)).mappings().one()
         row = dict(base)
         row.update(zid=None, zone_uuid=None, zone_name=None, source_uuid=None)
         return [template_row(row, [], caller)]

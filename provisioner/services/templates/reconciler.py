@@ -89,6 +89,32 @@ def staging_root(engine: Engine) -> Path:
     return files_dir(engine.url) / "template-staging"
 
 
+def ready_values(install_path: str, size: int, physical: int) -> dict[str, Any]:
+    """The columns of a store copy that became Ready (lease released)."""
+    return {
+        "state": "Ready",
+        "download_state": "DOWNLOADED",
+        "download_pct": 100,
+        "error_str": None,
+        "install_path": install_path,
+        "size": size,
+        "physical_size": physical,
+        "lease_owner": None,
+        "lease_until": None,
+        "last_updated": utcnow(),
+        "update_count": template_store_ref.c.update_count + 1,
+    }
+
+
+def record_size(conn: Connection, template_id: int, size: int, physical: int) -> None:
+    """Give the template its size from its first Ready copy."""
+    conn.execute(
+        update(vm_template)
+        .where(vm_template.c.id == template_id, vm_template.c.size.is_(None))
+        .values(size=size, physical_size=physical)
+    )
+
+
 # -- simulated stores ------------------------------------------------------------------------------
 
 
@@ -113,25 +139,9 @@ def _complete_simulated(conn: Connection) -> int:
         done += conn.execute(
             update(template_store_ref)
             .where(template_store_ref.c.id == m["id"], template_store_ref.c.update_count == m["update_count"])
-            .values(
-                state="Ready",
-                download_state="DOWNLOADED",
-                download_pct=100,
-                error_str=None,
-                install_path=image_name(m["uuid"], m["format"]),
-                size=size,
-                physical_size=size,
-                lease_owner=None,
-                lease_until=None,
-                last_updated=utcnow(),
-                update_count=template_store_ref.c.update_count + 1,
-            )
+            .values(**ready_values(image_name(m["uuid"], m["format"]), size, size))
         ).rowcount
-        conn.execute(
-            update(vm_template)
-            .where(vm_template.c.id == m["template_id"], vm_template.c.size.is_(None))
-            .values(size=size, physical_size=size)
-        )
+        record_size(conn, m["template_id"], size, size)
     return done
 
 
@@ -442,26 +452,9 @@ def run_work(engine: Engine, work: Work, msid: int) -> None:
                 template_store_ref.c.state == "Creating",
                 template_store_ref.c.lease_owner == msid,
             )
-            .values(
-                state="Ready",
-                download_state="DOWNLOADED",
-                download_pct=100,
-                error_str=None,
-                install_path=result.name,
-                size=result.size,
-                physical_size=result.physical,
-                checksum=result.checksum,
-                lease_owner=None,
-                lease_until=None,
-                last_updated=utcnow(),
-                update_count=template_store_ref.c.update_count + 1,
-            )
+            .values(**ready_values(result.name, result.size, result.physical), checksum=result.checksum)
         ).rowcount
-        conn.execute(
-            update(vm_template)
-            .where(vm_template.c.id == work.template_id, vm_template.c.size.is_(None))
-            .values(size=result.size, physical_size=result.physical)
-        )
+        record_size(conn, work.template_id, result.size, result.physical)
         return changed
 
     if run_in_transaction(engine, ready) != 1:
