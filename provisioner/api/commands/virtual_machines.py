@@ -112,8 +112,6 @@ class VirtualMachineResponse(ResponseModel):
 
 
 def _vm(row: dict[str, Any]) -> VirtualMachineResponse:
-    for entry in row["nic"]:
-        entry.setdefault("virtualmachineid", row["id"])
     return VirtualMachineResponse.model_validate(row)
 
 
@@ -445,7 +443,4 @@ def list_virtual_machines(ctx: CommandContext, params: ListParams) -> ListResult
     rows, total = backend_of(ctx).infrastructure.transaction(
         lambda conn: views.list_vms(conn, ctx.caller, page=page, pagesize=pagesize, **filters)
     )
-    for row in rows:
-        for entry in row["nic"]:
-            entry["virtualmachineid"] = row["id"]
     return ListResult(validate_rows(VirtualMachineResponse, rows), total)

@@ -37,6 +37,7 @@ from provisioner.db.schema import (
 from provisioner.exceptions import ParamError, PermissionDeniedError
 from provisioner.services.common import contains, list_page
 from provisioner.services.identity.visibility import account_pk, can_manage_domain, subtree_domain_ids
+from provisioner.services.networks.nics import nic_row
 from provisioner.services.principal import Caller
 from provisioner.services.tags import tagged_with, tags_by_resource
 
@@ -101,37 +102,21 @@ def _nics(conn: Connection, vm_ids: Sequence[int]) -> dict[int, list[Row]]:
     rows = conn.execute(
         select(
             nic,
+            vm_instance.c.uuid.label("vm_uuid"),
             guest_network.c.uuid.label("network_uuid"),
             guest_network.c.name.label("network_name"),
             guest_network.c.traffic_type,
             guest_network.c.guest_type,
             guest_network.c.vlan.label("network_vlan"),
         )
+        .join(vm_instance, vm_instance.c.id == nic.c.vm_id)
         .join(guest_network, guest_network.c.id == nic.c.network_id)
         .where(nic.c.vm_id.in_(vm_ids), nic.c.removed.is_(None))
         .order_by(nic.c.vm_id, nic.c.device_id)
     ).mappings()
     result: dict[int, list[Row]] = {}
     for m in rows:
-        uri = m["broadcast_uri"] or m["network_vlan"]
-        result.setdefault(m["vm_id"], []).append(
-            {
-                "id": m["uuid"],
-                "networkid": m["network_uuid"],
-                "networkname": m["network_name"],
-                "ipaddress": m["ip_address"],
-                "netmask": m["netmask"],
-                "gateway": m["gateway"],
-                "macaddress": m["mac_address"],
-                "isdefault": bool(m["is_default"]),
-                "traffictype": m["traffic_type"],
-                "type": m["guest_type"],
-                "broadcasturi": uri,
-                "isolationuri": uri,
-                "deviceid": str(m["device_id"]),
-                "mode": m["mode"],
-            }
-        )
+        result.setdefault(m["vm_id"], []).append(nic_row(m))
     return result
 
 
