@@ -226,6 +226,7 @@ def api_parts(args: argparse.Namespace) -> int:
 
     ok = True
     with tempfile.TemporaryDirectory(prefix="bench-compute-api-") as tmp:
+        os.chmod(tmp, 0o755)  # the postgres user must reach its cluster directory inside
         for name, url in databases(args.db, Path(tmp)):
             work = Path(tmp) / name
             work.mkdir()
