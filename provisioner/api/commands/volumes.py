@@ -17,7 +17,7 @@ from provisioner.api.fields import BaseParams, ListDomainResourcesParams, param
 from provisioner.api.registry import CommandContext, api_command, create_step
 from provisioner.api.responses import CsDateTime, ListResult, ResponseModel
 from provisioner.server.backend import backend_of
-from provisioner.services.volumes import lifecycle, operations, records
+from provisioner.services.volumes import lifecycle, migration, operations, records
 
 
 class VolumeResponse(ResponseModel):
@@ -274,4 +274,30 @@ def list_volumes(ctx: CommandContext, params: ListVolumesParams) -> ListResult[V
         domainid=params.domainid,
         listall=bool(params.listall),
         isrecursive=bool(params.isrecursive),
+    )
+
+
+class MigrateVolumeParams(BaseParams):
+    """Parameters of ``migrateVolume``."""
+
+    volumeid: str = param("the ID of the volume", required=True, type="uuid")
+    storageid: str = param("destination storage pool ID to migrate the volume to", required=True, entity="StoragePool")
+    livemigrate: bool | None = param("if the volume should be live migrated when it is attached to a running vm")
+    newdiskofferingid: str | None = param("The new disk offering ID that replaces the current one", since="4.17")
+
+
+@api_command(
+    "migrateVolume",
+    params=MigrateVolumeParams,
+    response=VolumeResponse,
+    response_key="volume",
+    is_async=True,
+    since="3.0.0",
+    entity_type="Volume",
+    description="Migrate volume",
+)
+def migrate_volume(ctx: CommandContext, params: MigrateVolumeParams) -> VolumeResponse:
+    """Move a detached volume (or one of a stopped VM) to another primary pool."""
+    return _engine_call(
+        ctx, migration.migrate_volume, params.volumeid, params.storageid, livemigrate=bool(params.livemigrate)
     )

@@ -97,16 +97,28 @@ class Disk:
     name: str
 
 
-def copy_snapshot(source: Disk, snapshot_name: str, target: Disk) -> None:
-    """Write the internal snapshot ``snapshot_name`` of one disk into another, existing, qcow2 disk."""
+def _convert(source: Disk, target: Disk, options: list[str], what: str) -> None:
+    """``qemu-img convert -n [options]`` from one disk into another, existing one."""
     with _driver(source.driver, source.pool) as driver:
         origin = driver.disk_source(source.name)
         timeout = driver.settings.command_timeout
     with _driver(target.driver, target.pool) as driver:
         destination = driver.disk_source(target.name)
-    args = ["convert", "-q", "-n", "-f", origin.format.qemu_name, "-l", f"snapshot.name={snapshot_name}"]
-    args += ["-O", destination.format.qemu_name, origin.uri, destination.uri]
-    qemu.run("qemu-img", args, timeout=timeout, what=f"copy snapshot {snapshot_name} into volume {target.name}")
+    args = ["convert", "-q", "-n", "-f", origin.format.qemu_name, *options, "-O", destination.format.qemu_name]
+    qemu.run("qemu-img", [*args, origin.uri, destination.uri], timeout=timeout, what=what)
+
+
+def copy_snapshot(source: Disk, snapshot_name: str, target: Disk) -> None:
+    """Write the internal snapshot ``snapshot_name`` of one disk into another, existing, qcow2 disk."""
+    options = ["-l", f"snapshot.name={snapshot_name}"]
+    _convert(source, target, options, f"copy snapshot {snapshot_name} into volume {target.name}")
+
+
+def copy_disk(source: Disk, target: Disk) -> None:
+    """Copy one volume's disk into another, existing one; simulated pools only record it."""
+    if source.driver == SIMULATOR and target.driver == SIMULATOR:
+        return
+    _convert(source, target, [], f"copy volume {source.name} to {target.name}")
 
 
 def disk_uri(driver_name: str, pool: Mapping[str, Any], name: str) -> tuple[str, DiskFormat]:

@@ -192,3 +192,40 @@ def _host_row(world: World, host_id: int) -> dict[str, object]:
 
     with world.engine.connect() as conn:
         return dict(conn.execute(select(host).where(host.c.id == host_id)).mappings().one())
+
+
+def test_migrate_moves_the_reservation_between_pools(world: World) -> None:
+    from provisioner.services.volumes import migration
+
+    vm = world.vm("web", running=True)
+    uuid = create(world)
+    placed = operations.attach_volume(world.engine, world.alice, uuid, vm["uuid"])
+    source = listed(world, "admin", id=uuid)[0]["storageid"]
+    target = next(p for p in _pool_uuids(world) if p != source)
+    with pytest.raises(ParamError, match="VM must be stopped or the disk detached"):
+        migration.migrate_volume(world.engine, world.alice, uuid, target)
+    operations.detach_volume(world.engine, world.alice, uuid)
+    with pytest.raises(ParamError, match="already on storage pool"):
+        migration.migrate_volume(world.engine, world.alice, uuid, source)
+    before = _pool_bytes(world)
+    moved = migration.migrate_volume(world.engine, world.alice, uuid, target)
+    assert moved["state"] == "Ready" and placed["state"] == "Ready"
+    after = _pool_bytes(world)
+    assert after[target] == before[target] + 20 * GIB and after[source] == before[source] - 20 * GIB
+    assert listed(world, "admin", id=uuid)[0]["storageid"] == target
+    assert drift(world) == []
+
+
+def _pool_uuids(world: World) -> list[str]:
+    from provisioner.db.schema import storage_pool
+
+    with world.engine.connect() as conn:
+        return [str(u) for u in conn.execute(select(storage_pool.c.uuid).order_by(storage_pool.c.id)).scalars()]
+
+
+def _pool_bytes(world: World) -> dict[str, int]:
+    from provisioner.db.schema import storage_pool
+
+    with world.engine.connect() as conn:
+        rows = conn.execute(select(storage_pool.c.uuid, storage_pool.c.allocated_bytes)).all()
+    return {str(u): int(b) for u, b in rows}
