@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 
 from provisioner.services.templates.deploy import template_for_deploy
 from provisioner.services.templates.listing import list_images
+from provisioner.services.templates.manage import delete_image
 from tests.integration.templates.support import MIB, TemplateCloud, origin, qemu_img
 
 pytestmark = pytest.mark.integration
@@ -171,3 +172,20 @@ def test_simulated_store_completes_after_the_configured_delay(cloud: TemplateClo
     time.sleep(1.6)
     ref = cloud.work_until(tid, {"Ready"})[store]
     assert (ref["download_state"], ref["download_pct"], ref["attempts"]) == ("DOWNLOADED", 100, 0)
+
+
+def test_deleted_template_leaves_the_stores(cloud: TemplateCloud, tmp_path: Path) -> None:
+    cloud.allow_loopback()
+    qcow2(tmp_path / "www" / "t.qcow2", os.urandom(MIB))
+    cloud.local_store(cloud.zone_id, tmp_path / "s1")
+    with origin(tmp_path / "www") as base:
+        tid = cloud.register(f"{base}/files/t.qcow2", [cloud.zone_id])
+        cloud.work_until(tid, {"Ready"})
+    assert len(list((tmp_path / "s1").iterdir())) == 1
+    caller, uuid = cloud.caller(), cloud.uuid_of(tid)
+    with cloud.engine.begin() as conn:
+        delete_image(conn, caller, uuid, is_iso=False)
+    assert {ref["state"] for ref in cloud.refs(tid).values()} == {"Destroying"}
+    cloud.work()
+    assert cloud.refs(tid) == {}
+    assert list((tmp_path / "s1").iterdir()) == []
