@@ -52,7 +52,9 @@ class SuccessResponse(ResponseModel):
     displaytext: str | None = Field(default=None, description="any text associated with the success or failure")
 
 
-ItemT = TypeVar("ItemT", bound=BaseModel)
+#: A response model, or a row its list handler built already in wire form (JSON-ready, ``None`` fields left out):
+#: the hot lists (``listVirtualMachines``) skip per-field validation and serialisation that way.
+ItemT = TypeVar("ItemT", bound=BaseModel | Mapping[str, Any])
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,14 +81,14 @@ def dump(model: BaseModel) -> dict[str, Any]:
     return model.model_dump(mode="json", exclude_none=True, by_alias=True)
 
 
-def list_body(key: str, items: Sequence[BaseModel], count: int | None = None) -> dict[str, Any]:
+def list_body(key: str, items: Sequence[BaseModel | Mapping[str, Any]], count: int | None = None) -> dict[str, Any]:
     """``{"count": total, key: [...]}``; an empty list is ``{}`` (a page past the end keeps ``count``)."""
     total = len(items) if count is None else count
     body: dict[str, Any] = {}
     if total:
         body["count"] = total
     if items:
-        body[key] = [dump(item) for item in items]
+        body[key] = [dump(item) if isinstance(item, BaseModel) else item for item in items]
     return body
 
 

@@ -9,9 +9,12 @@ from typing import Any
 
 from sqlalchemy import event, insert, select
 
+from provisioner.api.commands.virtual_machines import VirtualMachineResponse, wire_vm
+from provisioner.api.responses import dump
 from provisioner.compute.drivers.simulator.driver import SimulatorDriver
 from provisioner.compute.types import VMSpec
 from provisioner.db.schema import account, configuration, ssh_keypair, vm_instance
+from provisioner.services import tags
 from provisioner.services.compute.host_drivers import use_host_driver_opener
 from provisioner.services.compute.lifecycle import expunge, service, views
 from tests.unit.services.compute.lifecycle.conftest import SimCloud
@@ -98,3 +101,17 @@ def test_list_costs_the_same_statements_for_one_vm_and_for_many(sim: SimCloud) -
     for i in range(12):
         service.create(sim.engine, sim.alice, sim.params(name=f"many-{i}", startvm=False))
     assert statements() == few <= 5
+
+
+def test_the_list_fast_path_equals_the_response_model(sim: SimCloud) -> None:
+    uuid = service.create(sim.engine, sim.alice, sim.params(name="wired", userdata=base64.b64encode(b"x").decode()))
+    service.deploy_vm(sim.engine, sim.alice, uuid)
+    service.create(sim.engine, sim.alice, sim.params(name="parked", startvm=False))
+    with sim.engine.begin() as conn:
+        tags.create_tags(conn, sim.alice, resourceids=[uuid], resourcetype="UserVm", tags=[{"key": "k", "value": "v"}])
+    for caller in (sim.alice, sim.admin):
+        with sim.engine.begin() as conn:
+            rows, _ = views.list_vms(conn, caller, listall=True)
+        assert len(rows) == 2
+        for row in rows:
+            assert wire_vm(row) == dump(VirtualMachineResponse.model_validate(row))
