@@ -12,12 +12,12 @@ import pytest
 from sqlalchemy import Engine, select, update
 
 from provisioner.db.engine import run_in_transaction
-from provisioner.db.schema import vm_instance, volume
+from provisioner.db.schema import storage_pool, vm_instance, volume
 from provisioner.services.compute import capacity
 from provisioner.services.compute.vms import VmSpec, allocate_vm
 from provisioner.services.principal import RoleType
 from provisioner.services.snapshots import volume_snapshots
-from provisioner.services.volumes import lifecycle, operations
+from provisioner.services.volumes import lifecycle, migration, operations
 from provisioner.storage import qemu
 from tests.support.nfs import NfsServer, nfs_server
 from tests.support.tools import require_tool
@@ -51,13 +51,12 @@ def holds(uri: str, pattern: int) -> bool:
 def nfs_cloud(db_engine: Engine, nfs_server: NfsServer) -> dict[str, Any]:
     """A KVM zone whose cluster pool is the ganesha export, and a Stopped VM whose ROOT disk lives there."""
     nfs_server.empty("primary")
+    nfs_server.empty("secondary2")
     cloud = Cloud(db_engine)
     cluster = cloud.cluster("c1", hypervisor="KVM")
     host_id = cloud.host(cluster, "kvm1")
     pool_id = cloud.pool("nfs-primary", cluster_id=cluster, capacity_gib=100)
     with db_engine.begin() as conn:
-        from provisioner.db.schema import storage_pool
-
         conn.execute(update(storage_pool).where(storage_pool.c.id == pool_id).values(url=nfs_server.url("primary")))
     spec = VmSpec(
         name="db1",
@@ -80,6 +79,9 @@ def nfs_cloud(db_engine: Engine, nfs_server: NfsServer) -> dict[str, Any]:
         "cloud": cloud,
         "vm": made.uuid,
         "export": nfs_server.exports["primary"],
+        "cluster": cluster,
+        "second_url": nfs_server.url("secondary2"),
+        "second_export": nfs_server.exports["secondary2"],
         "url": nfs_server.url("primary"),
         "alice": caller(db_engine, cloud.accounts["alice"], RoleType.USER),
     }
@@ -153,9 +155,19 @@ def test_a_qcow2_data_volume_on_the_nfs_pool(db_engine: Engine, nfs_cloud: dict[
     assert qemu.info(disk, timeout=60)["virtual-size"] == 2 * GIB
     volume_snapshots.delete_snapshot(db_engine, alice, snap["id"])
     assert not qemu.info(disk, timeout=60).get("snapshots")
+
+    # migrateVolume copies the disk to a second NFS pool of the cluster and deletes the first copy.
+    second = nfs_cloud["cloud"].pool("nfs-second", cluster_id=nfs_cloud["cluster"], capacity_gib=100)
+    with db_engine.begin() as conn:
+        conn.execute(update(storage_pool).where(storage_pool.c.id == second).values(url=nfs_cloud["second_url"]))
+        second_uuid = conn.execute(select(storage_pool.c.uuid).where(storage_pool.c.id == second)).scalar_one()
+    moved = migration.migrate_volume(db_engine, alice, made.uuid, second_uuid)
+    assert moved["state"] == "Ready" and not (export / made.uuid).exists()
+    disk = f"{nfs_cloud['second_url']}/{made.uuid}"
+    assert holds(disk, 0xAB) and qemu.info(disk, timeout=60)["virtual-size"] == 2 * GIB
     for uuid in (made.uuid, clone_row.uuid):
         operations.delete_volume(db_engine, alice, uuid)
-        assert not (export / uuid).exists()
+        assert not (export / uuid).exists() and not (Path(nfs_cloud["second_export"]) / uuid).exists()
     assert run_in_transaction(db_engine, capacity.drift) == []
 
 
