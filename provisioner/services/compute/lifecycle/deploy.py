@@ -30,6 +30,7 @@ from provisioner.db.schema import (
     zone,
 )
 from provisioner.exceptions import ParamError, PermissionDeniedError
+from provisioner.services.common import row_by_uuid
 from provisioner.services.compute.lifecycle import networks
 from provisioner.services.compute.lifecycle.keys import keypair_names
 from provisioner.services.compute.vms import NicRequest, VmSpec, allocate_vm
@@ -81,16 +82,6 @@ def owner_of(conn: Connection, caller: Caller, account_name: str | None, domain_
     return Owner(row.id, row.domain_id, caller.account_name)
 
 
-def _by_uuid(conn: Connection, table: Any, uuid: str, what: str) -> Any:
-    query = select(table).where(table.c.uuid == uuid.lower())
-    if "removed" in table.c:
-        query = query.where(table.c.removed.is_(None))
-    row = conn.execute(query).first()
-    if row is None:
-        raise ParamError(f"Unable to find {what} by id {uuid}")
-    return row
-
-
 def check_hostname(name: str) -> str:
     """A VM name must be a host name label (letters, digits, hyphens; begins with a letter; ≤ 63).
 
@@ -140,7 +131,7 @@ def _affinity_ids(conn: Connection, owner: Owner, ids: Sequence[str], names: Seq
         raise ParamError("affinitygroupids and affinitygroupnames cannot be given together; pass one of them")
     found: list[int] = []
     for uuid in ids:
-        row = _by_uuid(conn, affinity_group, uuid, "affinity group")
+        row = row_by_uuid(conn, affinity_group, uuid, "affinity group")
         found.append(int(row.id))
     for name in names:
         gid = conn.execute(
@@ -192,7 +183,7 @@ def _nic_requests(
 def _data_disk(conn: Connection, uuid: str | None, size_gib: int | None) -> tuple[int | None, int | None]:
     if not uuid:
         return None, None
-    row = _by_uuid(conn, disk_offering, uuid, "disk offering")
+    row = row_by_uuid(conn, disk_offering, uuid, "disk offering")
     return int(row.id), (size_gib * GIB if size_gib else None)
 
 
@@ -206,8 +197,8 @@ def create_vm(conn: Connection, caller: Caller, p: Mapping[str, Any]) -> str:
         PermissionDeniedError: the caller may not use something it named (531).
     """
     owner = owner_of(conn, caller, p.get("account"), p.get("domainid"))
-    zone_row = _by_uuid(conn, zone, p["zoneid"], "zone")
-    offering = _by_uuid(conn, service_offering, p["serviceofferingid"], "service offering")
+    zone_row = row_by_uuid(conn, zone, p["zoneid"], "zone")
+    offering = row_by_uuid(conn, service_offering, p["serviceofferingid"], "service offering")
     if offering.is_system:
         raise ParamError(f"Service offering {offering.name} is a system offering; pick a user offering")
     template = template_for_deploy(conn, caller, p["templateid"], zone_row.id)
@@ -226,7 +217,7 @@ def create_vm(conn: Connection, caller: Caller, p: Mapping[str, Any]) -> str:
     if p.get("hostid"):
         if not caller.is_root_admin:
             raise PermissionDeniedError("Only root administrators may deploy a VM on a chosen host (hostid)")
-        host_id = int(_by_uuid(conn, host, p["hostid"], "host").id)
+        host_id = int(row_by_uuid(conn, host, p["hostid"], "host").id)
     data_offering_id, data_size = _data_disk(conn, p.get("diskofferingid"), p.get("size"))
     spec_name = check_hostname(name) if name else "pending"
     if name:
