@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,6 +11,7 @@ from cs import CloudStack
 from tests.integration.infrastructure.support import BuiltZone, build_zone
 from tests.integration.vm_operations.test_vm_operations_api import wait_ready
 from tests.support.server import LiveServer
+from tests.support.tools import require_tool
 
 GIB = 1 << 30
 
@@ -79,3 +81,16 @@ def build_volume_cloud(server: LiveServer) -> VolumeCloud:
 def pool_allocated(api: CloudStack, pool_id: str) -> int:
     """The pool's ``disksizeallocated``."""
     return int(api.listStoragePools(id=pool_id)["storagepool"][0]["disksizeallocated"])
+
+
+def qemu_io(uri: str, command: str, fmt: str = "qcow2") -> str:
+    """Run one qemu-io command on an image (a path, ``nfs://`` or ``iscsi://`` URL; bounded); returns its output."""
+    done = subprocess.run(
+        [require_tool("qemu-io"), "-f", fmt, "-c", command, uri],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout

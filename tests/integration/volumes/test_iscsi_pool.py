@@ -4,7 +4,6 @@ its LUN back when deleted; on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-import subprocess
 from typing import Any
 
 import pytest
@@ -17,8 +16,8 @@ from provisioner.services.compute import capacity
 from provisioner.services.compute.vms import VmSpec, allocate_vm
 from provisioner.services.principal import RoleType
 from provisioner.services.volumes import lifecycle, operations
+from tests.integration.volumes.support import qemu_io
 from tests.support.iscsi import IscsiTarget, iscsi_target
-from tests.support.tools import require_tool
 from tests.unit.services.compute.cloud import FIRSTFIT, Cloud
 from tests.unit.services.volumes.world import caller
 
@@ -27,19 +26,6 @@ pytestmark = pytest.mark.integration
 __all__ = ["iscsi_target"]
 
 MIB = 1 << 20
-
-
-def qemu_io_raw(uri: str, command: str) -> str:
-    """One qemu-io command on a raw LUN (bounded); returns its output."""
-    done = subprocess.run(
-        [require_tool("qemu-io"), "-f", "raw", "-c", command, uri],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    return done.stdout
 
 
 @pytest.fixture
@@ -114,8 +100,8 @@ def test_data_volumes_take_free_luns_and_hold_data(
 
     # Data written through the volume's iscsi:// URL lands on the LUN's backing file.
     uri = iscsi_target.url("primary", 2)
-    qemu_io_raw(uri, "write -P 0x5a 0 1M")
-    assert "Pattern verification failed" not in qemu_io_raw(uri, "read -P 0x5a 0 1M")
+    qemu_io(uri, "write -P 0x5a 0 1M", "raw")
+    assert "Pattern verification failed" not in qemu_io(uri, "read -P 0x5a 0 1M", "raw")
     with open(iscsi_target.luns[("primary", 2)], "rb") as lun:
         assert lun.read(4096) == b"\x5a" * 4096
 

@@ -4,7 +4,6 @@ new volume, resized and deleted, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ from provisioner.services.principal import RoleType
 from provisioner.services.snapshots import volume_snapshots
 from provisioner.services.volumes import lifecycle, migration, operations
 from provisioner.storage import qemu
+from tests.integration.volumes.support import qemu_io
 from tests.support.nfs import NfsServer, nfs_server
 from tests.support.tools import require_tool
 from tests.unit.services.compute.cloud import FIRSTFIT, GIB, Cloud
@@ -27,19 +27,6 @@ from tests.unit.services.volumes.world import caller
 pytestmark = pytest.mark.integration
 
 __all__ = ["nfs_server"]
-
-
-def qemu_io(uri: str, command: str) -> str:
-    """Run one qemu-io command on a qcow2 image (bounded); returns its output."""
-    done = subprocess.run(
-        [require_tool("qemu-io"), "-f", "qcow2", "-c", command, uri],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    return done.stdout
 
 
 def holds(uri: str, pattern: int) -> bool:

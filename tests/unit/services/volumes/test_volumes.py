@@ -229,3 +229,11 @@ def _pool_bytes(world: World) -> dict[str, int]:
     with world.engine.connect() as conn:
         rows = conn.execute(select(storage_pool.c.uuid, storage_pool.c.allocated_bytes)).all()
     return {str(u): int(b) for u, b in rows}
+
+
+def test_create_with_a_vm_attaches_in_the_same_job(world: World) -> None:
+    vm = world.vm("web", running=True)
+    uuid = create(world, name="direct")
+    made = operations.create_volume(world.engine, world.alice, uuid, vm_uuid=vm["uuid"])
+    assert (made["state"], made["virtualmachineid"], made["deviceid"]) == ("Ready", vm["uuid"], 1)
+    assert drift(world) == []
