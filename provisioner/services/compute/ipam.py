@@ -93,6 +93,15 @@ def first_free(conn: Connection, ip_range: IpRange) -> int | None:
     ).scalar_one()
     if not first_taken:
         return ip_range.first
+    # Without a gap (the usual case: addresses handed out in order, none released) the first free one
+    # follows the highest; two index-only aggregates say so without the gap query's anti-join per address.
+    highest, count = conn.execute(
+        select(func.max(taken.c.number), func.count()).where(
+            taken.c.network_id == nid, taken.c.number >= ip_range.first, taken.c.number <= ip_range.last
+        )
+    ).one()
+    if highest is not None and int(highest) - ip_range.first + 1 == int(count):
+        return int(highest) + 1 if int(highest) < ip_range.last else None
     after = ip_address.alias("after")
     candidate = conn.execute(
         select(func.min(taken.c.number + 1)).where(
