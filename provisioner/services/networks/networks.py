@@ -33,6 +33,7 @@ from provisioner.exceptions import InternalError, ParamError, PermissionDeniedEr
 from provisioner.services.common import contains, list_page
 from provisioner.services.compute import ipam
 from provisioner.services.infrastructure.common import Row, get_live, ip_network, split_csv
+from provisioner.services.infrastructure.common import ip_address as parse_ip
 from provisioner.services.infrastructure.vlan_ranges import UNTAGGED, vlan_tag
 from provisioner.services.infrastructure.zones import canonical
 from provisioner.services.networks.access import check_network_access, domain_network_condition
@@ -231,10 +232,12 @@ def _addressing(
         raise ParamError(f"The gateway {gateway} is not a host address of the network {cidr}")
     start = end = None
     if startip or endip:
+        if not startip:
+            raise ParamError("endip needs startip: pass the first address of the range too")
         if not offering["specify_ip_ranges"] and not shared:
             raise ParamError(f"Network offering {offering['name']} does not support specifying IP ranges")
-        start = ipaddress.ip_address((startip or "").strip() or "0.0.0.0")
-        end = ipaddress.ip_address((endip or startip or "").strip())
+        start = parse_ip(startip, "startip")
+        end = parse_ip(endip or startip, "endip")
         for label, value in (("startip", start), ("endip", end)):
             if value not in cidr:
                 raise ParamError(f"The {label} {value} is not in the network {cidr} of gateway {gateway}")

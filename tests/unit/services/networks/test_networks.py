@@ -108,6 +108,10 @@ def test_shared_network_range_vlan_and_state(world: World) -> None:
         _shared(world, name="norange", vlan="301", startip=None, endip=None)
     with pytest.raises(ParamError, match="not in the network"):
         _shared(world, name="outside", vlan="302", startip="10.10.0.5")
+    with pytest.raises(ParamError, match="valid IP address for startip"):
+        _shared(world, name="garbage", vlan="305", startip="10.9.0.x")
+    with pytest.raises(ParamError, match="endip needs startip"):
+        _shared(world, name="halfrange", vlan="304", startip=None, endip="10.9.0.30")
     with pytest.raises(ParamError, match="after the endip"):
         _shared(world, name="reversed", vlan="303", startip="10.9.0.30", endip="10.9.0.20")
 
