@@ -107,3 +107,37 @@ def test_the_hcl_example_validates(workspace: Workspace, tmp_path: Path) -> None
     stack.mkdir()
     (stack / "main.tf").write_text((REPO_ROOT / "terraform" / "examples" / "hcl" / "main.tf").read_text())
     validate(workspace, stack)
+
+
+#: Runs the example with ``cdktf`` made unimportable, then prints which package the constructs used.
+WITHOUT_CDKTF = """
+import runpy, sys
+sys.modules["cdktf"] = None  # as if CDKTF were not installed: the constructs must fall back to cdktn
+sys.argv = [sys.argv[1], "--outdir", "cdktn.out"]
+runpy.run_path(sys.argv[0], run_name="__main__")
+import provisioner_terraform.cdk
+print(provisioner_terraform.cdk.cdktf.__name__)
+"""
+
+
+def test_without_cdktf_the_constructs_use_cdktn_and_the_example_still_validates(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    require_tool("node")
+    env = {**os.environ, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20", "EXAMPLE_TEMPLATE": BUILTIN}
+    done = subprocess.run(
+        [sys.executable, "-c", WITHOUT_CDKTF, str(EXAMPLE)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    *_, stack_line, backend = done.stdout.strip().splitlines()
+    assert backend == "cdktn"
+    stack = tmp_path / stack_line
+    document = json.loads((stack / "cdk.tf.json").read_text())
+    assert document["resource"]["provisioner_volume"]["data"]["virtual_machine_id"] == "${provisioner_instance.web.id}"
+    validate(workspace, stack)
