@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +72,17 @@ def stored_credential(server: LiveServer, host_name: str) -> str | None:
         engine.dispose()
 
 
+def ready_template(server: LiveServer, name: str, timeout: float = 120.0) -> dict[str, Any]:
+    """The admin's template ``name`` once Ready: a simulated store completes it on the reconciler's next round."""
+    deadline = time.monotonic() + timeout
+    while True:
+        (row,) = server.api.listTemplates(templatefilter="self", name=name)["template"]
+        if row["isready"] or time.monotonic() > deadline:
+            assert row["isready"], row
+            return dict(row)
+        time.sleep(0.5)
+
+
 def two_pod_lab() -> dict[str, Any]:
     """The lab with a second pod holding one simulator cluster and host."""
     document: dict[str, Any] = yaml.safe_load(LAB.read_text())
@@ -111,8 +123,8 @@ def test_sync_applies_the_lab_converges_and_applies_exactly_a_change(live_server
     again = run_sync(live_server, str(base), "--detailed-exitcode")
     assert again.returncode == 0, again.stdout + again.stderr
     assert "Plan: 0 to create, 0 to update, 0 to delete, 18 unchanged." in again.stdout
-    (cirros,) = live_server.api.listTemplates(templatefilter="self", name="cirros")["template"]
-    assert (cirros["crossZones"], cirros["ostypename"], cirros["isready"]) == (True, "Other Linux (64-bit)", True)
+    cirros = ready_template(live_server, "cirros")
+    assert (cirros["crossZones"], cirros["ostypename"]) == (True, "Other Linux (64-bit)")
 
     changed = two_pod_lab()
     zone = changed["zones"][0]
