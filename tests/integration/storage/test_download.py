@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import http.server
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +13,7 @@ from provisioner.storage.replication.copy import percent
 from provisioner.storage.replication.download import DownloadSettings, download
 from provisioner.storage.replication.sink import journal_path, part_path
 from provisioner.storage.replication.urls import check_url
+from tests.support.origin import origin
 from tests.unit.storage.contract import MIB, make_sparse_raw
 
 pytestmark = pytest.mark.integration
@@ -22,56 +21,11 @@ pytestmark = pytest.mark.integration
 ALLOW = DownloadSettings(allow_private=True, retries=0)
 
 
-class _Handler(http.server.BaseHTTPRequestHandler):
-    root: Path
-    cut_after: int = 4 * MIB  # the /cut/ route sends this much, then hangs up
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-    def do_GET(self) -> None:
-        route, _, name = self.path.strip("/").partition("/")
-        if route == "redirect":
-            self.send_response(302)
-            self.send_header("Location", name.replace("_", "/").replace("http:/", "http://"))
-            self.end_headers()
-            return
-        path = self.root / name
-        if not path.is_file():
-            self.send_error(404)
-            return
-        data = path.read_bytes()
-        start = 0
-        if "Range" in self.headers and route == "files":
-            start = int(self.headers["Range"].split("=")[1].split("-")[0])
-            self.send_response(206)
-            self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
-        else:
-            self.send_response(200)
-        self.send_header("Content-Length", str(len(data) - start))
-        self.send_header("ETag", '"v1"')
-        self.end_headers()
-        body = data[start:]
-        if route == "cut":
-            body = body[: self.cut_after]
-        self.wfile.write(body)
-        self.wfile.flush()
-
-
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     root = tmp_path / "www"
-    root.mkdir()
-    handler = type("Handler", (_Handler,), {"root": root})
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}", root
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(timeout=5)
+    with origin(root, cut_after=4 * MIB) as url:
+        yield url, root
 
 
 @pytest.fixture

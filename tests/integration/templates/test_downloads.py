@@ -17,7 +17,8 @@ from sqlalchemy import Engine
 from provisioner.services.templates.deploy import template_for_deploy
 from provisioner.services.templates.listing import list_images
 from provisioner.services.templates.manage import delete_image
-from tests.integration.templates.support import MIB, TemplateCloud, origin, qemu_img
+from tests.integration.templates.support import MIB, TemplateCloud, qemu_img
+from tests.support.origin import origin
 
 pytestmark = pytest.mark.integration
 

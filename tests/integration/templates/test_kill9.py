@@ -15,7 +15,8 @@ import pytest
 from sqlalchemy import Engine, insert, update
 
 from provisioner.db.schema import template_store_ref, template_zone_ref, utcnow
-from tests.integration.templates.support import MIB, MSID, TemplateCloud, origin, qemu_img
+from tests.integration.templates.support import MIB, MSID, TemplateCloud, qemu_img
+from tests.support.origin import origin
 
 pytestmark = pytest.mark.integration
 CHILD_MSID = 7002

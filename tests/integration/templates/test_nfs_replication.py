@@ -14,8 +14,9 @@ from sqlalchemy import Engine, insert
 from provisioner.db.schema import storage_pool
 from provisioner.services.templates.deploy import acquire_base_image, pool_row_by_id, release_base_image
 from provisioner.storage.drivers.nfs import NfsStorageDriver
-from tests.integration.templates.support import MIB, TemplateCloud, origin, qemu_img
+from tests.integration.templates.support import MIB, TemplateCloud, qemu_img
 from tests.support.nfs import NfsServer
+from tests.support.origin import origin
 
 pytestmark = pytest.mark.integration
 
