@@ -20,6 +20,11 @@ APT_PACKAGES += podman runc catatonit uidmap fuse-overlayfs slirp4netns
 # bootstrap: fake hosts are network namespaces running sshd in debootstrap root filesystems (scripts/build-rootfs.sh).
 APT_PACKAGES += debootstrap openssh-server iproute2 iputils-ping util-linux
 PYTEST_ARGS ?=
+# make test spreads the suite over pytest-xdist workers: most tests wait on servers, daemons and subprocesses,
+# so more workers than cores pay. tests/conftest.py groups the tests (a module, a shared daemon) onto one
+# worker each. PYTEST_WORKERS=0 runs in one process.
+PYTEST_WORKERS ?= 4
+PYTEST_XDIST := $(if $(filter 0,$(PYTEST_WORKERS)),-p no:xdist,-n $(PYTEST_WORKERS) --dist loadgroup --no-loadscope-reorder)
 
 .PHONY: all demo test test-fast lint typecheck bench clean distclean help
 
@@ -55,7 +60,7 @@ typecheck: $(STAMPS)/venv
 	$(BIN)/mypy terraform/provisioner_terraform
 
 test: $(STAMPS)/venv lint typecheck
-	CI_STRICT=1 $(BIN)/python -m pytest $(PYTEST_ARGS)
+	CI_STRICT=1 $(BIN)/python -m pytest $(PYTEST_XDIST) --durations=30 $(PYTEST_ARGS)
 
 test-fast: $(STAMPS)/venv
 	$(BIN)/python -m pytest -m "not integration and not e2e" $(PYTEST_ARGS)

@@ -6,6 +6,7 @@ import logging
 import os
 import random
 import sqlite3
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -24,8 +25,19 @@ T = TypeVar("T")
 DATA_DIR_ENV = "PROVISIONER_DATA_DIR"
 #: SQLite waits this long for a lock before reporting "database is locked".
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+#: The execution option that marks a connection's transactions read-only (SQLite: a deferred ``BEGIN``).
+READ_ONLY = "provisioner_read_only"
 #: PostgreSQL SQLSTATEs worth retrying: serialization failure, deadlock detected.
 _PG_RETRYABLE = {"40001", "40P01"}
+
+#: One writer lock per SQLite database file, shared by every engine of this process on that file.
+_WRITE_LOCKS: dict[str, threading.Lock] = {}
+_WRITE_LOCKS_GUARD = threading.Lock()
+#: The writer lock each DBAPI connection holds now (by ``id``), with the set of the thread that took it (released
+#: at the connection's COMMIT, ROLLBACK or close, whichever thread that runs in).
+_HELD: dict[int, tuple[threading.Lock, set[threading.Lock]]] = {}
+#: The writer locks the current thread holds (a second connection of the same thread does not wait for itself).
+_THREAD = threading.local()
 
 
 def data_dir() -> Path:
@@ -60,6 +72,11 @@ def create_engine_for(url: str | None = None, *, pool_size: int = 10, echo: bool
     SQLite gets WAL, ``busy_timeout``, ``foreign_keys=ON`` and ``synchronous=NORMAL`` on every
     connection, and ``BEGIN IMMEDIATE`` transactions: a writer takes the lock up front, so two
     transactions never deadlock upgrading a read lock (SQLite would fail one at once, not wait).
+    A transaction opened with :data:`READ_ONLY` set (``run_in_transaction(..., read_only=True)``) begins
+    deferred instead: in WAL mode it reads its snapshot beside a writer rather than queueing behind it.
+
+    PostgreSQL's pool hands out the most recently returned connection first (LIFO), so a quiet server
+    keeps reusing one warm connection (its prepared statements, its catalog cache) and lets the rest idle.
 
     Args:
         url: an SQLAlchemy URL (``sqlite:///path``, ``postgresql+psycopg://…``) or None.
@@ -77,10 +94,14 @@ def create_engine_for(url: str | None = None, *, pool_size: int = 10, echo: bool
         engine = create_engine(url, echo=echo, connect_args={"isolation_level": None, "check_same_thread": False})
         event.listen(engine, "connect", _sqlite_on_connect)
         event.listen(engine, "begin", _sqlite_on_begin)
+        if parsed.database and parsed.database != ":memory:":
+            _add_writer_lock(engine, str(Path(parsed.database).resolve()))
         return engine
     if parsed.drivername in ("postgresql", "postgres"):
         parsed = parsed.set(drivername="postgresql+psycopg")  # psycopg 3, not SQLAlchemy's psycopg2 default
-    return create_engine(parsed, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    return create_engine(
+        parsed, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, pool_use_lifo=True
+    )
 
 
 def _sqlite_on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
@@ -95,7 +116,64 @@ def _sqlite_on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> No
 
 
 def _sqlite_on_begin(connection: Connection) -> None:
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    read_only = connection.get_execution_options().get(READ_ONLY, False)
+    if read_only:
+        connection.exec_driver_sql("BEGIN")
+        return
+    lock: threading.Lock | None = connection.engine.dialect.__dict__.get("_provisioner_write_lock")
+    held = getattr(_THREAD, "held", None)
+    if held is None:
+        held = _THREAD.held = set()
+    # Writers of this process queue on the lock and get it the moment the previous one commits; SQLite's busy
+    # handler (still there for other processes) sleeps with a backoff instead, and ~10 writes per deploy queued
+    # on it. Bounded: past the busy timeout the transaction goes on and SQLite's own wait decides, as before.
+    acquired = False
+    dbapi_connection = connection.connection.dbapi_connection
+    if lock is not None and lock not in held and lock.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000):
+        acquired = True
+        _HELD[id(dbapi_connection)] = (lock, held)
+        held.add(lock)
+    try:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    except BaseException:
+        if acquired:
+            _release(dbapi_connection)
+        raise
+
+
+def _release(dbapi_connection: Any) -> None:
+    """Release the writer lock ``dbapi_connection`` (or the pool's proxy of it) holds, if any."""
+    raw = getattr(dbapi_connection, "dbapi_connection", None) or dbapi_connection
+    taken = _HELD.pop(id(raw), None)
+    if taken is not None:
+        lock, held = taken
+        held.discard(lock)
+        lock.release()
+
+
+def _add_writer_lock(engine: Engine, path: str) -> None:
+    """Serialize this process's SQLite write transactions on ``path`` with a lock released right after COMMIT."""
+    with _WRITE_LOCKS_GUARD:
+        lock = _WRITE_LOCKS.setdefault(path, threading.Lock())
+    dialect = engine.dialect
+    dialect.__dict__["_provisioner_write_lock"] = lock
+
+    def wrap(name: str) -> None:
+        ending = getattr(dialect, name)
+
+        def ended(dbapi_connection: Any, *args: Any, **kwargs: Any) -> None:
+            try:
+                ending(dbapi_connection, *args, **kwargs)
+            finally:
+                _release(dbapi_connection)
+
+        setattr(dialect, name, ended)
+
+    for name in ("do_commit", "do_rollback", "do_close"):
+        wrap(name)
+    # A connection invalidated or closed by the pool mid-transaction gives its lock back too.
+    event.listen(engine, "invalidate", lambda dbapi_connection, *_: _release(dbapi_connection))
+    event.listen(engine, "close", lambda dbapi_connection, *_: _release(dbapi_connection))
 
 
 def is_retryable(exc: BaseException) -> bool:
@@ -114,6 +192,7 @@ def run_in_transaction(
     *,
     attempts: int = 5,
     max_seconds: float = 30.0,
+    read_only: bool = False,
 ) -> T:
     """Run ``work`` in a transaction, retrying it on busy/serialization errors.
 
@@ -122,6 +201,9 @@ def run_in_transaction(
         work: called with a connection inside ``BEGIN``; must be safe to run again.
         attempts: the most times ``work`` runs.
         max_seconds: no new attempt starts after this long.
+        read_only: ``work`` only reads. On SQLite the transaction then begins deferred, so it does not wait
+            for (or hold up) writers; should it write after all, SQLite may refuse the upgrade with "database
+            is locked" and the attempt is retried like any busy one. No effect on PostgreSQL.
 
     Returns:
         What ``work`` returned on the attempt that committed.
@@ -129,8 +211,11 @@ def run_in_transaction(
     deadline = time.monotonic() + max_seconds
     for attempt in range(1, attempts + 1):
         try:
-            with engine.begin() as conn:
-                return work(conn)
+            with engine.connect() as conn:
+                if read_only:
+                    conn.execution_options(**{READ_ONLY: True})
+                with conn.begin():
+                    return work(conn)
         except DBAPIError as exc:
             if not is_retryable(exc) or attempt == attempts or time.monotonic() >= deadline:
                 raise

@@ -25,6 +25,11 @@ USERDATA_BEGIN = "---USERDATA-BEGIN---"
 USERDATA_END = "---USERDATA-END---"
 #: A user-data line that makes the guest power itself off after booting.
 POWEROFF_REQUEST = "provisioner-test: poweroff"
+#: A user-data line that makes the guest wait (at most 300 s) for a second virtio disk and write
+#: :data:`DISK_MARKER` at its first byte, then print :data:`DISK_MARKER_WRITTEN`.
+DISK_MARKER_REQUEST = "provisioner-test: mark-vdb"
+DISK_MARKER = "PROVISIONER-DISK-MARKER"
+DISK_MARKER_WRITTEN = "MARKER-WRITTEN"
 MODULES = (
     "virtio_ring",
     "virtio",
@@ -69,6 +74,7 @@ while [ $j -lt 30 ] && [ -z "$seeded" ]; do
     echo
     echo "{USERDATA_END}"
     grep -q "{POWEROFF_REQUEST}" /mnt/seed/user-data && poweroff_requested=1
+    grep -q "{DISK_MARKER_REQUEST}" /mnt/seed/user-data && marker_requested=1
     umount /mnt/seed
     break
   done
@@ -76,6 +82,12 @@ while [ $j -lt 30 ] && [ -z "$seeded" ]; do
   j=$((j+1))
 done
 echo "{BOOT_MARKER}"
+# Tests ask for a marker on a data disk that is hot-plugged after boot.
+if [ -n "$marker_requested" ]; then
+  k=0
+  while [ $k -lt 3000 ] && [ ! -b /dev/vdb ]; do sleep 0.1; k=$((k+1)); done
+  echo "{DISK_MARKER}" | dd of=/dev/vdb bs=512 conv=sync,fsync 2>/dev/null && sync && echo "{DISK_MARKER_WRITTEN}"
+fi
 # Tests ask for a guest that powers itself off, to see the host notice it behind the driver's back.
 [ -n "$poweroff_requested" ] && poweroff -f
 while true; do sleep 3600; done

@@ -97,6 +97,8 @@ class NetHosts:
     work: Path
     rootfs: Path
     hosts: list[NetHost] = field(default_factory=list)
+    #: Controller directories bind-mounted at the same path in every host (a cluster file system).
+    shared: tuple[Path, ...] = ()
 
     @property
     def bridge(self) -> str:
@@ -213,11 +215,16 @@ class NetHosts:
             f"mount -t proc proc {merged}/proc; "
             f"mount -t sysfs sysfs {merged}/sys || true; "
             f"mount --rbind /dev {merged}/dev; "
+            # A devpts of its own: QEMU's serial consoles are ptys, and the machine's /dev/ptmx may belong
+            # to a devpts instance that is not the one at /dev/pts.
+            f"{{ mount -t devpts -o newinstance,ptmxmode=0666,mode=0620 devpts {merged}/dev/pts && "
+            f"mount --bind {merged}/dev/pts/ptmx {merged}/dev/ptmx; }} || true; "
             f"mount -t tmpfs -o mode=1777 tmpfs {merged}/tmp; "
             # /srv is a plain directory, not overlay: ganesha's VFS exports need file handles, which
             # overlayfs does not give (a real storage server exports from a real filesystem too).
             f"mkdir -p {merged}/srv; mount --bind {host.root / 'srv'} {merged}/srv; "
-            f"exec chroot {merged} /usr/sbin/sshd -D -e -f /etc/ssh/provisioner_sshd_config"
+            + "".join(f"mkdir -p {merged}{path}; mount --bind {path} {merged}{path}; " for path in self.shared)
+            + f"exec chroot {merged} /usr/sbin/sshd -D -e -f /etc/ssh/provisioner_sshd_config"
         )
         log = open(host.root / "sshd.log", "wb")  # noqa: SIM115 - the child keeps it after this returns
         try:
@@ -316,16 +323,17 @@ def require_net_hosts() -> None:
 def net_hosts(tmp_path: Path) -> Iterator[NetHostFactory]:
     """Start fleets of namespace hosts on demand; every fleet is stopped at teardown.
 
-    Call it as ``net_hosts(count, packages=(...))``; ``packages`` are baked into the shared tree.
+    Call it as ``net_hosts(count, packages=(...), shared=(...))``; ``packages`` are baked into the shared
+    tree, ``shared`` directories (absolute) appear at the same path in every host.
     """
     require_net_hosts()
     fleets: list[NetHosts] = []
 
-    def start(count: int, packages: tuple[str, ...] = ()) -> NetHosts:
+    def start(count: int, packages: tuple[str, ...] = (), shared: tuple[Path, ...] = ()) -> NetHosts:
         prefix = f"pv{os.getpid() % 10000:04d}{len(fleets)}"  # <= 6 chars + "h199"/"br": within 15
         work = tmp_path / f"nethosts-{len(fleets)}"
         work.mkdir()
-        fleet = NetHosts(prefix=prefix, subnet=free_subnet(), work=work, rootfs=build_rootfs(*packages))
+        fleet = NetHosts(prefix=prefix, subnet=free_subnet(), work=work, rootfs=build_rootfs(*packages), shared=shared)
         fleets.append(fleet)
         fleet.start(count)
         return fleet

@@ -12,7 +12,6 @@ while its ganesha runs, and the fixture is module-scoped so that a turn lasts se
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import socket
 import subprocess
 import time
@@ -24,7 +23,7 @@ import pytest
 
 from provisioner.exceptions import DriverError
 from provisioner.storage.drivers.nfs.rpc import NfsClient
-from tests.support.tools import missing, require_tool
+from tests.support.tools import exclusive_lock, missing, require_tool
 
 HOST = "127.0.0.1"
 LOCK = "/tmp/provisioner-test-nfs.lock"
@@ -81,20 +80,10 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 @contextlib.contextmanager
 def _turn(timeout: float = 600.0) -> Iterator[None]:
     """Wait (bounded) for this machine's NFS turn: one test ganesha at a time."""
-    with open(LOCK, "a") as handle:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    missing(f"another test run held {LOCK} for {timeout:g} s; cannot start ganesha")
-                time.sleep(0.2)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with exclusive_lock(LOCK, timeout) as held:
+        if not held:
+            missing(f"another test run held {LOCK} for {timeout:g} s; cannot start ganesha")
+        yield
 
 
 @contextlib.contextmanager

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, make_url
 
 from provisioner.db.engine import create_engine_for
 from provisioner.db.migrate import upgrade
@@ -138,9 +138,51 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return str(request.getfixturevalue("pg_url"))
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated to head once per run (per xdist worker): ``db_engine`` starts from a copy."""
+    path = tmp_path_factory.mktemp("db-template") / "provisioner.db"
+    engine = create_engine_for(f"sqlite:///{path}")
+    try:
+        upgrade(engine)
+    finally:
+        engine.dispose()  # the last connection checkpoints the WAL into the file
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_template(postgres_cluster: PostgresCluster) -> str:
+    """A database migrated to head once per run on the shared cluster: ``db_engine`` clones it
+    (``CREATE DATABASE … TEMPLATE``, a file copy) instead of running every migration per test."""
+    name = f"template_{uuid.uuid4().hex[:12]}"
+    postgres_cluster.admin(f"CREATE DATABASE {name}")
+    engine = create_engine_for(postgres_cluster.url(name))
+    try:
+        upgrade(engine)
+    finally:
+        engine.dispose()  # a template must have no sessions when it is cloned
+    return name
+
+
 @pytest.fixture
-def db_engine(db_url: str) -> Iterator[Engine]:
-    """An engine on a migrated (``upgrade`` to head) database, disposed after the test."""
+def db_engine(db_url: str, request: pytest.FixtureRequest) -> Iterator[Engine]:
+    """An engine on a migrated (``upgrade`` to head) database, disposed after the test.
+
+    The database starts as a copy of one migrated once per run (:func:`sqlite_template`,
+    :func:`postgres_template`), so ``upgrade`` here finds it at head: every test gets the same schema
+    the migrations make, without paying for every migration each time. The migrations themselves are
+    tested from an empty database in tests/unit/db.
+    """
+    url = make_url(db_url)
+    if url.get_backend_name() == "sqlite" and url.database:
+        target = Path(url.database)
+        if not target.exists():
+            shutil.copyfile(request.getfixturevalue("sqlite_template"), target)
+    elif url.get_backend_name() == "postgresql" and url.database:
+        cluster: PostgresCluster = request.getfixturevalue("postgres_cluster")
+        template: str = request.getfixturevalue("postgres_template")
+        cluster.admin(f"DROP DATABASE IF EXISTS {url.database} WITH (FORCE)")
+        cluster.admin(f"CREATE DATABASE {url.database} TEMPLATE {template}")
     engine = create_engine_for(db_url)
     upgrade(engine)
     try:

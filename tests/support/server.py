@@ -1,15 +1,14 @@
 """``live_server``: the real ``provisioner serve`` in a subprocess, on SQLite and PostgreSQL, with admin keys.
 
 The server gets a free 127.0.0.1 port and its own data directory; the database URL reaches it through
-``PROVISIONER_DB_URL`` (never the command line). The admin keys come from ``provisioner admin keys --json``
-(read from its stdout, never logged); :func:`bootstrap_keys` does it the way client CI does (POST ``login``
-→ ``listUsers`` → ``registerUserKeys``) for the test of that path. The fixture stops exactly the PID it
-started.
+``PROVISIONER_DB_URL`` (never the command line). The admin keys come from the library call behind
+``provisioner admin keys`` (in this process, never logged); :func:`bootstrap_keys` does it the way client
+CI does (POST ``login`` → ``listUsers`` → ``registerUserKeys``) for the test of that path. The fixture
+stops exactly the PID it started.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import socket
@@ -199,6 +198,25 @@ class LiveServer:
         self.start()
 
 
+def admin_keys_of(server: LiveServer) -> tuple[str, str]:
+    """The admin's API key pair, read (registered when missing) in this process with the library call behind
+    ``provisioner admin keys``: the same keys, without a CLI process start per server (seconds each). The CLI
+    itself is tested in tests/integration/server (test_startup, test_clients)."""
+    from provisioner.db.engine import create_engine_for
+    from provisioner.server.bootstrap import admin_keys
+    from provisioner.services.crypto import SecretBox
+    from provisioner.services.identity import IdentityService
+
+    directory = server.files_dir
+    engine = create_engine_for(server.db_url)
+    try:
+        keys = admin_keys(IdentityService(engine, SecretBox.from_directory(directory), directory))
+    finally:
+        engine.dispose()
+    assert keys.api_key and keys.secret_key, "the admin has no API keys after registerUserKeys"
+    return keys.api_key, keys.secret_key
+
+
 def start_server(
     db_url: str, data_dir: Path, *, command: Sequence[str] | None = None, extra_args: Sequence[str] = ()
 ) -> LiveServer:
@@ -214,14 +232,24 @@ def start_server(
     server = LiveServer(db_url, data_dir, free_port(), command or [require_tool("provisioner")], extra_args)
     server.start()
     try:
-        done = server.cli("admin", "keys", "--json")
-        assert done.returncode == 0, done.stderr
-        keys = json.loads(done.stdout)
-        server.apikey, server.secretkey = keys["apikey"], keys["secretkey"]
+        server.apikey, server.secretkey = admin_keys_of(server)
     except BaseException:
         server.stop()
         raise
     return server
+
+
+def set_simulator_latency(server: LiveServer, seconds: float) -> None:
+    """Every simulator host of ``server`` answers each call after ``seconds`` (0 removes the fault)."""
+    from provisioner.db.engine import create_engine_for
+    from provisioner.db.schema import host
+
+    engine = create_engine_for(server.db_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(host.update().values(driver_settings={"latency": seconds} if seconds else {}))
+    finally:
+        engine.dispose()
 
 
 @pytest.fixture

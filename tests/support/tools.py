@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import shutil
 import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -32,3 +36,26 @@ def require_tool(name: str) -> str:
         missing(f"{name} is not installed")
         raise AssertionError("unreachable")
     return found
+
+
+@contextlib.contextmanager
+def exclusive_lock(path: str | Path, timeout: float) -> Iterator[bool]:
+    """Hold an exclusive ``flock`` on ``path`` for the block, waiting at most ``timeout`` seconds.
+
+    Yields True while the lock is held, or False when the wait timed out (the lock is then not held).
+    """
+    with open(path, "a") as handle:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    yield False
+                    return
+                time.sleep(0.1)
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

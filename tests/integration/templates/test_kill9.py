@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+import xxhash
 from sqlalchemy import Engine, insert, update
 
 from provisioner.db.schema import template_store_ref, template_zone_ref, utcnow
@@ -76,6 +77,9 @@ def test_kill_9_during_replication_then_resume(db_engine: Engine, db_url: str, t
     copy = tmp_path / "s2" / ref["install_path"]
     assert hashlib.sha256(copy.read_bytes()).hexdigest() == hashlib.sha256(raw.read_bytes()).hexdigest()
     assert sorted(path.name for path in (tmp_path / "s2").iterdir()) == [ref["install_path"]]
+    # No checksum was given: the origin download recorded the engine's XXH3 and the replica was verified against it.
+    engine_digest = "{XXH3}" + xxhash.xxh3_128(raw.read_bytes()).hexdigest()
+    assert refs[s1]["checksum"] == ref["checksum"] == engine_digest
     assert MSID != CHILD_MSID
 
 

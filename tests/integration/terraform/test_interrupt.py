@@ -18,13 +18,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import update
 
-from provisioner.db.engine import create_engine_for
-from provisioner.db.schema import host
 from tests.integration.terraform.conftest import Workspace, terraform_env
 from tests.integration.terraform.test_provider import install
-from tests.support.server import LiveServer
+from tests.support.server import LiveServer, set_simulator_latency
 from tests.support.tools import require_tool
 
 pytestmark = pytest.mark.integration
@@ -41,23 +38,13 @@ resource "provisioner_instance" "interrupted" {
 LATENCY = 4.0
 
 
-def set_latency(cloud: LiveServer, seconds: float) -> None:
-    """Every simulator host answers each call after ``seconds`` (0 removes the fault)."""
-    engine = create_engine_for(cloud.db_url)
-    try:
-        with engine.begin() as conn:
-            conn.execute(update(host).values(driver_settings={"latency": seconds} if seconds else {}))
-    finally:
-        engine.dispose()
-
-
 @pytest.fixture
 def slow_hosts(cloud: LiveServer) -> Iterator[None]:
-    set_latency(cloud, LATENCY)
+    set_simulator_latency(cloud, LATENCY)
     try:
         yield
     finally:
-        set_latency(cloud, 0)
+        set_simulator_latency(cloud, 0)
 
 
 def alive(cloud: LiveServer, name: str) -> list[str]:
@@ -108,7 +95,7 @@ def test_sigint_during_deploy_keeps_the_id_and_the_rerun_converges(
     assert alive(cloud, "tf-interrupted") == [recorded["values"]["id"]]
 
     # The job goes on on the server; the re-run replaces the tainted VM: one VM in the end, in the state.
-    set_latency(cloud, 0)
+    set_simulator_latency(cloud, 0)
     workspace.apply()
     final = workspace.resource("provisioner_instance.interrupted")
     assert final["state"] == "Running"
@@ -133,6 +120,6 @@ def test_a_create_timeout_is_honoured_and_keeps_the_id(
     recorded = json.loads(workspace.run("show", "-json").stdout)["values"]["root_module"]["resources"][0]
     assert recorded["tainted"] is True
     assert alive(cloud, "tf-interrupted") == [recorded["values"]["id"]]
-    set_latency(cloud, 0)
+    set_simulator_latency(cloud, 0)
     workspace.run("destroy", "-auto-approve", "-input=false")
     assert alive(cloud, "tf-interrupted") == []

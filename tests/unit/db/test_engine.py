@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -81,3 +83,97 @@ def test_plain_postgresql_urls_use_psycopg3() -> None:
         assert engine.url.drivername == "postgresql+psycopg"
     finally:
         engine.dispose()
+
+
+def test_read_only_transactions_do_not_queue_behind_a_writer(tmp_path: Path) -> None:
+    engine = create_engine_for(f"sqlite:///{tmp_path / 'x.db'}")
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("CREATE TABLE t (v INTEGER)"))
+            conn.execute(text("INSERT INTO t VALUES (1)"))
+        with engine.connect() as writer, writer.begin():  # BEGIN IMMEDIATE: holds the write lock
+            writer.execute(text("UPDATE t SET v = 2"))
+            started = time.monotonic()
+            seen = run_in_transaction(
+                engine, lambda conn: conn.execute(text("SELECT v FROM t")).scalar_one(), read_only=True
+            )
+            assert seen == 1  # the snapshot before the uncommitted write
+            assert time.monotonic() - started < 1.0  # not the 10 s busy timeout
+            # A writing transaction waits for the lock (here 0.1 s), then gives up.
+            other = sqlite3.connect(tmp_path / "x.db", timeout=0.1, isolation_level=None)
+            try:
+                with pytest.raises(sqlite3.OperationalError, match="locked"):
+                    other.execute("BEGIN IMMEDIATE")
+            finally:
+                other.close()
+    finally:
+        engine.dispose()
+
+
+def test_a_read_only_transaction_that_writes_is_retried_until_the_writer_is_done(tmp_path: Path) -> None:
+    engine = create_engine_for(f"sqlite:///{tmp_path / 'x.db'}")
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("CREATE TABLE t (v INTEGER)"))
+            conn.execute(text("INSERT INTO t VALUES (1)"))
+        release = threading.Event()
+        held = threading.Event()
+
+        def hold() -> None:
+            with engine.connect() as writer, writer.begin():
+                writer.execute(text("UPDATE t SET v = 2"))
+                held.set()
+                release.wait(10)
+
+        holder = threading.Thread(target=hold)
+        holder.start()
+        assert held.wait(10)
+        attempts: list[int] = []
+
+        def write(conn: Connection) -> int:
+            attempts.append(1)
+            if len(attempts) == 1:
+                threading.Timer(0.2, release.set).start()
+            conn.execute(text("UPDATE t SET v = v + 10"))
+            return int(conn.execute(text("SELECT v FROM t")).scalar_one())
+
+        assert run_in_transaction(engine, write, read_only=True, attempts=10) == 12
+        holder.join(10)
+    finally:
+        engine.dispose()
+
+
+def test_writers_of_one_process_take_turns_on_the_writer_lock(tmp_path: Path) -> None:
+    # Two engines on one file share the lock; it is free again after commits, rollbacks and a failed transaction.
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    engine, other = create_engine_for(url), create_engine_for(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("CREATE TABLE t (x INTEGER)"))
+
+        def writes(which: int) -> None:
+            for _ in range(50):
+                run_in_transaction(
+                    engine if which % 2 else other, lambda c: c.execute(text("INSERT INTO t VALUES (1)"))
+                )
+
+        threads = [threading.Thread(target=writes, args=(i,)) for i in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        with pytest.raises(ZeroDivisionError):
+            run_in_transaction(engine, lambda c: [c.execute(text("INSERT INTO t VALUES (2)")), 1 / 0])
+        with engine.connect() as conn:
+            conn.begin()
+            conn.execute(text("INSERT INTO t VALUES (3)"))  # returned to the pool uncommitted: rolled back
+        assert not db_engine._HELD
+        lock = db_engine._WRITE_LOCKS[str((tmp_path / "x.db").resolve())]
+        assert not lock.locked()
+        with engine.begin() as conn:
+            assert lock.locked()
+            assert conn.execute(text("SELECT count(*) FROM t")).scalar_one() == 300
+        assert not lock.locked()
+    finally:
+        engine.dispose()
+        other.dispose()

@@ -15,6 +15,8 @@ collect_ignore_glob = ["test_*_libvirt.py"] if libvirt_python_missing() else []
 
 @pytest.fixture(autouse=True)
 def clean_simulator() -> Iterator[None]:
-    """Forget every simulated host after each test."""
+    """Start and leave each test with no simulated host (before too: under xdist a test of another
+    directory, which does not reset the simulator, may have run just before in the same process)."""
+    CLOUD.reset()
     yield
     CLOUD.reset()
