@@ -26,7 +26,7 @@ import httpx
 from sqlalchemy import Connection, insert, select
 
 from provisioner.api.signing import sign
-from provisioner.db.engine import create_engine_for, run_in_transaction
+from provisioner.db.engine import create_engine_for, is_sqlite, run_in_transaction
 from provisioner.db.schema import account, cluster, domain, host, role
 from provisioner.db.schema import pod as pod_table
 from provisioner.server.bootstrap import prepare_database
@@ -35,13 +35,14 @@ from provisioner.services.infrastructure import pods, zones
 
 DESCRIPTION = """\
 Loads 10,000 hosts (10 per cluster), 1,000 clusters (in 20 pods of 4 zones) and 25,000 accounts with bulk
-inserts, starts the real server (``provisioner serve``, one process, its own port and data directory), then
-sends signed requests (HMAC-SHA1, signatureVersion 3, as ``cs`` signs them) over one keep-alive connection:
-``listHosts page=1 pagesize=500`` and ``listZones``, after a warm-up, 200 of each, and prints p50/p99 of the
-wall-clock time per request, and the server's CPU time (user + system, from /proc) per request with the
-machine's load average: on a shared machine the wall clock also measures the other work. The baseline is the
-same number of signed ``listCapabilities`` requests, which touch no table: the ratio shows what the list costs
-beyond authentication and the HTTP path. The floors are judged on the wall clock, as specified.
+inserts (then ANALYZE on PostgreSQL, as autovacuum would), starts the real server (``provisioner serve``, one
+process, its own port and data directory), then sends signed requests (HMAC-SHA1, signatureVersion 3, as
+``cs`` signs them) over one keep-alive connection: ``listHosts page=1 pagesize=500`` and ``listZones``, after
+a warm-up, 200 of each, and prints p50/p99 of the wall-clock time per request, and the server's CPU time (user
++ system, from /proc) per request with the machine's load average: on a shared machine the wall clock also
+measures the other work. The baseline is the same number of signed ``listCapabilities`` requests, which touch
+no table: the ratio shows what the list costs beyond authentication and the HTTP path. The floors are judged
+on the wall clock, as specified.
 
 Floors: p50 <= 30 ms and p99 <= 150 ms for both lists; idle server RSS <= 150 MB (VmRSS of the server process,
 read after the measured requests, once it has been idle for a second). Exit status 1 when a floor is missed.
@@ -144,6 +145,11 @@ def load(db_url: str) -> float:
     try:
         prepare_database(engine)
         run_in_transaction(engine, _load)
+        if not is_sqlite(engine):
+            # What autovacuum does within a minute of a bulk load (and what PostgreSQL's manual asks for after
+            # one): without statistics the planner takes the 10,000-row host table for a handful of rows.
+            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.exec_driver_sql("ANALYZE")
     finally:
         engine.dispose()
     return time.monotonic() - started

@@ -30,6 +30,7 @@ from provisioner.server.api_settings import configured_api_settings
 from provisioner.server.backend import DatabaseBackend
 from provisioner.server.background import BackgroundRunner, load_tasks
 from provisioner.server.bootstrap import prepare_database
+from provisioner.server.extract import extract_route
 from provisioner.services.configuration import config_value
 from provisioner.services.identity import IdentityService
 from provisioner.services.jobs import JobService, JobWorkerPool, PoolSettings, RunningJob, default_msid
@@ -209,4 +210,4 @@ def build_server(
             lifecycle.stop()
 
     api = create_app(backend, settings, registry)
-    return Starlette(routes=[Mount("/", app=api)], lifespan=lifespan), lifecycle
+    return Starlette(routes=[extract_route(engine), Mount("/", app=api)], lifespan=lifespan), lifecycle

@@ -64,6 +64,10 @@ class ServiceArea:
         """Call ``function(conn, *args, **kwargs)`` in a retried transaction and return its result."""
         return run_in_transaction(self.engine, lambda conn: function(conn, *args, **kwargs))
 
+    def read(self, function: Callable[Concatenate[Connection, P], T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """:meth:`run` for a function that only reads (lists): on SQLite it does not queue behind writers."""
+        return run_in_transaction(self.engine, lambda conn: function(conn, *args, **kwargs), read_only=True)
+
 
 #: Identity entity kinds (``param(entity=...)``) to tables.
 IDENTITY_ENTITIES: dict[str, Table] = {
@@ -155,7 +159,7 @@ class DatabaseBackend:
 
     def resolve_ids(self, kind: str, ids: list[str]) -> set[str]:
         """See ``ApiBackend.resolve_ids``; an unknown kind resolves nothing (every id is then refused)."""
-        return run_in_transaction(self.engine, lambda conn: existing(conn, kind, ids))
+        return run_in_transaction(self.engine, lambda conn: existing(conn, kind, ids), read_only=True)
 
     # -- jobs (JobService) ---------------------------------------------------------------------
 

@@ -47,6 +47,7 @@ BACKGROUND_TASKS: tuple[str, ...] = (
     "provisioner.services.infrastructure.host_health:HOST_HEALTH",
     "provisioner.services.compute.lifecycle.expunge:EXPUNGER",
     "provisioner.services.templates.reconciler:TASK",
+    "provisioner.services.templates.extract:CLEANUP",
 )
 
 

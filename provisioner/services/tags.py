@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, RowMapping, Table, and_, delete, insert, or_, select, true
+from sqlalchemy import ColumnElement, Connection, RowMapping, Select, Table, and_, delete, insert, or_, select, true
 
 from provisioner.db.schema import (
     account,
@@ -257,13 +257,15 @@ def list_tags(
     return [tag_row(m) for m in rows], total
 
 
-def tags_by_resource(conn: Connection, resourcetype: str, uuids: Sequence[str]) -> dict[str, list[Row]]:
-    """The tags of a page of resources, keyed by resource UUID, in one statement (for ``tags[]`` fields)."""
-    if not uuids:
+def tags_by_resource(conn: Connection, resourcetype: str, uuids: Sequence[str] | Select[Any]) -> dict[str, list[Row]]:
+    """The tags of a page of resources, keyed by resource UUID, in one statement (for ``tags[]`` fields).
+
+    ``uuids``: the resources' UUIDs, or a query selecting them (a page of 500 then costs no 500 parameters).
+    """
+    if not isinstance(uuids, Select) and not uuids:
         return {}
-    query = _select().where(
-        resource_tag.c.resource_type == resourcetype, resource_tag.c.resource_uuid.in_([u.lower() for u in uuids])
-    )
+    chosen = uuids if isinstance(uuids, Select) else [u.lower() for u in uuids]
+    query = _select().where(resource_tag.c.resource_type == resourcetype, resource_tag.c.resource_uuid.in_(chosen))
     result: dict[str, list[Row]] = {}
     for m in conn.execute(query.order_by(resource_tag.c.id)).mappings():
         result.setdefault(m["resource_uuid"], []).append(tag_row(m))

@@ -17,6 +17,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "provisioner.api.commands.identity",
     "provisioner.api.commands.accounts",
     "provisioner.api.commands.users",
+    "provisioner.api.commands.resource_limits",
     "provisioner.api.commands.roles",
     "provisioner.api.commands.configuration",
     "provisioner.api.commands.tags",

@@ -30,6 +30,11 @@ def call(ctx: CommandContext, function: Callable[..., Any], *args: Any, **kwargs
     return backend_of(ctx).infrastructure.run(function, ctx.caller, *args, **kwargs)
 
 
+def read(ctx: CommandContext, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """:func:`call` for a service function that only reads (the ``list_*`` ones)."""
+    return backend_of(ctx).infrastructure.read(function, ctx.caller, *args, **kwargs)
+
+
 def one(ctx: CommandContext, model: type[ModelT], function: Callable[..., Any], *args: Any, **kwargs: Any) -> ModelT:
     """Call a service that returns one wire row and validate it into ``model``."""
     return model.model_validate(call(ctx, function, *args, **kwargs))
@@ -57,7 +62,7 @@ def listing(
 ) -> ListResult[ModelT]:
     """Call a service ``list_*`` function with the request's page and wrap its ``(rows, total)``."""
     page, pagesize = page_numbers(ctx.page)
-    rows, total = call(ctx, function, page=page, pagesize=pagesize, **filters)
+    rows, total = read(ctx, function, page=page, pagesize=pagesize, **filters)
     return ListResult(validate_rows(model, rows), total)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, DateTime, ForeignKey, Index, Integer, String, Table, Text
+from sqlalchemy import BigInteger, Boolean, Column, DateTime, ForeignKey, Index, Integer, String, Table, Text
 
 from provisioner.db.schema.base import (
     BigId,
@@ -78,6 +78,21 @@ account = Table(
     removed_column(),
     Index("ix_account_domain_id_name", "domain_id", "name", unique=True, **live_only()),
     Index("ix_account_name", "name"),
+)
+
+#: Explicit resource limits (``updateResourceLimit``) of one account or one domain; without a row the
+#: ``max.account.*`` / ``max.domain.*`` settings apply. ``type`` is CloudStack's ``Resource.ResourceType``
+#: ordinal (0 user_vm ... 11 secondary_storage); ``max`` is -1 for unlimited (storage types in GiB).
+resource_limit = Table(
+    "resource_limit",
+    metadata,
+    id_column(),
+    Column("type", Integer, nullable=False),
+    Column("account_id", BigId, ForeignKey("account.id", ondelete="CASCADE"), nullable=True),
+    Column("domain_id", BigId, ForeignKey("domain.id", ondelete="CASCADE"), nullable=True),
+    Column("max", BigInteger, nullable=False),
+    Index("ix_resource_limit_account_id_type", "account_id", "type", unique=True),
+    Index("ix_resource_limit_domain_id_type", "domain_id", "type", unique=True),
 )
 
 user = Table(

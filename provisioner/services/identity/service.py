@@ -44,9 +44,9 @@ class IdentityService:
         directory = files_dir(engine.url)
         return cls(engine, SecretBox.from_directory(directory), directory, session_timeout)
 
-    def transaction(self, work: Callable[[Connection], T]) -> T:
-        """Run ``work(conn)`` in a retried transaction."""
-        return run_in_transaction(self.engine, work)
+    def transaction(self, work: Callable[[Connection], T], *, read_only: bool = False) -> T:
+        """Run ``work(conn)`` in a retried transaction (``read_only``: see ``run_in_transaction``)."""
+        return run_in_transaction(self.engine, work, read_only=read_only)
 
     def seed(self) -> Path | None:
         """First-start seeding; returns the admin credentials file when it was just written."""
@@ -54,7 +54,7 @@ class IdentityService:
 
     def find_api_key(self, api_key: str) -> tuple[str, Caller] | None:
         """``(secret in clear, caller)`` for an active user's API key, else None."""
-        return self.transaction(lambda conn: auth.find_api_key(conn, self.box, api_key))
+        return self.transaction(lambda conn: auth.find_api_key(conn, self.box, api_key), read_only=True)
 
     def login(
         self, username: str, password: str, domain_path: str | None = None, domain_id: str | None = None
@@ -80,8 +80,8 @@ class IdentityService:
 
     def system_caller(self) -> Caller:
         """The caller the integration API runs as: the ROOT domain's ``admin`` user."""
-        return self.transaction(auth.system_caller)
+        return self.transaction(auth.system_caller, read_only=True)
 
     def is_allowed(self, caller: Caller, command: str, default_roles: Collection[RoleType]) -> bool:
         """Whether the caller's role lets it run ``command`` (ordered rules, then ``default_roles``)."""
-        return self.transaction(lambda conn: roles.is_allowed(conn, caller, command, default_roles))
+        return self.transaction(lambda conn: roles.is_allowed(conn, caller, command, default_roles), read_only=True)

@@ -28,6 +28,9 @@ from provisioner.services.infrastructure.service_offerings import (
 from provisioner.services.infrastructure.zones import canonical
 from provisioner.services.principal import Caller
 
+#: The largest fixed disk offering, in GiB (CloudStack's ``storage.max.volume.size`` default).
+MAX_DISK_GIB = 2000
+
 
 def disk_offering_row(m: RowMapping) -> Row:
     """A ``disk_offering`` row as ``DiskOfferingResponse`` (``disksize`` in GiB)."""
@@ -72,6 +75,9 @@ def create_disk_offering(
     is_custom = bool(customized) if customized is not None else not disksize
     if not is_custom and (disksize is None or disksize <= 0):
         raise ParamError("Disk size must be greater than 0 for a non-customized disk offering")
+    if not is_custom and disksize is not None and disksize > MAX_DISK_GIB:
+        # CloudStack's bound (storage.max.volume.size); also keeps the byte count within a 64-bit column.
+        raise ParamError(f"The maximum size for a disk is {MAX_DISK_GIB} Gb.")
     new_id = conn.execute(
         insert(disk_offering).values(
             name=name,

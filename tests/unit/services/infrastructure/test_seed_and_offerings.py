@@ -142,3 +142,11 @@ def test_regions(run: Run[object], admin: Caller) -> None:
         assert regions.list_regions(conn, admin)[1] == 1
 
     run(check)
+
+
+def test_a_disk_offering_larger_than_the_maximum_is_refused(run: Run[object], admin: Caller) -> None:
+    # schemathesis found it: a disksize of 9,043,396,460,119 GiB overflowed the 64-bit byte count (a 530).
+    with pytest.raises(ParamError, match="The maximum size for a disk is 2000 Gb"):
+        run(lambda conn: disk_offerings.create_disk_offering(conn, admin, name="huge", disksize=9_043_396_460_119))
+    made = run(lambda conn: disk_offerings.create_disk_offering(conn, admin, name="largest", disksize=2000))
+    assert made["disksize"] == 2000
