@@ -20,7 +20,15 @@ from provisioner.db.schema.compute import (
 )
 from provisioner.db.schema.config import configuration, resource_tag
 from provisioner.db.schema.hosts import host, host_tag, hypervisor_capability
-from provisioner.db.schema.identity import account, api_session, domain, role, role_permission, user
+from provisioner.db.schema.identity import (
+    account,
+    api_session,
+    domain,
+    resource_limit,
+    role,
+    role_permission,
+    user,
+)
 from provisioner.db.schema.jobs import async_job, mshost
 from provisioner.db.schema.network import (
     network_service_provider,
@@ -41,6 +49,7 @@ from provisioner.db.schema.operations import vm_migration
 from provisioner.db.schema.snapshots import snapshot, vm_snapshot
 from provisioner.db.schema.storage import image_store, storage_pool, storage_pool_tag
 from provisioner.db.schema.templates import (
+    template_extract,
     template_permission,
     template_pool_ref,
     template_store_ref,
@@ -81,6 +90,7 @@ __all__ = [
     "physical_network_traffic_type",
     "pod",
     "region",
+    "resource_limit",
     "resource_tag",
     "role",
     "role_permission",
@@ -89,6 +99,7 @@ __all__ = [
     "ssh_keypair",
     "storage_pool",
     "storage_pool_tag",
+    "template_extract",
     "template_permission",
     "template_pool_ref",
     "template_store_ref",

@@ -88,6 +88,8 @@ vm_instance = Table(
     removed_column(),
     Index("uq_vm_instance_live_instance_name", "instance_name", unique=True, **live_only()),
     Index("ix_vm_instance_account_id_removed", "account_id", "removed"),
+    # The live VMs in id order: listVirtualMachines' count and OFFSET as an index-only scan (PostgreSQL).
+    Index("ix_vm_instance_live_id", "id", **live_only()),
     Index("ix_vm_instance_domain_id", "domain_id"),
     Index("ix_vm_instance_state", "state"),
     Index("ix_vm_instance_host_id", "host_id"),

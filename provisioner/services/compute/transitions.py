@@ -46,13 +46,14 @@ def _release(conn: Connection, vm: Any) -> None:
     release_host(conn, vm.host_id, vm.cpu_number * vm.cpu_speed, vm.cpu_number, vm.memory * MIB)
 
 
-def transition(conn: Connection, vm_id: int, event: VMEvent, **values: Any) -> VMState:
+def transition(conn: Connection, vm_id: int, event: VMEvent, *, current_row: Any = None, **values: Any) -> VMState:
     """Move a VM along ``event`` (§9), releasing host capacity when it leaves a holding state.
 
     Args:
         conn: a connection inside a transaction.
         vm_id: the VM's internal id.
         event: what happened.
+        current_row: the VM's row as read earlier in this transaction (saves reading it again), or None.
         values: further columns to set with the new state (``host_id``, ``power_state``, …).
 
     Returns:
@@ -62,7 +63,7 @@ def transition(conn: Connection, vm_id: int, event: VMEvent, **values: Any) -> V
         ParamError: the transition does not exist from the VM's state (431).
         InternalError: another operation changed the VM since it was read (530).
     """
-    vm = vm_row(conn, vm_id)
+    vm = current_row if current_row is not None else vm_row(conn, vm_id)
     current = VMState(vm.state)
     target = next_vm_state(vm.name, current, event)
     releasing = current in HOLDS_HOST and target not in HOLDS_HOST and vm.host_id is not None
@@ -99,7 +100,13 @@ def _volume_request(conn: Connection, vol: Any, offering: Any) -> VolumeRequest:
 
 
 def _start_request(
-    conn: Connection, vm: Any, is_root_admin: bool, host_id: int | None
+    conn: Connection,
+    vm: Any,
+    is_root_admin: bool,
+    host_id: int | None,
+    *,
+    exclude_hosts: frozenset[int] = frozenset(),
+    hints: tuple[int | None, int | None] = (None, None),
 ) -> tuple[DeploymentRequest, list[Any]]:
     """The deployment request of a stopped VM: its sizes, tags, last host and unplaced volumes."""
     offering = conn.execute(select(service_offering).where(service_offering.c.id == vm.service_offering_id)).one()
@@ -107,7 +114,7 @@ def _start_request(
         select(volume).where(volume.c.vm_id == vm.id, volume.c.removed.is_(None)).order_by(volume.c.device_id)
     ).all()
     unplaced = [v for v in vols if v.pool_id is None]
-    cluster_id = None
+    pod_id, cluster_id = hints
     for v in vols:
         if v.pool_id is not None:
             # A placed volume ties the VM to hosts that reach its pool.
@@ -130,10 +137,11 @@ def _start_request(
         host_tags=split_tags(offering.host_tags),
         hypervisor=vm.hypervisor_type,
         volumes=tuple(_volume_request(conn, v, offering) for v in unplaced),
+        pod_id=pod_id,
         cluster_id=cluster_id,
         host_id=host_id,
         last_host_id=vm.last_host_id,
-        avoid_hosts=avoid,
+        avoid_hosts=avoid | exclude_hosts,
         affinity_hosts=required,
         is_root_admin=is_root_admin,
     )
@@ -149,10 +157,15 @@ def start_vm(
     is_root_admin: bool = False,
     rng: random.Random | None = None,
     snapshot: Snapshot | None = None,
+    exclude_hosts: frozenset[int] = frozenset(),
+    pod_id: int | None = None,
+    cluster_id: int | None = None,
 ) -> Placement:
     """Stopped -> Starting: place the VM (last host first) and reserve its capacity.
 
     ``snapshot``: a zone snapshot read beforehand (see ``allocate``), else one is read here.
+    ``exclude_hosts``: hosts the VM just failed to start on (the retry goes elsewhere).
+    ``pod_id``/``cluster_id``: where a root admin asked it to go (``podid``/``clusterid``).
 
     Raises:
         ParamError: the VM is not Stopped (431).
@@ -160,7 +173,9 @@ def start_vm(
     """
     vm = vm_row(conn, vm_id)
     next_vm_state(vm.name, VMState(vm.state), VMEvent.START_REQUESTED)  # reject before planning
-    request, unplaced = _start_request(conn, vm, is_root_admin, host_id)
+    request, unplaced = _start_request(
+        conn, vm, is_root_admin, host_id, exclude_hosts=exclude_hosts, hints=(pod_id, cluster_id)
+    )
     if settings is None:
         planner = conn.execute(
             select(service_offering.c.deployment_planner).where(service_offering.c.id == vm.service_offering_id)
@@ -173,6 +188,7 @@ def start_vm(
         conn,
         vm_id,
         VMEvent.START_REQUESTED,
+        current_row=vm,  # only volumes changed since it was read
         host_id=placement.host_id,
         pod_id=placement.pod_id,
         cluster_id=placement.cluster_id,

@@ -11,7 +11,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from provisioner.compute.types import VMState
 from provisioner.db.schema import (
@@ -276,13 +276,18 @@ def allocate_vm(
     return AllocatedVm(vm_id, vm_uuid, instance_name, state, placement, tuple(int(v) for v in volume_ids), tuple(nics))
 
 
+#: Built once: the statement runs several times per deployment, and building it (and its cache key) anew costs more
+#: than running it.
+_LIVE_VM = select(vm_instance).where(vm_instance.c.id == bindparam("vm_id"), vm_instance.c.removed.is_(None))
+
+
 def vm_row(conn: Connection, vm_id: int) -> Any:
     """The live VM row.
 
     Raises:
         ParamError: no such VM (431).
     """
-    row = conn.execute(select(vm_instance).where(vm_instance.c.id == vm_id, vm_instance.c.removed.is_(None))).first()
+    row = conn.execute(_LIVE_VM, {"vm_id": vm_id}).first()
     if row is None:
         raise ParamError(f"Unable to find virtual machine by id {vm_id}")
     return row

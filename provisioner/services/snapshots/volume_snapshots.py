@@ -21,6 +21,7 @@ from provisioner.db.schema import new_uuid, snapshot, storage_pool, utcnow, vm_i
 from provisioner.exceptions import ParamError
 from provisioner.services.common import contains
 from provisioner.services.compute.states import VolumeState
+from provisioner.services.identity.resource_limits import check_resource_limit
 from provisioner.services.principal import Caller
 from provisioner.services.tags import register_resource_type, tagged_with, tags_by_resource
 from provisioner.services.volumes import disks
@@ -124,6 +125,7 @@ def create_snapshot_row(conn: Connection, caller: Caller, volume_uuid: str, name
         raise ParamError(
             f"VolumeId: {volume_uuid} is attached to VM {vm.name} in state {vm.state}: it must be Running or Stopped"
         )
+    check_resource_limit(conn, vol.account_id, "snapshot")  # 535 past the account's or a domain's limit
     stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
     uuid = new_uuid()
     conn.execute(

@@ -18,6 +18,7 @@ from provisioner.services.compute.allocator import release_pool
 from provisioner.services.compute.allocator.model import GIB
 from provisioner.services.compute.states import VolumeState
 from provisioner.services.configuration import config_value
+from provisioner.services.identity.resource_limits import check_resource_limit
 from provisioner.services.principal import Caller
 from provisioner.services.volumes.ownership import check_owner_access, move_state, resolve_owner
 from provisioner.services.volumes.placement import grow_reservation
@@ -157,6 +158,9 @@ def create_volume_row(
             offering_size(conn, offering, size),
             offering.id,
         )
+    # As CloudStack's VolumeApiServiceImpl: the account's (and its domains') volume and primary storage limits (535).
+    check_resource_limit(conn, owner.account_id, "volume")
+    check_resource_limit(conn, owner.account_id, "primary_storage", size_bytes)
     uuid = new_uuid()
     inserted = conn.execute(
         insert(volume).values(

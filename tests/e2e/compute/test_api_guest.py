@@ -77,16 +77,23 @@ def check_host(api: Any, libvirtd: str, host_id: str) -> None:
     wait_for("a health round pinging the host", lambda: api.listHosts(id=host_id)["host"][0]["lastpinged"] != first)
 
 
+@contextlib.contextmanager
+def isolated_bridge(name: str) -> Iterator[str]:
+    """An isolated Linux bridge (no uplink: nothing the guest sends leaves it) for the guest NIC, deleted after."""
+    ip = require_tool("ip")
+    subprocess.run([ip, "link", "add", name, "type", "bridge"], check=True, timeout=30)
+    try:
+        subprocess.run([ip, "link", "set", name, "up"], check=True, timeout=30)
+        yield name
+    finally:
+        subprocess.run([ip, "link", "del", name], check=False, timeout=30)
+
+
 @pytest.fixture
 def bridge() -> Iterator[str]:
-    """An isolated Linux bridge (no uplink: nothing the guest sends leaves it) for the guest NIC."""
-    ip = require_tool("ip")
-    subprocess.run([ip, "link", "add", BRIDGE, "type", "bridge"], check=True, timeout=30)
-    try:
-        subprocess.run([ip, "link", "set", BRIDGE, "up"], check=True, timeout=30)
-        yield BRIDGE
-    finally:
-        subprocess.run([ip, "link", "del", BRIDGE], check=False, timeout=30)
+    """This module's guest bridge."""
+    with isolated_bridge(BRIDGE) as name:
+        yield name
 
 
 @pytest.fixture
@@ -103,47 +110,55 @@ def template_url(guest_template: Path) -> Iterator[str]:
         thread.join(10)
 
 
-def kvm_zone(api: Any, libvirtd: str, nfs: NfsServer, pool_dir: Path) -> dict[str, str]:
-    """A KVM zone on this machine: VLAN physical network, the local libvirtd host, a local pool, an NFS store."""
+def kvm_zone(
+    api: Any, libvirtd: str, store: str, pool_dir: Path, *, name: str = "e2e", label: str = LABEL, vlan: int = VLAN
+) -> dict[str, str]:
+    """A KVM zone on this machine: VLAN physical network, the local libvirtd host, a local pool, an NFS store.
+
+    ``name`` prefixes every object, ``label``/``vlan`` make the guest bridge ``br<label>-<vlan>``, and the pod and
+    public ranges are 198.18.(2*vlan-192).0/24 and the next /24 (8 and 9 for VLAN 100), so zones of several tests
+    stay apart.
+    """
     api.updateConfiguration(name="secstorage.allow.private.download", value="true")
-    zone = api.createZone(name="e2e", networktype="Advanced", dns1="198.18.0.53", internaldns1="198.18.0.54")["zone"]
+    zone = api.createZone(name=name, networktype="Advanced", dns1="198.18.0.53", internaldns1="198.18.0.54")["zone"]
     physical = api.createPhysicalNetwork(
-        name="e2e-pnet", zoneid=zone["id"], isolationmethods="VLAN", broadcastdomainrange="Zone"
+        name=f"{name}-pnet", zoneid=zone["id"], isolationmethods="VLAN", broadcastdomainrange="Zone"
     )["physicalnetwork"]
     for traffic in ("Guest", "Management", "Public"):
-        api.addTrafficType(physicalnetworkid=physical["id"], traffictype=traffic, kvmnetworklabel=LABEL)
+        api.addTrafficType(physicalnetworkid=physical["id"], traffictype=traffic, kvmnetworklabel=label)
     provider = api.listNetworkServiceProviders(name="VirtualRouter", physicalnetworkid=physical["id"])[
         "networkserviceprovider"
     ][0]
     element = api.listVirtualRouterElements(nspid=provider["id"])["virtualrouterelement"][0]
     api.configureVirtualRouterElement(id=element["id"], enabled=True)
     api.updateNetworkServiceProvider(id=provider["id"], state="Enabled")
-    api.updatePhysicalNetwork(id=physical["id"], state="Enabled", vlan=f"{VLAN}-{VLAN}")
+    api.updatePhysicalNetwork(id=physical["id"], state="Enabled", vlan=f"{vlan}-{vlan}")
+    pod_net, public_net = f"198.18.{2 * vlan - 192}", f"198.18.{2 * vlan - 191}"
     pod = api.createPod(
-        name="e2e-pod",
+        name=f"{name}-pod",
         zoneid=zone["id"],
-        gateway="198.18.8.1",
+        gateway=f"{pod_net}.1",
         netmask="255.255.255.0",
-        startip="198.18.8.10",
-        endip="198.18.8.20",
+        startip=f"{pod_net}.10",
+        endip=f"{pod_net}.20",
     )["pod"]
     api.createVlanIpRange(
         zoneid=zone["id"],
         forvirtualnetwork=True,
-        vlan="50",
-        gateway="198.18.9.1",
+        vlan=str(vlan - 50),
+        gateway=f"{public_net}.1",
         netmask="255.255.255.0",
-        startip="198.18.9.10",
-        endip="198.18.9.20",
+        startip=f"{public_net}.10",
+        endip=f"{public_net}.20",
     )
     cluster = api.addCluster(
-        clustername="e2e-kvm", clustertype="CloudManaged", hypervisor="KVM", podid=pod["id"], zoneid=zone["id"]
+        clustername=f"{name}-kvm", clustertype="CloudManaged", hypervisor="KVM", podid=pod["id"], zoneid=zone["id"]
     )["cluster"][0]
     host = api.addHost(
         url=libvirtd, hypervisor="KVM", podid=pod["id"], zoneid=zone["id"], clusterid=cluster["id"], username="root"
     )["host"][0]
     api.createStoragePool(
-        name="e2e-local",
+        name=f"{name}-local",
         zoneid=zone["id"],
         podid=pod["id"],
         clusterid=cluster["id"],
@@ -152,9 +167,9 @@ def kvm_zone(api: Any, libvirtd: str, nfs: NfsServer, pool_dir: Path) -> dict[st
         url=f"file://{pool_dir}",
         capacitybytes=10 << 30,  # not probed: the API's storage layer measures only pools it mounts
     )
-    api.addImageStore(provider="NFS", zoneid=zone["id"], name="e2e-ss", url=nfs.url("secondary"))
+    api.addImageStore(provider="NFS", zoneid=zone["id"], name=f"{name}-ss", url=store)
     api.updateZone(id=zone["id"], allocationstate="Enabled")
-    return {"zone": zone["id"], "host": host["id"], "cluster": cluster["id"]}
+    return {"zone": zone["id"], "host": host["id"], "cluster": cluster["id"], "pod": pod["id"]}
 
 
 @pytest.mark.usefixtures("bridge")
@@ -165,7 +180,7 @@ def test_a_real_guest_through_the_api(
     api = server.client(server.apikey, server.secretkey, job_timeout=300)
     pool_dir = tmp_path / "primary"
     pool_dir.mkdir()
-    ids = kvm_zone(api, libvirtd, nfs_server, pool_dir)
+    ids = kvm_zone(api, libvirtd, nfs_server.url("secondary"), pool_dir)
     check_host(api, libvirtd, ids["host"])
     tiny = api.createServiceOffering(
         name="tiny", displaytext="tiny", cpunumber=1, cpuspeed=500, memory=128, storagetype="local"

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import random
 
-from sqlalchemy import Connection, update
+from sqlalchemy import Connection, bindparam, update
 
 from provisioner.db.schema import host, storage_pool
 from provisioner.exceptions import InsufficientCapacityError
@@ -39,29 +39,50 @@ LOST_HOST = "filled by a concurrent deployment"
 LOST_POOL = "whose storage pool was filled by a concurrent deployment"
 
 
+#: The guarded increments, built once (a deployment runs them on its hot path).
+_RESERVE_HOST = (
+    update(host)
+    .where(
+        host.c.id == bindparam("host_pk"),
+        host.c.removed.is_(None),
+        host.c.status == HOST_UP,
+        host.c.resource_state == HOST_ENABLED,
+        host.c.cpu_allocated + bindparam("add_cpu") <= bindparam("cpu_limit"),
+        host.c.memory_allocated + bindparam("add_memory") <= bindparam("mem_limit"),
+    )
+    .values(
+        cpu_allocated=host.c.cpu_allocated + bindparam("add_cpu"),
+        cores_allocated=host.c.cores_allocated + bindparam("add_cores"),
+        memory_allocated=host.c.memory_allocated + bindparam("add_memory"),
+    )
+)
+_RESERVE_POOL = (
+    update(storage_pool)
+    .where(
+        storage_pool.c.id == bindparam("pool_pk"),
+        storage_pool.c.removed.is_(None),
+        storage_pool.c.state == POOL_UP,
+        storage_pool.c.allocated_bytes + bindparam("add_bytes") <= bindparam("bytes_limit"),
+    )
+    .values(allocated_bytes=storage_pool.c.allocated_bytes + bindparam("add_bytes"))
+)
+
+
 def reserve_host(conn: Connection, candidate: HostCandidate, cpu_mhz: int, cores: int, memory: int) -> bool:
     """Add a VM's CPU and memory to a host if they still fit under its over-provisioned limits.
 
     Returns:
         True when reserved; False when the host filled up (or left Up/Enabled) since the snapshot.
     """
-    result = conn.execute(
-        update(host)
-        .where(
-            host.c.id == candidate.id,
-            host.c.removed.is_(None),
-            host.c.status == HOST_UP,
-            host.c.resource_state == HOST_ENABLED,
-            host.c.cpu_allocated + cpu_mhz <= candidate.cpu_limit,
-            host.c.memory_allocated + memory <= candidate.mem_limit,
-        )
-        .values(
-            cpu_allocated=host.c.cpu_allocated + cpu_mhz,
-            cores_allocated=host.c.cores_allocated + cores,
-            memory_allocated=host.c.memory_allocated + memory,
-        )
-    )
-    return result.rowcount == 1
+    values = {
+        "host_pk": candidate.id,
+        "add_cpu": cpu_mhz,
+        "add_cores": cores,
+        "add_memory": memory,
+        "cpu_limit": candidate.cpu_limit,
+        "mem_limit": candidate.mem_limit,
+    }
+    return conn.execute(_RESERVE_HOST, values).rowcount == 1
 
 
 def release_host(conn: Connection, host_id: int, cpu_mhz: int, cores: int, memory: int) -> None:
@@ -71,17 +92,8 @@ def release_host(conn: Connection, host_id: int, cpu_mhz: int, cores: int, memor
 
 def reserve_pool(conn: Connection, candidate: PoolCandidate, size: int) -> bool:
     """Add a volume's size to a pool's allocated bytes if it still fits under the pool's limit."""
-    result = conn.execute(
-        update(storage_pool)
-        .where(
-            storage_pool.c.id == candidate.id,
-            storage_pool.c.removed.is_(None),
-            storage_pool.c.state == POOL_UP,
-            storage_pool.c.allocated_bytes + size <= candidate.allocated_limit,
-        )
-        .values(allocated_bytes=storage_pool.c.allocated_bytes + size)
-    )
-    return result.rowcount == 1
+    values = {"pool_pk": candidate.id, "add_bytes": size, "bytes_limit": candidate.allocated_limit}
+    return conn.execute(_RESERVE_POOL, values).rowcount == 1
 
 
 def release_pool(conn: Connection, pool_id: int, size: int) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 
 from provisioner.db.schema import account, domain, vm_instance
 from provisioner.exceptions import ParamError, PermissionDeniedError
@@ -16,6 +16,15 @@ from provisioner.services.principal import Caller
 USER_EXPUNGE_RECOVER = "allow.user.expunge.recover.vm"
 
 
+#: Built once (every VM command looks its VM up with it).
+_VM_BY_UUID = (
+    select(vm_instance, account.c.uuid.label("account_uuid"), domain.c.path.label("domain_path"))
+    .join(account, account.c.id == vm_instance.c.account_id)
+    .join(domain, domain.c.id == vm_instance.c.domain_id)
+    .where(vm_instance.c.uuid == bindparam("vm_uuid"), vm_instance.c.removed.is_(None))
+)
+
+
 def vm_by_uuid(conn: Connection, caller: Caller, uuid: str) -> Any:
     """The live VM with public id ``uuid`` that ``caller`` may act on.
 
@@ -23,12 +32,7 @@ def vm_by_uuid(conn: Connection, caller: Caller, uuid: str) -> Any:
         ParamError: no such VM (431).
         PermissionDeniedError: the VM belongs to an account the caller does not administer (531).
     """
-    row = conn.execute(
-        select(vm_instance, account.c.uuid.label("account_uuid"), domain.c.path.label("domain_path"))
-        .join(account, account.c.id == vm_instance.c.account_id)
-        .join(domain, domain.c.id == vm_instance.c.domain_id)
-        .where(vm_instance.c.uuid == uuid.lower(), vm_instance.c.removed.is_(None))
-    ).first()
+    row = conn.execute(_VM_BY_UUID, {"vm_uuid": uuid.lower()}).first()
     if row is None:
         raise ParamError(f"Unable to find virtual machine by id {uuid}")
     if row.account_uuid != caller.account_id and not can_manage_domain(caller, row.domain_path):

@@ -20,11 +20,13 @@ from sqlalchemy import Connection, insert, select
 from provisioner.db.schema import (
     account,
     affinity_group,
+    cluster,
     disk_offering,
     domain,
     host,
     instance_group,
     instance_group_vm_map,
+    pod,
     service_offering,
     vm_instance,
     zone,
@@ -33,7 +35,10 @@ from provisioner.exceptions import ParamError, PermissionDeniedError
 from provisioner.services.common import row_by_uuid
 from provisioner.services.compute.lifecycle import networks
 from provisioner.services.compute.lifecycle.keys import keypair_names
+from provisioner.services.compute.lifecycle.placement import Hints
+from provisioner.services.compute.settings import check_planner
 from provisioner.services.compute.vms import NicRequest, VmSpec, allocate_vm
+from provisioner.services.identity.resource_limits import check_resource_limits
 from provisioner.services.identity.visibility import can_manage_domain
 from provisioner.services.principal import Caller
 from provisioner.services.templates.deploy import template_for_deploy
@@ -187,6 +192,53 @@ def _data_disk(conn: Connection, uuid: str | None, size_gib: int | None) -> tupl
     return int(row.id), (size_gib * GIB if size_gib else None)
 
 
+def placement_hints(conn: Connection, caller: Caller, zone_id: int, p: Mapping[str, Any]) -> Hints:
+    """``podid``, ``clusterid`` and ``deploymentplanner`` of a deployment, resolved and checked (root admins only).
+
+    Raises:
+        PermissionDeniedError: a caller who is not a root admin named one (531).
+        ParamError: an unknown pod, cluster or planner, or one outside the VM's zone (431).
+    """
+    given = [name for name in ("podid", "clusterid", "deploymentplanner") if p.get(name)]
+    if not given:
+        return Hints()
+    if not caller.is_root_admin:
+        raise PermissionDeniedError(f"Only root administrators may choose where a VM is deployed ({', '.join(given)})")
+    pod_id = cluster_id = None
+    if p.get("podid"):
+        found = row_by_uuid(conn, pod, p["podid"], "pod")
+        if found.zone_id != zone_id:
+            raise ParamError(f"Pod {found.name} is not in the zone the VM is deployed in")
+        pod_id = int(found.id)
+    if p.get("clusterid"):
+        found = row_by_uuid(conn, cluster, p["clusterid"], "cluster")
+        if found.zone_id != zone_id or (pod_id is not None and found.pod_id != pod_id):
+            raise ParamError(f"Cluster {found.name} is not in the zone (or pod) the VM is deployed in")
+        cluster_id = int(found.id)
+    planner = check_planner(p["deploymentplanner"]) if p.get("deploymentplanner") else None
+    return Hints(pod_id=pod_id, cluster_id=cluster_id, planner=planner)
+
+
+def _check_limits(conn: Connection, owner: Owner, offering: Any, spec: VmSpec, data_offering_id: int | None) -> None:
+    """CloudStack's deploy checks: the VM count, its cores and memory, its volumes and their bytes (535)."""
+    data_size = spec.data_disk_size
+    if data_offering_id is not None and not data_size:
+        data_size = conn.execute(
+            select(disk_offering.c.disk_size).where(disk_offering.c.id == data_offering_id)
+        ).scalar_one()
+    check_resource_limits(
+        conn,
+        owner.id,
+        {
+            "user_vm": 1,
+            "cpu": spec.cpu_number or offering.cpu_number or 0,
+            "memory": spec.memory or offering.memory or 0,
+            "volume": 2 if data_offering_id is not None else 1,
+            "primary_storage": (spec.root_size or 0) + (data_size or 0),
+        },
+    )
+
+
 def create_vm(conn: Connection, caller: Caller, p: Mapping[str, Any]) -> str:
     """The create step: allocate the VM in Stopped with its volumes, NICs, addresses and groups; return its id.
 
@@ -218,6 +270,7 @@ def create_vm(conn: Connection, caller: Caller, p: Mapping[str, Any]) -> str:
         if not caller.is_root_admin:
             raise PermissionDeniedError("Only root administrators may deploy a VM on a chosen host (hostid)")
         host_id = int(row_by_uuid(conn, host, p["hostid"], "host").id)
+    placement_hints(conn, caller, zone_row.id, p)  # checked now, so the create step answers a mistake
     data_offering_id, data_size = _data_disk(conn, p.get("diskofferingid"), p.get("size"))
     spec_name = check_hostname(name) if name else "pending"
     if name:
@@ -248,6 +301,7 @@ def create_vm(conn: Connection, caller: Caller, p: Mapping[str, Any]) -> str:
         keypair=keypair_names(conn, owner.id, p.get("keypair"), p.get("keypairs")),
         is_root_admin=caller.is_root_admin,
     )
+    _check_limits(conn, owner, offering, spec, data_offering_id)
     allocated = allocate_vm(conn, spec)
     if not name:
         # CloudStack names an unnamed VM after its uuid (``VM-<uuid>``), known only now.

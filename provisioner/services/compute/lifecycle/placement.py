@@ -16,6 +16,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
+from functools import partial
 
 from sqlalchemy import Connection, Engine, select
 
@@ -71,13 +72,30 @@ class SnapshotCache:
 SNAPSHOTS = SnapshotCache()
 
 
+@dataclass(frozen=True, slots=True)
+class Hints:
+    """Where a root admin asked a VM to start (``podid``, ``clusterid``) and with which ``deploymentplanner``."""
+
+    pod_id: int | None = None
+    cluster_id: int | None = None
+    planner: str | None = None
+
+
 def start(
-    conn: Connection, vm_id: int, *, host_id: int | None, is_root_admin: bool, snapshot: Snapshot | None = None
+    conn: Connection,
+    vm_id: int,
+    *,
+    host_id: int | None,
+    is_root_admin: bool,
+    snapshot: Snapshot | None = None,
+    exclude_hosts: frozenset[int] = frozenset(),
+    hints: Hints | None = None,
 ) -> Placement:
     """Stopped -> Starting: place the VM and reserve its host and pool capacity in ``conn``'s transaction.
 
     ``snapshot``: the zone's shared snapshot (:data:`SNAPSHOTS`); ignored for ``userdispersing``, whose
-    order depends on the account's VMs.
+    order depends on the account's VMs. ``exclude_hosts``: hosts the VM failed to start on. ``hints``: the pod,
+    cluster and planner a root admin asked for.
 
     Raises:
         ParamError: the VM is not Stopped (431).
@@ -88,16 +106,26 @@ def start(
         .join(vm_instance, vm_instance.c.service_offering_id == service_offering.c.id)
         .where(vm_instance.c.id == vm_id)
     ).scalar()
-    settings = planner_settings(conn, planner)
+    hints = hints or Hints()
+    settings = planner_settings(conn, hints.planner or planner)
+    place = partial(
+        start_vm,
+        conn,
+        vm_id,
+        host_id=host_id,
+        is_root_admin=is_root_admin,
+        settings=settings,
+        exclude_hosts=exclude_hosts,
+        pod_id=hints.pod_id,
+        cluster_id=hints.cluster_id,
+    )
     if snapshot is not None and settings.algorithm != USERDISPERSING:
         try:
-            placed = start_vm(
-                conn, vm_id, host_id=host_id, is_root_admin=is_root_admin, settings=settings, snapshot=snapshot
-            )
+            placed = place(snapshot=snapshot)
         except InsufficientCapacityError:
             SNAPSHOTS.forget(snapshot.zone_id)  # it led nowhere: judge on the rows as they are now
         else:
             if placed.attempts > STALE_AFTER_ATTEMPTS:
                 SNAPSHOTS.forget(snapshot.zone_id)  # too many lost candidates: read the zone again
             return placed
-    return start_vm(conn, vm_id, host_id=host_id, is_root_admin=is_root_admin, settings=settings)
+    return place()

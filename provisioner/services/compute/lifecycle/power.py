@@ -10,16 +10,24 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Callable
+from functools import partial
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, update
+from sqlalchemy import Connection, Engine, select, update
 
 from provisioner.compute.types import PowerState, VMState
 from provisioner.db.engine import run_in_transaction
 from provisioner.db.schema import nic, utcnow, volume
-from provisioner.exceptions import ApiError, InternalError, ParamError, VMExistsError, VMNotFoundError
+from provisioner.exceptions import (
+    ApiError,
+    InsufficientCapacityError,
+    InternalError,
+    ParamError,
+    VMExistsError,
+    VMNotFoundError,
+)
 from provisioner.services.compute import transitions
-from provisioner.services.compute.allocator import Snapshot
+from provisioner.services.compute.allocator import Snapshot, release_pool
 from provisioner.services.compute.host_drivers import open_host_driver
 from provisioner.services.compute.lifecycle import base_images, placement
 from provisioner.services.compute.lifecycle.specs import DriverPlan, driver_plan, host_row
@@ -29,6 +37,8 @@ from provisioner.services.networks.defaults import implement_network
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+#: Hosts a start is tried on before it fails (CloudStack's ``start.retry``, 10 by default).
+START_RETRIES = 10
 
 
 def _tx(engine: Engine, work: Callable[[Connection], T]) -> T:
@@ -39,11 +49,38 @@ def _driver_error(verb: str, vm: Any, host_name: str, exc: Exception) -> Interna
     return InternalError(f"Unable to {verb} VM {vm.name} ({vm.uuid}) on host {host_name}: {exc}")
 
 
+def _no_deployment(
+    engine: Engine, vm_id: int, failed: dict[int, str], exc: InsufficientCapacityError
+) -> InsufficientCapacityError:
+    """CloudStack's 533 after a start failed on every host the planner could offer."""
+    vm = _tx(engine, lambda conn: vm_row(conn, vm_id))
+    tried = "; ".join(failed.values())
+    return InsufficientCapacityError(
+        f"Unable to create a deployment for VM[User|{vm.instance_name}]: it failed to start on {tried}; "
+        f"no other host fits ({exc.errortext})"
+    )
+
+
 def _reserve_and_plan(
-    conn: Connection, vm_id: int, host_id: int | None, is_root_admin: bool, snapshot: Snapshot | None
+    conn: Connection,
+    vm_id: int,
+    host_id: int | None,
+    is_root_admin: bool,
+    snapshot: Snapshot | None,
+    *,
+    exclude_hosts: frozenset[int] = frozenset(),
+    hints: placement.Hints | None = None,
 ) -> DriverPlan:
     """Stopped -> Starting with the VM placed and its capacity reserved; its networks implemented."""
-    placed = placement.start(conn, vm_id, host_id=host_id, is_root_admin=is_root_admin, snapshot=snapshot)
+    placed = placement.start(
+        conn,
+        vm_id,
+        host_id=host_id,
+        is_root_admin=is_root_admin,
+        snapshot=snapshot,
+        exclude_hosts=exclude_hosts,
+        hints=hints,
+    )
     vm = vm_row(conn, vm_id)
     for (network_id,) in conn.execute(nic.select().with_only_columns(nic.c.network_id).where(nic.c.vm_id == vm_id)):
         implement_network(conn, network_id)
@@ -68,13 +105,33 @@ def _started(conn: Connection, vm_id: int, plan: DriverPlan) -> None:
 
 
 def _start_failed(conn: Connection, vm_id: int) -> None:
-    """Starting -> Stopped (host capacity released); volumes never created go back to Allocated."""
+    """Starting -> Stopped (host capacity released); volumes never created go back to Allocated, their pool
+    bytes given back (the next placement reserves them again, wherever it goes)."""
     transitions.transition(conn, vm_id, VMEvent.OPERATION_FAILED)
-    conn.execute(
-        update(volume)
-        .where(volume.c.vm_id == vm_id, volume.c.state == VolumeState.CREATING.value, volume.c.path.is_(None))
-        .values(state=VolumeState.ALLOCATED.value, pool_id=None, update_count=volume.c.update_count + 1)
-    )
+    unplaced = conn.execute(
+        select(volume.c.id, volume.c.pool_id, volume.c.size).where(
+            volume.c.vm_id == vm_id, volume.c.state == VolumeState.CREATING.value, volume.c.path.is_(None)
+        )
+    ).all()
+    for volume_id, pool_id, size in unplaced:
+        if pool_id is not None:
+            release_pool(conn, pool_id, size)
+        conn.execute(
+            update(volume)
+            .where(volume.c.id == volume_id)
+            .values(state=VolumeState.ALLOCATED.value, pool_id=None, update_count=volume.c.update_count + 1)
+        )
+
+
+def _discard_domain(plan: DriverPlan) -> None:
+    """Best effort: remove what a failed start left defined on the host (CloudStack cleans up before it retries)."""
+    try:
+        with open_host_driver(plan.host) as driver, contextlib.suppress(VMNotFoundError):
+            driver.destroy_vm(plan.spec.name)
+    except Exception as exc:  # the host may be the reason the start failed: the retry goes elsewhere anyway
+        log.warning(
+            "could not remove VM %s from host %s after a failed start: %s", plan.spec.name, plan.host["name"], exc
+        )
 
 
 def _run_on_host(plan: DriverPlan) -> None:
@@ -96,8 +153,10 @@ def start(
     host_id: int | None = None,
     is_root_admin: bool = False,
     on_failure: Callable[[Connection, int], None] | None = None,
-) -> None:
-    """Place, reserve and power on a Stopped VM.
+    answer: Callable[[Connection], T] | None = None,
+    hints: placement.Hints | None = None,
+) -> T | None:
+    """Place, reserve and power on a Stopped VM; returns ``answer``'s result, read where the start is recorded.
 
     Args:
         engine: the database.
@@ -106,36 +165,67 @@ def start(
         host_id: a host the VM must go to (root admins), or None.
         is_root_admin: the caller may use disabled zones, pods and clusters.
         on_failure: runs in the transaction that records a failure (a failed deployment expunges there).
+        answer: runs in the transaction that records the VM Running (the job's answer, without one more).
+        hints: the pod, cluster and planner a root admin asked for.
 
     Raises:
         ParamError: the VM is not Stopped (431).
         InsufficientCapacityError: nothing fits (533).
         InternalError: the hypervisor failed to define or start it (530).
     """
-    try:
-        snapshot = placement.SNAPSHOTS.get(engine, zone_id)
-        plan = _tx(engine, lambda conn: _reserve_and_plan(conn, vm_id, host_id, is_root_admin, snapshot))
-    except ApiError:
-        if on_failure is not None:
-            _tx(engine, lambda conn: on_failure(conn, vm_id))
-        raise
-    try:
-        plan = plan.with_backing(base_images.acquire(engine, plan.base))
-        _run_on_host(plan)
-    except Exception as exc:
-        if plan.backing is not None:
-            base_images.release(engine, plan.base)
-        log.warning("starting VM %s on host %s failed: %s", plan.spec.name, plan.host["name"], exc)
-
-        def undo(conn: Connection) -> None:
-            _start_failed(conn, vm_id)
+    failed: dict[int, str] = {}  # hosts it failed to start on, and why
+    while True:
+        try:
+            reserve = partial(
+                _reserve_and_plan,
+                vm_id=vm_id,
+                host_id=host_id,
+                is_root_admin=is_root_admin,
+                snapshot=placement.SNAPSHOTS.get(engine, zone_id),
+                exclude_hosts=frozenset(failed),
+                hints=hints,
+            )
+            plan = _tx(engine, reserve)
+        except ApiError as exc:
+            error = (
+                _no_deployment(engine, vm_id, failed, exc)
+                if failed and isinstance(exc, InsufficientCapacityError)
+                else exc
+            )
             if on_failure is not None:
-                on_failure(conn, vm_id)
+                _tx(engine, lambda conn: on_failure(conn, vm_id))
+            if error is not exc:
+                raise error from None
+            raise
+        try:
+            plan = plan.with_backing(base_images.acquire(engine, plan.base))
+            _run_on_host(plan)
+        except Exception as exc:
+            if plan.backing is not None:
+                base_images.release(engine, plan.base)
+            log.warning("starting VM %s on host %s failed: %s", plan.spec.name, plan.host["name"], exc)
+            _discard_domain(plan)
+            failed[int(plan.host["id"])] = f"{plan.host['name']}: {exc}"
+            if host_id is None and len(failed) < START_RETRIES:
+                # CloudStack's orchestrateStart: the failed host joins the avoid set and the VM is planned again.
+                _tx(engine, lambda conn: _start_failed(conn, vm_id))
+                continue
 
-        vm = _tx(engine, lambda conn: vm_row(conn, vm_id))
-        _tx(engine, undo)
-        raise _driver_error("start", vm, plan.host["name"], exc) from None
-    _tx(engine, lambda conn: _started(conn, vm_id, plan))
+            def undo(conn: Connection) -> None:
+                _start_failed(conn, vm_id)
+                if on_failure is not None:
+                    on_failure(conn, vm_id)
+
+            vm = _tx(engine, lambda conn: vm_row(conn, vm_id))
+            _tx(engine, undo)
+            raise _driver_error("start", vm, plan.host["name"], exc) from None
+        break
+
+    def started(conn: Connection) -> T | None:
+        _started(conn, vm_id, plan)
+        return answer(conn) if answer is not None else None
+
+    return _tx(engine, started)
 
 
 def stop(engine: Engine, vm_id: int, *, forced: bool = False) -> None:

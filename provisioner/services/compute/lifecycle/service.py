@@ -41,8 +41,18 @@ def create(engine: Engine, caller: Caller, params: Mapping[str, Any]) -> str:
     return run_in_transaction(engine, lambda conn: deploy.create_vm(conn, caller, params))
 
 
-def deploy_vm(engine: Engine, caller: Caller, uuid: str, *, start: bool = True, host_uuid: str | None = None) -> Row:
+def deploy_vm(
+    engine: Engine,
+    caller: Caller,
+    uuid: str,
+    *,
+    start: bool = True,
+    host_uuid: str | None = None,
+    where: Mapping[str, Any] | None = None,
+) -> Row:
     """``deployVirtualMachine``'s job: start the created VM (unless ``startvm=false``).
+
+    ``where``: the deployment's ``podid``, ``clusterid`` and ``deploymentplanner`` (root admins).
 
     A deployment that cannot start is expunged (it holds nothing afterwards) and the job fails with
     533 when nothing fits, 530 with the hypervisor's reason otherwise.
@@ -50,14 +60,21 @@ def deploy_vm(engine: Engine, caller: Caller, uuid: str, *, start: bool = True, 
     vm = _vm(engine, caller, uuid)
     if start:
         host_id = _host_id(engine, caller, host_uuid) if host_uuid else None
-        power.start(
+        hints = None
+        if where and any(where.values()):
+            hints = run_in_transaction(engine, lambda conn: deploy.placement_hints(conn, caller, vm.zone_id, where))
+        started = power.start(
             engine,
             vm.id,
             vm.zone_id,
             host_id=host_id,
             is_root_admin=caller.is_root_admin,
             on_failure=expunge.fail_deployment,
+            answer=lambda conn: views.get_vm(conn, caller, vm.id),
+            hints=hints,
         )
+        if started is not None:
+            return started
     return view(engine, caller, vm.id)
 
 
@@ -77,8 +94,15 @@ def start_vm(engine: Engine, caller: Caller, uuid: str, host_uuid: str | None = 
     host_id = _host_id(engine, caller, host_uuid) if host_uuid else None
     if vm.state == VMState.RUNNING.value:
         raise ParamError(f"The virtual machine {uuid} is already running")
-    power.start(engine, vm.id, vm.zone_id, host_id=host_id, is_root_admin=caller.is_root_admin)
-    return view(engine, caller, vm.id)
+    started = power.start(
+        engine,
+        vm.id,
+        vm.zone_id,
+        host_id=host_id,
+        is_root_admin=caller.is_root_admin,
+        answer=lambda conn: views.get_vm(conn, caller, vm.id),
+    )
+    return started if started is not None else view(engine, caller, vm.id)
 
 
 def stop_vm(engine: Engine, caller: Caller, uuid: str, forced: bool = False) -> Row:

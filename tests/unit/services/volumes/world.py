@@ -14,11 +14,12 @@ from sqlalchemy import Engine, func, insert, select, update
 
 from provisioner.compute.types import VMSpec
 from provisioner.db.engine import run_in_transaction
-from provisioner.db.schema import account, disk_offering, domain, host, storage_pool, volume, zone
+from provisioner.db.schema import account, disk_offering, domain, host, resource_limit, storage_pool, volume, zone
 from provisioner.services.compute.host_drivers import open_host_driver
 from provisioner.services.compute.states import VMEvent, VolumeState
 from provisioner.services.compute.transitions import transition
 from provisioner.services.compute.vms import VmSpec, allocate_vm
+from provisioner.services.identity.resource_limits import RESOURCE_TYPES
 from provisioner.services.principal import Caller, RoleType
 from tests.unit.services.compute.cloud import FIRSTFIT, GIB, Cloud
 
@@ -115,6 +116,16 @@ def build_world(engine: Engine) -> World:
             ),
         )
         zone_uuid = conn.execute(select(zone.c.uuid).where(zone.c.id == cloud.zone_id)).scalar_one()
+        # These tests measure placement and listings, not resource limits (tests/unit/services/test_resource_limits.py
+        # does): the users may hold whatever the tests create (CloudStack's defaults allow 20 volumes, 200 GiB).
+        conn.execute(
+            insert(resource_limit),
+            [
+                {"type": kind.ordinal, "account_id": cloud.accounts[name], "max": -1}
+                for name in ("alice", "bob")
+                for kind in RESOURCE_TYPES
+            ],
+        )
     return World(
         cloud,
         cluster,

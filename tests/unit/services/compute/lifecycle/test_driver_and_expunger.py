@@ -9,14 +9,16 @@ from typing import Any
 
 from sqlalchemy import event, insert, select
 
-from provisioner.api.commands.virtual_machines import VirtualMachineResponse, wire_vm
+from provisioner.api.commands.virtual_machines import NicResponse, VirtualMachineResponse
 from provisioner.api.responses import dump
 from provisioner.compute.drivers.simulator.driver import SimulatorDriver
 from provisioner.compute.types import VMSpec
-from provisioner.db.schema import account, configuration, ssh_keypair, vm_instance
+from provisioner.db.schema import account, configuration, ssh_keypair, vm_instance, vm_iso, vm_template
 from provisioner.services import tags
+from provisioner.services.compute import groups
 from provisioner.services.compute.host_drivers import use_host_driver_opener
 from provisioner.services.compute.lifecycle import expunge, service, views
+from provisioner.services.networks import nics
 from tests.unit.services.compute.lifecycle.conftest import SimCloud
 
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGVhc3kgZWFzeSBlYXN5IGVhc3kgZWFzeSBlYXN5IGVh alice@laptop"
@@ -104,7 +106,26 @@ def test_list_costs_the_same_statements_for_one_vm_and_for_many(sim: SimCloud) -
 
 
 def test_the_list_fast_path_equals_the_response_model(sim: SimCloud) -> None:
-    uuid = service.create(sim.engine, sim.alice, sim.params(name="wired", userdata=base64.b64encode(b"x").decode()))
+    with sim.engine.begin() as conn:
+        alice = conn.execute(select(account.c.id, account.c.domain_id).where(account.c.name == "alice")).one()
+        conn.execute(
+            insert(ssh_keypair).values(
+                keypair_name="laptop", fingerprint="f", public_key=KEY, account_id=alice.id, domain_id=alice.domain_id
+            )
+        )
+        groups.create_affinity_group(conn, sim.alice, name="spread", type="host anti-affinity")
+    uuid = service.create(
+        sim.engine,
+        sim.alice,
+        sim.params(
+            name="wired",
+            userdata=base64.b64encode(b"x").decode(),
+            details={"cpuNumber": "1", "rootdisksize": "10"},
+            keypair="laptop",
+            group="web",
+            affinitygroupnames=["spread"],
+        ),
+    )
     service.deploy_vm(sim.engine, sim.alice, uuid)
     service.create(sim.engine, sim.alice, sim.params(name="parked", startvm=False))
     with sim.engine.begin() as conn:
@@ -112,6 +133,41 @@ def test_the_list_fast_path_equals_the_response_model(sim: SimCloud) -> None:
     for caller in (sim.alice, sim.admin):
         with sim.engine.begin() as conn:
             rows, _ = views.list_vms(conn, caller, listall=True)
+            listed_nics = {
+                row["id"]: [
+                    dump(NicResponse.model_validate(entry))
+                    for entry in nics.list_nics(conn, caller, virtualmachineid=row["id"])[0]
+                ]
+                for row in rows
+            }
         assert len(rows) == 2
         for row in rows:
-            assert wire_vm(row) == dump(VirtualMachineResponse.model_validate(row))
+            assert row == dump(VirtualMachineResponse.model_validate(row))
+            assert row["nic"] == listed_nics[row["id"]], "the list's NICs differ from listNics'"
+        wired = next(row for row in rows if row["id"] == uuid)
+        assert wired["details"] == {"cpuNumber": "1", "rootdisksize": "10"} and wired["keypair"] == "laptop"
+        assert wired["group"] == "web" and [g["name"] for g in wired["affinitygroup"]] == ["spread"]
+        assert [t["key"] for t in wired["tags"]] == ["k"] and wired["userdataid"]
+        assert ("hostid" in wired) is caller.is_root_admin
+
+
+def test_the_list_shows_the_attached_iso(sim: SimCloud) -> None:
+    uuid = service.create(sim.engine, sim.alice, sim.params(name="with-iso", startvm=False))
+    with sim.engine.begin() as conn:
+        alice = conn.execute(select(account.c.id, account.c.domain_id).where(account.c.name == "alice")).one()
+        iso_id = conn.execute(
+            insert(vm_template).values(
+                name="rescue",
+                display_text="Rescue CD",
+                format="ISO",
+                account_id=alice.id,
+                domain_id=alice.domain_id,
+            )
+        ).inserted_primary_key[0]
+        vm_id = conn.execute(select(vm_instance.c.id).where(vm_instance.c.uuid == uuid)).scalar_one()
+        conn.execute(insert(vm_iso).values(vm_id=vm_id, template_id=iso_id))
+        iso_uuid = conn.execute(select(vm_template.c.uuid).where(vm_template.c.id == iso_id)).scalar_one()
+        rows, _ = views.list_vms(conn, sim.alice, listall=True)
+    (row,) = [r for r in rows if r["id"] == uuid]
+    assert (row["isoid"], row["isoname"], row["isodisplaytext"]) == (iso_uuid, "rescue", "Rescue CD")
+    assert row == dump(VirtualMachineResponse.model_validate(row))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from provisioner.compute.drivers.simulator.cloud import CLOUD
 from provisioner.compute.types import VMState
@@ -13,14 +13,21 @@ from provisioner.db.schema import (
     host,
     ip_address,
     nic,
+    resource_limit,
     service_offering,
     template_pool_ref,
     vm_instance,
     volume,
 )
-from provisioner.exceptions import InsufficientCapacityError, ParamError, PermissionDeniedError
+from provisioner.exceptions import (
+    InsufficientCapacityError,
+    ParamError,
+    PermissionDeniedError,
+    ResourceAllocationError,
+)
 from provisioner.services.compute.capacity import drift
 from provisioner.services.compute.lifecycle import service, views
+from provisioner.services.identity.resource_limits import RESOURCE_TYPES
 from tests.unit.services.compute.lifecycle.conftest import SimCloud
 
 
@@ -41,7 +48,7 @@ def test_deploy_runs_the_vm_on_a_simulated_host_and_lists_it(sim: SimCloud) -> N
     vm = _deploy(sim, name="web1", displayname="Web one", userdata=userdata)
     assert vm["state"] == "Running"
     assert (vm["name"], vm["displayname"]) == ("web1", "Web one")
-    assert vm["hostid"] is None and vm["instancename"] is None, "admin-only fields leak to a user"
+    assert "hostid" not in vm and "instancename" not in vm, "admin-only fields leak to a user"
     assert len(vm["nic"]) == 1 and vm["nic"][0]["ipaddress"] == "10.1.1.2" and vm["nic"][0]["isdefault"]
     with sim.engine.begin() as conn:
         row = conn.execute(select(vm_instance).where(vm_instance.c.uuid == vm["id"])).one()
@@ -134,3 +141,20 @@ def test_bad_requests_are_431(sim: SimCloud) -> None:
     _deploy(sim, name="dup")
     with pytest.raises(ParamError, match="already exists"):
         service.create(sim.engine, sim.alice, sim.params(name="dup"))
+
+
+@pytest.mark.parametrize(("kind", "maximum"), [(0, 1), (8, 1), (9, 1536), (10, 15)])
+def test_deploy_past_an_account_limit_is_a_535_and_allocates_nothing(sim: SimCloud, kind: int, maximum: int) -> None:
+    # user_vm 1 VM, cpu 1 core, memory 1536 MiB, primary storage 15 GiB: the 1-vCPU, 1 GiB, 10 GiB VM fits once.
+    with sim.engine.begin() as conn:
+        conn.execute(insert(resource_limit).values(type=kind, account_id=sim.cloud.accounts["alice"], max=maximum))
+    assert _deploy(sim, name="first")["state"] == "Running"
+    name = RESOURCE_TYPES[kind].name
+    with pytest.raises(ResourceAllocationError, match=f"type '{name}' for account name=alice"):
+        service.create(sim.engine, sim.alice, sim.params(name="second"))
+    with sim.engine.begin() as conn:
+        assert conn.execute(select(vm_instance.c.name).where(vm_instance.c.removed.is_(None))).scalars().all() == [
+            "first"
+        ]
+    # A root admin's own account is never limited (CloudStack skips root-admin owners).
+    assert service.create(sim.engine, sim.admin, sim.params(name="admins"))
