@@ -139,3 +139,19 @@ vm_iso = Table(
     Index("ix_vm_iso_vm_id", "vm_id", unique=True),
     Index("ix_vm_iso_template_id", "template_id"),
 )
+
+# ``extractTemplate`` / ``extractIso`` links: the management server serves the store's copy at
+# ``/client/extract/<token>/<file name>`` until ``expires``. Only the SHA-256 of the token is stored.
+template_extract = Table(
+    "template_extract",
+    metadata,
+    id_column(),
+    Column("token_hash", String(64), nullable=False),
+    Column("template_id", BigId, ForeignKey("vm_template.id", ondelete="CASCADE"), nullable=False),
+    Column("store_ref_id", BigId, ForeignKey("template_store_ref.id", ondelete="CASCADE"), nullable=False),
+    Column("file_name", String(255), nullable=False),
+    Column("expires", DateTime(), nullable=False),
+    created_column(),
+    Index("ix_template_extract_token_hash", "token_hash", unique=True),
+    Index("ix_template_extract_expires", "expires"),
+)

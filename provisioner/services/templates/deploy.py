@@ -42,10 +42,23 @@ from sqlalchemy.exc import IntegrityError
 
 from provisioner.db.engine import run_in_transaction
 from provisioner.db.schema import image_store, storage_pool, template_pool_ref, template_store_ref, utcnow, vm_template
-from provisioner.exceptions import InternalError, ParamError, PermissionDeniedError, ResourceUnavailableError
+from provisioner.exceptions import (
+    InternalError,
+    ParamError,
+    PermissionDeniedError,
+    ResourceUnavailableError,
+    VolumeNotFoundError,
+)
 from provisioner.services.principal import Caller
 from provisioner.services.templates.access import usable_condition
-from provisioner.services.templates.stores import SIMULATOR, image_format, pool_driver, pool_driver_name, store_driver
+from provisioner.services.templates.stores import (
+    SIMULATOR,
+    build_driver,
+    image_format,
+    pool_driver,
+    pool_driver_name,
+    store_driver,
+)
 from provisioner.storage.base import base_image_name
 
 #: Seconds a ``Creating`` base-image copy may go without a heartbeat before another caller takes it over.
@@ -355,6 +368,16 @@ def _copy_to_pool(engine: Engine, template_id: int, pool_row: Any) -> tuple[str,
     return source.uri, int(size)
 
 
+def _simulated_base_recorded(template_id: int, pool_row: Any) -> bool:
+    """Whether a simulated pool (kept in this process's memory) still holds the template's base image."""
+    with build_driver(SIMULATOR, str(pool_row["url"]), pool_row.get("details")) as pool:
+        try:
+            pool.get_volume(base_image_name(base_image_key(template_id)))
+        except VolumeNotFoundError:
+            return False
+    return True
+
+
 def acquire_base_image(
     engine: Engine,
     template_id: int,
@@ -393,8 +416,8 @@ def acquire_base_image(
     while True:
         claim = run_in_transaction(engine, lambda conn: _claim(conn, template_id, pool_row, lease_seconds))
         if claim.action == "ready":
-            if claim.simulated:
-                # The simulator's pools live in memory: re-record the base after a restart (cheap, idempotent).
+            if claim.simulated and not _simulated_base_recorded(template_id, pool_row):
+                # The simulator's pools live in memory: re-record the base after a restart (once, not per deploy).
                 _copy_to_pool(engine, template_id, pool_row)
             return str(claim.install_path)
         if claim.action == "copy":

@@ -22,6 +22,7 @@ from provisioner.db.schema import (
 from provisioner.exceptions import ParamError, PermissionDeniedError
 from provisioner.services.principal import Caller
 from provisioner.services.templates.access import owned_condition, usable_condition
+from provisioner.services.templates.extract import create_link
 from provisioner.services.templates.listing import image_rows
 from provisioner.services.templates.records import Row
 from provisioner.services.templates.refs import ensure_store_refs
@@ -360,19 +361,25 @@ def extract_image(
     mode: str,
     zoneid: str | None = None,
 ) -> Row:
-    """``extractTemplate`` / ``extractIso``: where the image can be fetched from (``HTTP_DOWNLOAD`` only).
+    """``extractTemplate`` / ``extractIso``: a time-limited HTTP link to a Ready copy (``HTTP_DOWNLOAD`` only).
 
     Raises:
-        ParamError: another mode, or not ready in the zone (431).
-        PermissionDeniedError: not extractable and the caller is not its owner or an admin (531).
+        ParamError: another mode (``FTP_UPLOAD`` is not supported), a system template, not extractable
+            (a root admin may still extract it), or not ready in the zone (431).
+        PermissionDeniedError: the caller is neither its owner (or the owner's domain admin) nor a root admin (531).
     """
     row = get_image(conn, caller, id, is_iso=is_iso)
-    if (mode or "").strip().upper() != "HTTP_DOWNLOAD":
+    wanted = (mode or "").strip().upper()
+    if wanted == "FTP_UPLOAD":
+        raise ParamError("Extract mode FTP_UPLOAD is not supported; use HTTP_DOWNLOAD")
+    if wanted != "HTTP_DOWNLOAD":
         raise ParamError(f"Please specify a valid extract Mode; only HTTP_DOWNLOAD is supported, not {mode}")
+    if row["type"] == "SYSTEM":
+        raise ParamError(f"Unable to extract the {kind_name(is_iso)} {row['name']} as it is a default System template")
     if not row["extractable"] and not caller.is_root_admin:
+        raise ParamError(f"Unable to extract {kind_name(is_iso)} id={row['uuid']} as it's not extractable")
+    if not caller.is_root_admin:
         check_owner(conn, caller, row, "extract")
-        if row["type"] != "USER":
-            raise PermissionDeniedError(f"The {kind_name(is_iso)} {row['name']} is not extractable")
     query = (
         select(template_store_ref, image_store.c.url.label("store_url"), zone.c.uuid.label("zone_uuid"), zone.c.name)
         .join(image_store, image_store.c.id == template_store_ref.c.store_id)
@@ -385,6 +392,7 @@ def extract_image(
     if copy is None:
         raise ParamError(f"The {kind_name(is_iso)} {row['name']} is not ready in the zone; it cannot be extracted yet")
     owner = conn.execute(select(account.c.uuid).where(account.c.id == row["account_id"])).scalar()
+    url, _expires = create_link(conn, row["id"], copy["id"], str(copy["install_path"]).rsplit("/", 1)[-1])
     return {
         "id": row["uuid"],
         "name": row["name"],
@@ -395,7 +403,7 @@ def extract_image(
         "extractMode": "HTTP_DOWNLOAD",
         "uploadpercentage": 100,
         "storagetype": "Image",
-        "url": f"{str(copy['store_url']).rstrip('/')}/{copy['install_path']}",
+        "url": url,
         "zoneid": copy["zone_uuid"],
         "zonename": copy["name"],
         "created": utcnow(),

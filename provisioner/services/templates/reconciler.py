@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import hashlib
 import logging
 import shutil
 import threading
@@ -48,7 +47,7 @@ from provisioner.services.templates import settings
 from provisioner.services.templates.refs import ensure_store_refs
 from provisioner.services.templates.stores import SIMULATOR, image_format, image_name, store_driver, store_driver_name
 from provisioner.storage.base import StorageDriver
-from provisioner.storage.replication.checksum import Checksum
+from provisioner.storage.replication.checksum import ENGINE_ALGORITHM, Checksum, new_hash
 from provisioner.storage.replication.download import DownloadSettings, download
 from provisioner.storage.replication.imageinfo import check_image
 from provisioner.storage.replication.stores import replicate
@@ -322,7 +321,7 @@ class _Result:
 
 
 def _sha_of(path: Path, algorithm: str) -> str:
-    digest = hashlib.new(algorithm)
+    digest = new_hash(algorithm)
     with open(path, "rb") as handle:
         while chunk := handle.read(4 << 20):
             digest.update(chunk)
@@ -335,7 +334,8 @@ def _download(
     name = image_name(template["uuid"], template["format"])
     fmt = image_format(template["format"])
     expected = Checksum.parse(template["checksum"]) if template["checksum"] else None
-    algorithm = expected.algorithm if expected is not None else "sha256"
+    # Without the user's checksum, the engine's own (XXH3): what replicas are verified against later.
+    algorithm = expected.algorithm if expected is not None else ENGINE_ALGORITHM
     local = store.local_path(name)
     staging = staging_root(engine) / f"ref-{work.ref_id}"
     dest = local if local is not None else staging / name
@@ -364,7 +364,7 @@ def _download(
         raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return _Result(name, info.virtual_size, physical, f"{{{algorithm.upper()}}}{digest}")
+    return _Result(name, info.virtual_size, physical, str(Checksum(algorithm, digest)))
 
 
 def _remove_local(dest: Path) -> None:
@@ -389,7 +389,7 @@ def _replicate(
         name,
         info.virtual_size or int(source_ref["size"] or 0),
         info.allocated_bytes,
-        f"{{{algorithm.upper()}}}{digest}",
+        str(Checksum(algorithm, digest)),
     )
 
 

@@ -16,6 +16,7 @@ from sqlalchemy import Connection, insert, select
 
 from provisioner.db.schema import account, domain, os_type, template_zone_ref, vm_template, zone
 from provisioner.exceptions import DriverValueError, ParamError, PermissionDeniedError
+from provisioner.services.identity.resource_limits import check_resource_limit
 from provisioner.services.identity.visibility import check_account_access
 from provisioner.services.infrastructure.clusters import hypervisor_name
 from provisioner.services.principal import Caller
@@ -200,6 +201,7 @@ def register_image(
         raise PermissionDeniedError("Only admins can create featured templates and ISOs")
     cross, zone_ids = target_zones(conn, zoneid, zoneids)
     account_id, domain_id = owner_of(conn, caller, account_name, domainid)
+    check_resource_limit(conn, account_id, "template")  # 535 past the account's or a domain's limit
     extra: dict[str, Any] = dict(details or {})
     if templatetag:
         extra["templatetag"] = templatetag

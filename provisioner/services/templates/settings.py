@@ -22,6 +22,9 @@ SIM_DELAY = "sim.template.download.delay"
 RECONCILE_INTERVAL = "template.reconcile.interval"
 LEASE_SECONDS = "template.download.lease"
 MAX_ATTEMPTS = "template.download.max.attempts"
+EXTRACT_EXPIRATION = "extract.url.expiration.interval"
+EXTRACT_CLEANUP_INTERVAL = "extract.url.cleanup.interval"
+EXTRACT_URL_BASE = "extract.url.base"
 
 SETTINGS: tuple[Setting, ...] = (
     Setting(
@@ -46,6 +49,15 @@ SETTINGS: tuple[Setting, ...] = (
         "Seconds a management server holds a template copy without renewing it before another takes it over",
     ),
     Setting(MAX_ATTEMPTS, "3", "Storage", "Times an interrupted template copy is resumed before it is marked failed"),
+    Setting(EXTRACT_EXPIRATION, "14400", "Advanced", "The life of an extract URL after which it is deleted (seconds)"),
+    Setting(EXTRACT_CLEANUP_INTERVAL, "7200", "Advanced", "Seconds between rounds that delete expired extract URLs"),
+    Setting(
+        EXTRACT_URL_BASE,
+        "",
+        "Advanced",
+        "Scheme, host and port of extract URLs (https://images.example.org); empty: the management server's "
+        "address and API port",
+    ),
 )
 _BY_NAME = {setting.name: setting for setting in SETTINGS}
 

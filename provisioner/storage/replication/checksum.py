@@ -1,15 +1,48 @@
-"""Template checksums as CloudStack writes them: ``{SHA256}hex``, ``{SHA512}hex``, ``{MD5}hex`` or bare hex."""
+"""Template checksums as CloudStack writes them: ``{SHA256}hex``, ``{SHA512}hex``, ``{MD5}hex`` or bare hex.
+
+Besides CloudStack's algorithms there is the engine's own integrity checksum, ``{XXH3}hex``
+(XXH3-128, :data:`ENGINE_ALGORITHM`): what the engine computes and records when the user gave no
+checksum, and what store-to-store copies are then verified against. It is not cryptographic; it
+guards against corruption in transit and on disk (as a CRC would, with 128 bits) at ~17 GB/s on
+one core, where SHA-256 manages ~1.6 GB/s even with SHA-NI, which made the hash, not the I/O, the
+bottleneck of a replication. A checksum the user gave is always verified with its own algorithm.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import re
 from dataclasses import dataclass
+from typing import Protocol
+
+import xxhash
 
 from provisioner.exceptions import DriverValueError
 
-#: CloudStack's algorithm names to hashlib's.
-ALGORITHMS = {"SHA256": "sha256", "SHA512": "sha512", "MD5": "md5", "SHA1": "sha1"}
+#: The engine's integrity checksum when the user gave none (an ``xxhash`` name).
+ENGINE_ALGORITHM = "xxh3_128"
+#: CloudStack's algorithm names to hashlib's (and the engine's ``XXH3``).
+ALGORITHMS = {"SHA256": "sha256", "SHA512": "sha512", "MD5": "md5", "SHA1": "sha1", "XXH3": ENGINE_ALGORITHM}
+
+
+class Hash(Protocol):
+    """What hashlib and xxhash objects have in common."""
+
+    @property
+    def digest_size(self) -> int: ...
+
+    def update(self, data: bytes | bytearray | memoryview, /) -> None: ...
+
+    def hexdigest(self) -> str: ...
+
+
+def new_hash(algorithm: str) -> Hash:
+    """A fresh hash object for a hashlib algorithm name or ``xxh3_128``."""
+    if algorithm == ENGINE_ALGORITHM:
+        return xxhash.xxh3_128()
+    return hashlib.new(algorithm)
+
+
 #: Bare hex is told apart by its length, as CloudStack's ``DigestHelper`` does.
 _BY_LENGTH = {32: "md5", 40: "sha1", 64: "sha256", 128: "sha512"}
 _FORM = re.compile(r"^(?:\{(?P<alg>[A-Za-z0-9]+)\})?(?P<hex>[0-9A-Fa-f]+)$")
@@ -45,10 +78,9 @@ class Checksum:
                 raise DriverValueError(
                     f"checksum {text!r}: algorithm {match['alg']!r} is not one of {sorted(ALGORITHMS)}"
                 )
-        if len(digest) != hashlib.new(algorithm).digest_size * 2:
-            raise DriverValueError(
-                f"checksum {text!r}: a {algorithm} digest has {hashlib.new(algorithm).digest_size * 2} hex digits"
-            )
+        size = new_hash(algorithm).digest_size
+        if len(digest) != size * 2:
+            raise DriverValueError(f"checksum {text!r}: a {algorithm} digest has {size * 2} hex digits")
         return cls(algorithm, digest)
 
     def __str__(self) -> str:

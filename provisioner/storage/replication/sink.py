@@ -3,13 +3,17 @@
 Bytes are hashed on one worker thread while the caller's thread reads and writes (hashlib releases
 the GIL on large buffers), so the checksum costs no second pass and little wall time. The hash is
 over the logical content: holes are fed as zeros, so it equals ``sha256sum`` of the source file.
+A store-to-store copy whose bytes the kernel moves (``copy_file_range``) has the hasher map the
+source range it just copied (:meth:`Sink.copied`): the pages are in the page cache already, so
+this is no second read from the store.
 """
 
 from __future__ import annotations
 
 import collections
 import contextlib
-import hashlib
+import ctypes
+import mmap
 import os
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -17,7 +21,7 @@ from typing import Any
 
 from provisioner.exceptions import ChecksumMismatchError, VolumeExistsError
 from provisioner.storage.replication import journal as journal_file
-from provisioner.storage.replication.checksum import Checksum
+from provisioner.storage.replication.checksum import Checksum, new_hash
 from provisioner.storage.replication.extents import iter_extents
 
 #: Bytes per read, hash and write. Small on purpose: a chunk is read, hashed and written while it
@@ -31,6 +35,34 @@ ZEROS = memoryview(bytes(256 * 1024))
 ZERO_BLOCK = 64 * 1024
 _ZERO_BLOCK_BYTES = bytes(ZERO_BLOCK)
 _ZERO_HEAD = bytes(16)
+
+
+def _sync_file_range() -> Any:
+    try:
+        function = ctypes.CDLL(None, use_errno=True).sync_file_range
+    except (OSError, AttributeError):  # not Linux (or no libc symbol): the final fsync does it all
+        return None
+    function.argtypes = [ctypes.c_int, ctypes.c_longlong, ctypes.c_longlong, ctypes.c_uint]
+    function.restype = ctypes.c_int
+    return function
+
+
+_SYNC_FILE_RANGE = _sync_file_range()
+_SYNC_FILE_RANGE_WRITE = 2
+#: Bytes written through buffers between two :func:`start_writeback` calls.
+WRITEBACK_BYTES = 32 << 20
+
+
+def start_writeback(fd: int, offset: int, length: int) -> None:
+    """Start writing ``[offset, offset + length)`` of ``fd`` to disk now, without waiting for it.
+
+    Dirty pages otherwise wait for the final fsync (or the flusher) and that fsync then writes the
+    whole image at once; started chunk by chunk, the writeback overlaps the copy. Measured on a
+    2 GiB qcow2: 3.7 s without, 2.7 s with (``cp`` + ``sync``: 2.6 s). Advisory: errors are ignored
+    (the fsync before publishing is what makes the copy durable).
+    """
+    if _SYNC_FILE_RANGE is not None:
+        _SYNC_FILE_RANGE(fd, offset, length, _SYNC_FILE_RANGE_WRITE)
 
 
 def is_zero(block: memoryview) -> bool:
@@ -58,13 +90,13 @@ class InlineHasher:
     """Hash bytes in order on one worker thread, with a bounded number of buffers in flight.
 
     Args:
-        algorithm: a hashlib name.
+        algorithm: a hashlib name or ``xxh3_128``.
         max_pending: updates queued before :meth:`update` waits; a caller reusing a ring of
             ``max_pending + 1`` buffers never overwrites one that is still being hashed.
     """
 
     def __init__(self, algorithm: str, max_pending: int = RING - 1) -> None:
-        self.hash = hashlib.new(algorithm)
+        self.hash = new_hash(algorithm)
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hash")
         self._pending: collections.deque[Future[None]] = collections.deque()
         self._max_pending = max_pending
@@ -74,6 +106,31 @@ class InlineHasher:
         while len(self._pending) >= self._max_pending:
             self._pending.popleft().result()
         self._pending.append(self._pool.submit(self.hash.update, data))
+
+    def mapped(self, fd: int, offset: int, length: int) -> None:
+        """Queue ``length`` bytes of the file ``fd`` at ``offset``; the worker maps and hashes them.
+
+        The caller must keep ``fd`` open until :meth:`hexdigest` returned.
+        """
+        self._pending.append(self._pool.submit(self._hash_mapped, fd, offset, length))
+        while len(self._pending) > self._max_pending:
+            self._pending.popleft().result()
+
+    def _hash_mapped(self, fd: int, offset: int, length: int) -> None:
+        # Reading a mapping past the end of a file that shrank raises SIGBUS, which would kill the
+        # process: a source shorter than the range is refused here (the window that is left, a
+        # truncation between this check and the hash, needs someone truncating a published image).
+        if os.fstat(fd).st_size < offset + length:
+            raise OSError(f"the source shrank below byte {offset + length} while it was being copied")
+        # MAP_POPULATE faults the whole range in with one call instead of one fault per page.
+        skip = offset % mmap.ALLOCATIONGRANULARITY  # extents are block aligned, blocks may be < a page
+        flags = mmap.MAP_SHARED | mmap.MAP_POPULATE
+        region = mmap.mmap(fd, length + skip, flags=flags, prot=mmap.PROT_READ, offset=offset - skip)
+        try:
+            with memoryview(region)[skip:] as view:
+                self.hash.update(view)
+        finally:
+            region.close()
 
     def zeros(self, length: int) -> None:
         """Queue ``length`` zero bytes (a hole)."""
@@ -105,7 +162,7 @@ class Sink:
         dest: the final path; it appears only when :meth:`publish` succeeds.
         identity: what identifies the source; a journal with another identity is discarded.
         size: the logical size when known (0: streamed, grows as data arrives).
-        algorithm: hashlib name of the inline checksum.
+        algorithm: hashlib name (or ``xxh3_128``) of the inline checksum.
         checkpoint_bytes: logical bytes between journal checkpoints (each one costs an fdatasync).
 
     Raises:
@@ -137,6 +194,7 @@ class Sink:
         if size:
             os.ftruncate(self.fd, size)  # holes everywhere until data lands; keeps SEEK_HOLE exact
         self._last_checkpoint = self.journal.done
+        self._kicked = 0
         self._syncer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="checkpoint")
         self._checkpointing: Future[None] | None = None
 
@@ -170,6 +228,13 @@ class Sink:
             self._write(offset, view)
         self.journal = self.journal.advanced(offset + len(view))
 
+    def copied(self, source_fd: int, offset: int, length: int) -> None:
+        """Account for bytes the kernel already copied into ``.part`` at ``offset``: hash them from the source."""
+        self.hasher.mapped(source_fd, offset, length)
+        start_writeback(self.fd, offset, length)
+        self.bytes_written += length
+        self.journal = self.journal.advanced(offset + length)
+
     def hole(self, offset: int, length: int) -> None:
         """Account for a hole: hashed as zeros, nothing written."""
         self.hasher.zeros(length)
@@ -180,6 +245,9 @@ class Sink:
         while written < len(view):
             written += os.pwrite(self.fd, view[written:], offset + written)
         self.bytes_written += written
+        if self.bytes_written - self._kicked >= WRITEBACK_BYTES:
+            self._kicked = self.bytes_written
+            start_writeback(self.fd, 0, 0)  # the whole file: whatever is dirty so far
 
     def _write_skipping_zeros(self, offset: int, view: memoryview) -> None:
         start = 0

@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import subprocess
 import tempfile
 from pathlib import Path
@@ -21,7 +20,7 @@ from typing import cast
 
 from provisioner.exceptions import ChecksumMismatchError, DriverError, StorageMaintenanceError
 from provisioner.storage.base import Progress, StorageDriver
-from provisioner.storage.replication.checksum import Checksum
+from provisioner.storage.replication.checksum import ENGINE_ALGORITHM, Checksum, new_hash
 from provisioner.storage.replication.copy import CopyResult, copy_image
 from provisioner.storage.replication.download import Readable, receive
 from provisioner.storage.replication.sink import Sink
@@ -29,7 +28,7 @@ from provisioner.storage.types import PoolState
 
 
 def _hash_file(path: Path, algorithm: str) -> str:
-    digest = hashlib.new(algorithm)
+    digest = new_hash(algorithm)
     with open(path, "rb") as handle:
         while chunk := handle.read(8 << 20):
             digest.update(chunk)
@@ -72,7 +71,7 @@ def replicate(
     dest_name: str | None = None,
     *,
     expected: Checksum | str | None = None,
-    algorithm: str = "sha256",
+    algorithm: str = ENGINE_ALGORITHM,
     progress: Progress | None = None,
 ) -> CopyResult:
     """Copy one image from a store to another store, as it is.
@@ -83,7 +82,7 @@ def replicate(
         dest: the store to copy to.
         dest_name: its name there (``name`` by default).
         expected: the template's checksum, verified on the way.
-        algorithm: the hashlib algorithm computed when nothing is expected.
+        algorithm: the algorithm computed when nothing is expected (the engine's XXH3 by default).
         progress: called with (bytes done, total).
 
     Returns:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import itertools
 import json
@@ -14,13 +15,14 @@ import time
 from pathlib import Path
 
 import pytest
+import xxhash
 
 from provisioner.exceptions import ChecksumMismatchError, DriverValueError, VolumeExistsError, VolumeNotFoundError
-from provisioner.storage.replication.checksum import Checksum
+from provisioner.storage.replication.checksum import ENGINE_ALGORITHM, Checksum
 from provisioner.storage.replication.copy import copy_image, percent, status_text
 from provisioner.storage.replication.extents import iter_extents
 from provisioner.storage.replication.journal import load
-from provisioner.storage.replication.sink import journal_path, part_path
+from provisioner.storage.replication.sink import InlineHasher, journal_path, part_path
 from tests.unit.storage.contract import MIB, make_sparse_raw
 
 DATA_AT = (0, 8 * MIB, 9 * MIB, 30 * MIB)
@@ -35,16 +37,46 @@ def source(tmp_path: Path) -> Path:
     return make_sparse_raw(tmp_path / "src.raw", 48 * MIB, DATA_AT)
 
 
-def test_holes_stay_holes_and_checksum_matches_sha256sum(source: Path, tmp_path: Path) -> None:
+def xxh3_of(path: Path) -> str:
+    return xxhash.xxh3_128(path.read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize("kernel", [True, False], ids=["copy_file_range", "buffered"])
+def test_holes_stay_holes_and_checksum_matches_sha256sum(
+    source: Path, tmp_path: Path, kernel: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not kernel:
+        monkeypatch.delattr(os, "copy_file_range")
     dest = tmp_path / "dst.raw"
-    result = copy_image(source, dest)
+    digest = subprocess.run(["sha256sum", str(source)], capture_output=True, text=True, check=True).stdout.split()[0]
+    result = copy_image(source, dest, expected=f"{{SHA256}}{digest}")
     assert dest.read_bytes() == source.read_bytes()
     assert dest.stat().st_blocks == source.stat().st_blocks
-    digest = subprocess.run(["sha256sum", str(source)], capture_output=True, text=True, check=True).stdout.split()[0]
     assert result.hexdigest == digest
     assert result.bytes_copied == len(DATA_AT) * MIB  # each data byte read once, holes never read
     assert str(result.checksum()) == f"{{SHA256}}{digest}"
     assert not part_path(dest).exists() and not journal_path(dest).exists()
+
+
+def test_without_expected_checksum_the_engine_computes_xxh3(source: Path, tmp_path: Path) -> None:
+    result = copy_image(source, tmp_path / "d")
+    assert (result.algorithm, result.hexdigest) == (ENGINE_ALGORITHM, xxh3_of(source))
+    assert str(result.checksum()) == "{XXH3}" + xxh3_of(source)
+    assert Checksum.parse(str(result.checksum())) == result.checksum()
+    with pytest.raises(ChecksumMismatchError):
+        copy_image(source, tmp_path / "e", expected="{XXH3}" + "0" * 32)
+
+
+def test_refused_copy_file_range_falls_back_to_buffers(
+    source: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(*_: object) -> int:
+        raise OSError(errno.EXDEV, "cross-device")
+
+    monkeypatch.setattr(os, "copy_file_range", refuse)
+    result = copy_image(source, tmp_path / "d")
+    assert result.hexdigest == xxh3_of(source) and result.bytes_copied == len(DATA_AT) * MIB
+    assert (tmp_path / "d").read_bytes() == source.read_bytes()
 
 
 def test_extents_cover_the_file_without_gaps(source: Path) -> None:
@@ -132,7 +164,7 @@ def test_resume_after_kill_does_not_copy_finished_extents(source: Path, tmp_path
     assert result.bytes_resumed == journal.done
     already = sum(MIB for offset in DATA_AT if offset + MIB <= journal.done)
     assert result.bytes_copied == len(DATA_AT) * MIB - already
-    assert result.hexdigest == sha256_of(source)
+    assert result.hexdigest == xxh3_of(source)
     assert dest.read_bytes() == source.read_bytes()
     assert not journal_path(dest).exists()
 
@@ -143,6 +175,34 @@ def test_a_changed_source_restarts_instead_of_resuming(source: Path, tmp_path: P
     journal_path(dest).write_text(
         json.dumps({"source": {"path": "other"}, "algorithm": "sha256", "size": 5, "done": 5, "version": 1})
     )
-    result = copy_image(source, dest)
+    result = copy_image(source, dest, algorithm="sha256")
     assert result.bytes_resumed == 0
     assert result.hexdigest == sha256_of(source)
+
+
+def test_mapped_ranges_need_not_be_page_aligned(tmp_path: Path) -> None:
+    path = tmp_path / "f"
+    payload = os.urandom(3 * 4096 + 123)
+    path.write_bytes(payload)
+    hasher = InlineHasher(ENGINE_ALGORITHM)
+    with open(path, "rb") as handle:
+        hasher.mapped(handle.fileno(), 0, 100)
+        hasher.mapped(handle.fileno(), 100, 5000)
+        hasher.zeros(7)
+        hasher.mapped(handle.fileno(), 5100, len(payload) - 5100)
+        digest = hasher.hexdigest()
+    hasher.close()
+    assert digest == xxhash.xxh3_128(payload[:5100] + bytes(7) + payload[5100:]).hexdigest()
+
+
+def test_a_range_past_the_end_is_refused_instead_of_mapped(tmp_path: Path) -> None:
+    path = tmp_path / "f"
+    path.write_bytes(b"x" * 8192)
+    hasher = InlineHasher(ENGINE_ALGORITHM)
+    try:
+        with open(path, "rb") as handle:
+            hasher.mapped(handle.fileno(), 4096, 8192)  # the file shrank: mapping it would SIGBUS
+            with pytest.raises(OSError, match="shrank"):
+                hasher.hexdigest()
+    finally:
+        hasher.close()
