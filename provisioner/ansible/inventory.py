@@ -160,6 +160,10 @@ class _Builder:
             region_vars: dict[str, Any] = {"provisioner_region": region.name, "provisioner_region_id": region.id}
             if region.endpoint:
                 region_vars["provisioner_region_endpoint"] = region.endpoint
+            # The region's servers reach its KVM hosts' libvirt over qemu+ssh with these keys (public).
+            keys = [m.ssh_public_key for m in region.management_servers if m.ssh_public_key]
+            if keys:
+                region_vars["kvm_host_management_ssh_public_keys"] = list(dict.fromkeys(keys))
             self.group(self.group_name[(region.name,)], "all", region_vars)
         for role in ROLE_GROUPS:
             self.group(role, "all")

@@ -79,7 +79,8 @@ class _Served:
         if self.luns:
             roles.append("iscsi_targets")
             variables["iscsi_target_backend"] = server.iscsi_backend.value
-            variables["iscsi_target_backing_root"] = server.export_root
+            # A directory of its own (0700): the NFS export root beside it is 0755 and must stay so.
+            variables["iscsi_target_backing_root"] = f"{server.export_root.rstrip('/')}/iscsi"
             variables["iscsi_target_luns"] = self.luns
         if self.directories:
             roles.append("image_stores")

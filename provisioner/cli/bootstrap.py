@@ -96,6 +96,22 @@ def _sync(cloud: Cloud, api: str | None, api_key_file: Path | None, hosts: list[
     return {"api": credentials.url, "applied": True, "steps": steps, "hosts": states}
 
 
+def kvm_hosts_without_server_key(cloud: Cloud, selected: set[str]) -> list[str]:
+    """KVM hosts of the run whose region's management servers give no ``ssh_public_key``.
+
+    The server reaches their libvirt over ``qemu+ssh`` with its own key (``provisioner admin ssh-key``);
+    unless the topology names it, the kvm_host role cannot authorize it and the hosts never come Up.
+    """
+    keyed = {region.name for region in cloud.regions if any(m.ssh_public_key for m in region.management_servers)}
+    return sorted(
+        host.name
+        for zone, _pod, cluster in cloud.iter_clusters()
+        if zone.region not in keyed
+        for host in cluster.hosts
+        if host.name in selected and (host.hypervisor or cluster.hypervisor).value == "kvm"
+    )
+
+
 def _registered_hosts(cloud: Cloud, selected: set[str]) -> list[str]:
     """Hypervisor hosts of the run that the management server lists (vCenter-managed ones are its own)."""
     return sorted(
@@ -163,6 +179,14 @@ def bootstrap(
     selected = select_hosts(inventory, limit) if limit else sorted(inventory.hostvars)
     if not selected:
         raise typer.BadParameter(f"--limit {limit!r} matches no host of {topology}", param_hint="--limit")
+    unkeyed = kvm_hosts_without_server_key(cloud, set(selected))
+    if unkeyed:
+        err_console.print(
+            f"[yellow]warning:[/] no management server of their region has an ssh_public_key, so the server "
+            f"cannot reach libvirt on {', '.join(unkeyed)}: run `provisioner admin ssh-key` where the server "
+            "runs and put the key in management_servers[].ssh_public_key",
+            highlight=False,
+        )
     project = (project_dir or _default_project_dir(topology, cloud)).resolve()
     render_project(cloud, project, topology, inventory=inventory)
     secrets = secrets_for(cloud)

@@ -9,11 +9,14 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from provisioner.cli.output import err_console, print_json
+
+if TYPE_CHECKING:
+    from provisioner.server.ssh_identity import SshIdentity
 
 # The database stack (SQLAlchemy, Alembic) is imported inside each command: `--help` stays fast.
 DATA_DIR_ENV = "PROVISIONER_DATA_DIR"  # provisioner.db.engine.DATA_DIR_ENV, kept in step by a test
@@ -78,9 +81,13 @@ def serve(
     from provisioner.server.app import ServerOptions, build_server
     from provisioner.server.bootstrap import masked
     from provisioner.server.runner import serve as run
+    from provisioner.server.ssh_identity import use_identity
 
     _use_data_dir(data_dir)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    identity = _ssh_identity()
+    use_identity(identity)
+    err_console.print(f"ssh identity for KVM hosts (qemu+ssh): {identity.public_key_file}", markup=False)
     options = ServerOptions(workers=workers, port=port, host=host, shutdown_timeout=shutdown_timeout)
     err_console.print(f"database: {masked(db or default_url())}")
     _app, lifecycle = build_server(db, ApiSettings(bind_host=host), options)
@@ -139,5 +146,20 @@ def admin_keys(
         typer.echo(f"apikey: {keys.api_key}\nsecretkey: {keys.secret_key}")
 
 
+def _ssh_identity() -> SshIdentity:
+    from provisioner.db.engine import data_dir
+    from provisioner.server.ssh_identity import ensure_identity
+
+    return ensure_identity(data_dir() / "ssh")
+
+
+def admin_ssh_key(*, data_dir: DataDirOption = None) -> None:
+    """Print the server's public ssh key (created if missing): put it in the topology's
+    ``management_servers[].ssh_public_key`` so ``provisioner bootstrap`` authorizes it on the KVM hosts."""
+    _use_data_dir(data_dir)
+    typer.echo(_ssh_identity().public_key)
+
+
 db_app.command(name="upgrade")(db_upgrade)
 admin_app.command(name="keys")(admin_keys)
+admin_app.command(name="ssh-key")(admin_ssh_key)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, StringConstraints
 
 from provisioner.model.base import (
     CIDR,
@@ -22,6 +22,15 @@ from provisioner.model.credentials import CredentialRef
 from provisioner.model.network import PhysicalNetwork
 from provisioner.model.storage import ImageStore, PrimaryStorage
 
+#: An OpenSSH public key line: ``<type> <base64> [comment]`` (public, never a secret).
+SshPublicKey = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True,
+        pattern=r"^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-[a-z0-9@.-]+) [A-Za-z0-9+/]+=*( [^\n]*)?$",
+    ),
+]
+
 
 class ManagementServer(StrictModel):
     """A machine that runs ``provisioner serve`` for a region."""
@@ -32,6 +41,11 @@ class ManagementServer(StrictModel):
     ssh_user: str | None = Field(default=None, description="Overrides ansible.ssh_user for this machine.")
     database: CredentialRef | None = Field(
         default=None, description="Reference to the database URL (it may hold a password)."
+    )
+    ssh_public_key: SshPublicKey | None = Field(
+        default=None,
+        description="The server's public ssh key (`provisioner admin ssh-key` prints it): authorized on the "
+        "region's KVM hosts, so the server reaches their libvirt over qemu+ssh.",
     )
 
 

@@ -86,7 +86,7 @@ def test_terraform_deploys_a_real_guest(
     api = server.api
     pool_dir = tmp_path / "primary"
     pool_dir.mkdir()
-    kvm_zone(api, libvirtd, nfs_server, pool_dir)
+    kvm_zone(api, libvirtd, nfs_server.url("secondary"), pool_dir)
     for name, cpus, memory in (("tiny", 1, 128), ("tiny2", 2, 160)):
         api.createServiceOffering(
             name=name, displaytext=name, cpunumber=cpus, cpuspeed=500, memory=memory, storagetype="local"

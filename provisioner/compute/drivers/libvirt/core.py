@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import tempfile
 import time
@@ -10,7 +11,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, ClassVar, Literal
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, quote, urlsplit
 
 import libvirt
 import pydantic
@@ -37,6 +38,9 @@ from provisioner.exceptions import (
 )
 
 _SCHEMES = ("qemu", "qemu+ssh", "qemu+tls", "qemu+tcp", "qemu+unix", "test")
+#: Environment variable naming the ssh program for ``qemu+ssh://`` URIs (the management server sets it to the
+#: wrapper of its own identity: provisioner.server.ssh_identity).
+SSH_COMMAND_ENV = "PROVISIONER_SSH_COMMAND"
 _POLL_SECONDS = 0.2
 _CONNECTION_ERRORS = {libvirt.VIR_ERR_NO_CONNECT, libvirt.VIR_ERR_INVALID_CONN, libvirt.VIR_ERR_RPC}
 
@@ -97,6 +101,22 @@ class LibvirtSettings(DriverSettings):
     )
     events: bool = pydantic.Field(False, description="Register for lifecycle events (see ex_watch).")
     keepalive_interval: int = pydantic.Field(5, ge=0, le=600, description="Seconds between keepalives (remote).")
+    ssh_command: str | None = pydantic.Field(
+        default_factory=lambda: os.environ.get(SSH_COMMAND_ENV) or None,
+        description="ssh program libvirt runs for qemu+ssh:// URIs that name none (command=); default: "
+        f"${SSH_COMMAND_ENV}, which the management server points at the wrapper of its own key and known hosts.",
+    )
+
+
+def connection_uri(uri: str, ssh_command: str | None) -> str:
+    """The URI libvirt opens: a ``qemu+ssh://`` URI gets ``command=ssh_command`` unless it names a command."""
+    parts = urlsplit(uri)
+    if parts.scheme != "qemu+ssh" or not ssh_command:
+        return uri
+    if any(name == "command" for name, _ in parse_qsl(parts.query)):
+        return uri
+    extra = f"command={quote(ssh_command, safe='/')}"
+    return uri.split("#", 1)[0] + ("&" if parts.query else "?") + extra
 
 
 class LibvirtCore(HypervisorDriver):
@@ -143,7 +163,7 @@ class LibvirtCore(HypervisorDriver):
         if self.opts.events or not self._is_local:
             events.ensure_event_loop()
         try:
-            self._conn = libvirt.open(self.uri)
+            self._conn = libvirt.open(connection_uri(self.uri, self.opts.ssh_command))
         except libvirt.libvirtError as error:
             raise HostUnreachableError(
                 f"cannot connect to libvirt at {self.uri}: {error.get_error_message()}; "
