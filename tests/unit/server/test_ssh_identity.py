@@ -39,12 +39,13 @@ def test_identity_is_made_once_with_private_modes(tmp_path: Path) -> None:
     assert b"PRIVATE KEY" not in identity.command.read_bytes() + identity.config.read_bytes()
 
 
-
 def test_servers_starting_together_make_one_key_pair(tmp_path: Path) -> None:
     # Three servers sharing a data directory start at once (the CI failure of session 3: a shared
     # temporary name made one rename fail and could pair one run's private key with another's public).
-    script = "import sys; from pathlib import Path; from provisioner.server.ssh_identity import ensure_identity; " \
+    script = (
+        "import sys; from pathlib import Path; from provisioner.server.ssh_identity import ensure_identity; "
         "print(ensure_identity(Path(sys.argv[1])).public_key)"
+    )
     runs = [
         subprocess.Popen([sys.executable, "-c", script, str(tmp_path / "ssh")], stdout=subprocess.PIPE, text=True)
         for _ in range(6)
@@ -53,10 +54,15 @@ def test_servers_starting_together_make_one_key_pair(tmp_path: Path) -> None:
     assert [run.returncode for run in runs] == [0] * 6
     assert len(keys) == 1
     derived = subprocess.run(
-        ["ssh-keygen", "-y", "-f", str(tmp_path / "ssh" / "id_ed25519")], capture_output=True, text=True, check=True, timeout=30
+        ["ssh-keygen", "-y", "-f", str(tmp_path / "ssh" / "id_ed25519")],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
     )
     assert derived.stdout.split()[:2] == keys.pop().split()[:2]
     assert not list((tmp_path / "ssh").glob(".*.tmp"))
+
 
 def test_qemu_ssh_uris_get_the_wrapper(monkeypatch: pytest.MonkeyPatch) -> None:
     assert connection_uri("qemu+ssh://root@198.18.1.10/system", "/d/ssh") == (
