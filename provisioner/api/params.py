@@ -11,7 +11,7 @@ import re
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -91,6 +91,24 @@ def unknown_id(name: str, value: str) -> ParamError:
     )
 
 
+#: CloudStack's date inputs: its two legacy formats and the ISO form with a zone (``2026-11-24T06:00:00+0000``).
+_DATE_FORMATS = ("%Y-%m-%d", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S")
+
+
+def _date(command: str, spec: ParamSpec, text: str) -> datetime:
+    # An unencoded "+0000" arrives as " 0000" (a form-encoded "+" is a space): read it back as the zone.
+    candidate = re.sub(r"(T\d{2}:\d{2}:\d{2}) (\d{4})$", r"\1+\2", text.strip())
+    for fmt in _DATE_FORMATS:
+        try:
+            parsed = datetime.strptime(candidate, fmt)
+        except ValueError:
+            continue
+        if parsed.tzinfo is not None:  # stored dates are naive UTC
+            parsed = parsed.astimezone(UTC).replace(tzinfo=None)
+        return parsed
+    raise invalid_value(command, spec.name, text)
+
+
 def _scalar(command: str, spec: ParamSpec, kind: str, text: str) -> Any:
     if kind == "boolean":
         return text.lower() == "true"  # Boolean.valueOf: anything but "true" is false
@@ -105,13 +123,7 @@ def _scalar(command: str, spec: ParamSpec, kind: str, text: str) -> Any:
         except ValueError:
             raise invalid_value(command, spec.name, text) from None
     if kind == "date":
-        for fmt in ("%Y-%m-%d", "%Y-%m-%d %H:%M:%S"):
-            try:
-                parsed = datetime.strptime(text, fmt)
-            except ValueError:
-                continue
-            return parsed
-        raise invalid_value(command, spec.name, text)
+        return _date(command, spec, text)
     if kind == "uuid":
         if text == ANY_ID:
             return ANY_ID

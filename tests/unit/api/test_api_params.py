@@ -87,6 +87,20 @@ def test_conversion_of_each_type() -> None:
 
 
 @pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2024-05-01 10:20:30", datetime(2024, 5, 1, 10, 20, 30)),
+        ("2024-05-01T10:20:30+0000", datetime(2024, 5, 1, 10, 20, 30)),
+        ("2024-05-01T10:20:30 0000", datetime(2024, 5, 1, 10, 20, 30)),  # "+" left unencoded in a query string
+        ("2024-05-01T12:20:30+0200", datetime(2024, 5, 1, 10, 20, 30)),  # stored dates are UTC
+        ("2024-05-01T10:20:30", datetime(2024, 5, 1, 10, 20, 30)),
+    ],
+)
+def test_dates_in_cloudstacks_input_formats(text: str, expected: datetime) -> None:
+    assert validate_params("doIt", Params, {"name": "n", "startdate": text}, resolver).startdate == expected
+
+
+@pytest.mark.parametrize(
     ("values", "text"),
     [
         ({}, "Unable to execute API command doit due to missing parameter name"),
