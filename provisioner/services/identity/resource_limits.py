@@ -145,19 +145,23 @@ def count_of(conn: Connection, account_ids: Sequence[int] | Select[Any], kind: R
 # -- limits ---------------------------------------------------------------------------------
 
 
-def _default(conn: Connection, level: str, kind: ResourceType) -> int:
-    name = f"max.{level}.{kind.setting}"
-    value = conn.execute(
-        select(configuration.c.value).where(configuration.c.name == name, configuration.c.scope_id == 0).limit(1)
-    ).scalar()
-    try:
-        return (
-            int(float(value))
-            if value is not None
-            else (kind.account_default if level == "account" else kind.domain_default)
+def _defaults(conn: Connection, level: str) -> dict[int, int]:
+    """Every type's ``max.<level>.*`` setting in one statement, the built-in default where unset or unreadable."""
+    names = {f"max.{level}.{kind.setting}": kind for kind in RESOURCE_TYPES}
+    rows = conn.execute(
+        select(configuration.c.name, configuration.c.value).where(
+            configuration.c.name.in_(names), configuration.c.scope_id == 0
         )
-    except ValueError:
-        return kind.account_default if level == "account" else kind.domain_default
+    )
+    stored = {names[name]: value for name, value in rows}
+    defaults = {}
+    for kind in RESOURCE_TYPES:
+        built_in = kind.account_default if level == "account" else kind.domain_default
+        try:
+            defaults[kind.ordinal] = int(float(stored[kind])) if stored.get(kind) is not None else built_in
+        except ValueError:
+            defaults[kind.ordinal] = built_in
+    return defaults
 
 
 def _explicit(conn: Connection, column: Any, owner_id: int) -> dict[int, int]:
@@ -221,16 +225,14 @@ def account_limits(conn: Connection, ref: AccountRef) -> dict[int, int]:
     """Every type's limit of an account: root admins unlimited, else the explicit row or ``max.account.*``."""
     if ref.type == 1:
         return {kind.ordinal: UNLIMITED for kind in RESOURCE_TYPES}
-    explicit = _explicit(conn, resource_limit.c.account_id, ref.id)
-    return {kind.ordinal: explicit.get(kind.ordinal, _default(conn, "account", kind)) for kind in RESOURCE_TYPES}
+    return _defaults(conn, "account") | _explicit(conn, resource_limit.c.account_id, ref.id)
 
 
 def domain_limits(conn: Connection, ref: DomainRef) -> dict[int, int]:
     """Every type's limit of a domain: ROOT unlimited, else the explicit row or ``max.domain.*``."""
     if ref.parent_id is None:
         return {kind.ordinal: UNLIMITED for kind in RESOURCE_TYPES}
-    explicit = _explicit(conn, resource_limit.c.domain_id, ref.id)
-    return {kind.ordinal: explicit.get(kind.ordinal, _default(conn, "domain", kind)) for kind in RESOURCE_TYPES}
+    return _defaults(conn, "domain") | _explicit(conn, resource_limit.c.domain_id, ref.id)
 
 
 def _subtree_accounts(ref: DomainRef) -> Select[Any]:
