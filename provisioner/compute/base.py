@@ -132,6 +132,16 @@ class HypervisorDriver(abc.ABC):
         """Compare the caller's view with the host's and report VMs that changed or vanished behind its back."""
         return diff_states(known, self.list_vms())
 
+    def mounts(self, directory: str) -> bool:
+        """Tell whether the host has shared storage mounted at ``directory``.
+
+        The VM lifecycle asks about ``/mnt/<pool uuid>``, where CloudStack's KVM hosts mount an NFS
+        primary pool: with a mount, the VM's disks there are files; without one they are network
+        disks (``nfs://``) the hypervisor opens in user space. Drivers whose hosts do not reach pools
+        through mounts answer True, so their disks stay paths.
+        """
+        return True
+
     # -- lifecycle --------------------------------------------------------------------------------
 
     @abc.abstractmethod

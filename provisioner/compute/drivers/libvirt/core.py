@@ -22,6 +22,7 @@ from provisioner.compute.drivers.libvirt.seed import build_seed_iso
 from provisioner.compute.types import (
     Features,
     HostFacts,
+    SourceKind,
     VMInfo,
     VMSpec,
     VMState,
@@ -98,6 +99,19 @@ class LibvirtSettings(DriverSettings):
         "auto",
         description="How overlays and seeds reach the host: local files, or libvirt storage pools (remote "
         "hosts). auto: local when the URI names no host.",
+    )
+    nfs_access: Literal["auto", "mount", "userspace"] = pydantic.Field(
+        "auto",
+        description="How VM disks on NFS primary pools are reached (as the kvm_host role's kvm_host_nfs_access): "
+        "mount: files under /mnt/<pool uuid>, the kernel mount CloudStack's KVM agent makes; userspace: nfs:// "
+        "network disks QEMU opens with libnfs (qemu-block-extra), for hosts that cannot mount NFS; auto: mount "
+        "where /mnt/<pool uuid> is a mount point (this machine) or an active libvirt pool's target (remote hosts), "
+        "else userspace.",
+    )
+    network_seed_dir: str = pydantic.Field(
+        "/var/lib/libvirt/images",
+        description="Directory for the cloud-init seed of a VM whose root disk is a network disk (it has no "
+        "directory of its own on the host), unless seed_dir is set; in pool file access an active libvirt pool.",
     )
     events: bool = pydantic.Field(False, description="Register for lifecycle events (see ex_watch).")
     keepalive_interval: int = pydantic.Field(5, ge=0, le=600, description="Seconds between keepalives (remote).")
@@ -262,6 +276,16 @@ class LibvirtCore(HypervisorDriver):
         """Report one domain."""
         return self._info(self._domain(name))
 
+    def mounts(self, directory: str) -> bool:
+        """Whether VM disks under ``directory`` are files of a kernel mount, by the ``nfs_access`` setting."""
+        if self.opts.nfs_access != "auto":
+            return self.opts.nfs_access == "mount"
+        if self._is_test:  # the test driver has no storage: disks stay the paths the spec names
+            return True
+        if self._local_files:
+            return os.path.ismount(directory)
+        return disks.active_pool_at(self.ex_connection, directory) is not None
+
     # -- lifecycle --------------------------------------------------------------------------------
 
     def _resolve_domain_type(self) -> str:
@@ -298,7 +322,12 @@ class LibvirtCore(HypervisorDriver):
 
     def _write_seed(self, spec: VMSpec) -> str:
         assert spec.seed is not None
-        base = self.opts.seed_dir or (str(Path(spec.disks[0].source).parent) if spec.disks else None)
+        root = spec.disks[0] if spec.disks else None
+        base = self.opts.seed_dir
+        if base is None and root is not None:
+            # Beside a file root disk; a network root disk (nfs://, iscsi://) has no directory on the host.
+            is_file = root.source_kind is SourceKind.FILE
+            base = str(Path(root.source).parent) if is_file else self.opts.network_seed_dir
         if base is None:
             raise DriverValueError(f"VM {spec.name} has a cloud-init seed but no disk and no seed_dir setting")
         target = str(Path(base) / f"{spec.name}-cidata.iso")

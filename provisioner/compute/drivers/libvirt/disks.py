@@ -47,6 +47,23 @@ def create_overlay_local(volume: VolumeSpec, backing_format: str = "qcow2") -> N
         raise DriverError(f"qemu-img could not create overlay {volume.source}: {result.stderr.strip()}")
 
 
+def active_pool_at(conn: libvirt.virConnect, directory: str) -> libvirt.virStoragePool | None:
+    """The active storage pool whose target is ``directory``, or None.
+
+    Raises:
+        DriverError: libvirt could not list the pools.
+    """
+    directory = os.path.normpath(directory)
+    try:
+        for pool in conn.listAllStoragePools(libvirt.VIR_CONNECT_LIST_STORAGE_POOLS_ACTIVE):
+            target = ET.fromstring(pool.XMLDesc(0)).findtext("target/path")
+            if target is not None and os.path.normpath(target) == directory:
+                return pool
+    except libvirt.libvirtError as error:
+        raise DriverError(f"listing storage pools on {conn.getURI()} failed: {error.get_error_message()}") from None
+    return None
+
+
 def pool_for(conn: libvirt.virConnect, path: str) -> libvirt.virStoragePool:
     """The active storage pool whose target directory holds ``path``, freshly refreshed.
 
@@ -54,15 +71,13 @@ def pool_for(conn: libvirt.virConnect, path: str) -> libvirt.virStoragePool:
         DriverError: no active pool has that directory as its target.
     """
     directory = os.path.dirname(os.path.normpath(path))
-    try:
-        pools = conn.listAllStoragePools(libvirt.VIR_CONNECT_LIST_STORAGE_POOLS_ACTIVE)
-        for pool in pools:
-            target = ET.fromstring(pool.XMLDesc(0)).findtext("target/path")
-            if target is not None and os.path.normpath(target) == directory:
-                pool.refresh(0)
-                return pool
-    except libvirt.libvirtError as error:
-        raise DriverError(f"listing storage pools on {conn.getURI()} failed: {error.get_error_message()}") from None
+    pool = active_pool_at(conn, directory)
+    if pool is not None:
+        try:
+            pool.refresh(0)
+        except libvirt.libvirtError as error:
+            raise DriverError(f"refreshing pool {directory} on {conn.getURI()}: {error.get_error_message()}") from None
+        return pool
     raise DriverError(
         f"{directory} is not an active libvirt storage pool on {conn.getURI()}; define a dir pool for it "
         "(the hypervisor_host role does) or use file_access=local on the host itself"
