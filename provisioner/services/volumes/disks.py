@@ -9,7 +9,7 @@ pools files on the host path.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +23,8 @@ from provisioner.storage.types import ImageFormat
 SIMULATOR = "simulator"
 #: The storage registry name of iSCSI pools: their volumes are the target's LUNs (raw, made by the storage team).
 ISCSI = "iscsi"
+#: The storage registry name of NFS pools.
+NFS = "nfs"
 
 
 def _driver(driver_name: str, pool: Mapping[str, Any]) -> StorageDriver:
@@ -131,6 +133,37 @@ def disk_uri(driver_name: str, pool: Mapping[str, Any], name: str) -> tuple[str,
 
 
 def volume_spec(driver_name: str, pool: Mapping[str, Any], name: str, device_id: int, volume_uuid: str) -> VolumeSpec:
-    """The compute driver's description of a data disk at ``device_id``."""
+    """The compute driver's description of a data disk at ``device_id``, as the storage driver locates it."""
     uri, fmt = disk_uri(driver_name, pool, name)
     return VolumeSpec(source=uri, device_id=device_id, format=fmt, volume_uuid=volume_uuid)
+
+
+def mount_directory(pool: Mapping[str, Any]) -> str:
+    """Where a KVM host mounts an NFS pool: ``/mnt/<pool uuid>``, as CloudStack's agent does."""
+    return f"/mnt/{pool['uuid']}"
+
+
+def host_volume_spec(
+    driver_name: str,
+    pool: Mapping[str, Any],
+    name: str,
+    device_id: int,
+    volume_uuid: str,
+    *,
+    mounts: Callable[[str], bool],
+) -> VolumeSpec:
+    """A disk as the host reaches it: on an NFS pool the host mounts, a file of the mount; otherwise
+    what the storage driver names (``nfs://`` or ``iscsi://`` network disks, paths of local pools).
+
+    Args:
+        driver_name: the storage registry name serving the pool.
+        pool: the ``storage_pool`` row.
+        name: the volume's name on the pool (its ``path``).
+        device_id: the guest device id.
+        volume_uuid: the volume's uuid (the disk serial).
+        mounts: the host driver's :meth:`~provisioner.compute.base.HypervisorDriver.mounts`.
+    """
+    if driver_name == NFS and mounts(mount_directory(pool)):
+        path = f"{mount_directory(pool)}/{name}"
+        return VolumeSpec(source=path, device_id=device_id, format=DiskFormat.QCOW2, volume_uuid=volume_uuid)
+    return volume_spec(driver_name, pool, name, device_id, volume_uuid)

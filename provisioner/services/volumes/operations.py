@@ -35,8 +35,10 @@ def _response(engine: Engine, caller: Caller, volume_id: int) -> dict[str, Any]:
 def _tell_hypervisor(work: attachment.DiskWork, path: str | None, *, attach: bool) -> None:
     if work.host is None or work.pool is None or work.pool_driver is None or path is None:
         return
-    spec = disks.volume_spec(work.pool_driver, work.pool, path, work.device_id, work.volume_uuid)
     with open_host_driver(work.host) as driver:
+        spec = disks.host_volume_spec(
+            work.pool_driver, work.pool, path, work.device_id, work.volume_uuid, mounts=driver.mounts
+        )
         if attach:
             driver.attach_volume(work.instance_name, spec)
         else:

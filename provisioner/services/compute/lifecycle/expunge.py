@@ -21,12 +21,13 @@ from provisioner.server.background import PeriodicTask
 from provisioner.services.compute import transitions
 from provisioner.services.compute.allocator import release_pool
 from provisioner.services.compute.host_drivers import open_host_driver
-from provisioner.services.compute.lifecycle import base_images
+from provisioner.services.compute.lifecycle import base_images, host_disks
 from provisioner.services.compute.lifecycle.power import stop
 from provisioner.services.compute.lifecycle.specs import host_row
 from provisioner.services.compute.states import VMEvent, VolumeState
 from provisioner.services.compute.vms import vm_row
 from provisioner.services.configuration import config_value
+from provisioner.services.volumes.disks import delete_disk
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +117,17 @@ def expunge_vm(engine: Engine, vm_id: int) -> None:
             run_in_transaction(engine, lambda conn: transitions.transition(conn, vm_id, VMEvent.OPERATION_FAILED))
             raise InternalError(f"Unable to expunge VM {vm.name} ({vm.uuid}) on host {host['name']}: {exc}") from None
 
+    # A root disk made in user space belongs to its pool: delete it before its base image loses this user.
+    root = run_in_transaction(engine, lambda conn: host_disks.pool_owned_root(conn, vm_id))
+    if root is not None:
+        try:
+            delete_disk(root.driver, root.pool, root.name)
+        except Exception as exc:
+            run_in_transaction(engine, lambda conn: transitions.transition(conn, vm_id, VMEvent.OPERATION_FAILED))
+            raise InternalError(
+                f"Unable to expunge VM {vm.name} ({vm.uuid}): deleting its root disk {root.name} from pool "
+                f"{root.pool['name']} failed: {exc}; the expunge can be retried"
+            ) from None
     base_images.release(engine, run_in_transaction(engine, lambda conn: base_images.held_by_root(conn, vm_id)))
     run_in_transaction(engine, lambda conn: transitions.finish_expunge(conn, vm_id))
 

@@ -15,7 +15,8 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, select, update
 
-from provisioner.compute.types import PowerState, VMState
+from provisioner.compute.base import HypervisorDriver
+from provisioner.compute.types import Features, PowerState, VMSpec, VMState
 from provisioner.db.engine import run_in_transaction
 from provisioner.db.schema import nic, utcnow, volume
 from provisioner.exceptions import (
@@ -29,7 +30,7 @@ from provisioner.exceptions import (
 from provisioner.services.compute import transitions
 from provisioner.services.compute.allocator import Snapshot, release_pool
 from provisioner.services.compute.host_drivers import open_host_driver
-from provisioner.services.compute.lifecycle import base_images, placement
+from provisioner.services.compute.lifecycle import base_images, host_disks, placement
 from provisioner.services.compute.lifecycle.specs import DriverPlan, driver_plan, host_row
 from provisioner.services.compute.states import VMEvent, VolumeState
 from provisioner.services.compute.vms import vm_row
@@ -134,15 +135,44 @@ def _discard_domain(plan: DriverPlan) -> None:
         )
 
 
-def _run_on_host(plan: DriverPlan) -> None:
-    """Define the VM on the host unless it is there already, then power it on."""
+def _refresh_data_disks(driver: HypervisorDriver, spec: VMSpec) -> None:
+    """Give a stopped VM that is defined already the data disks it has now, as a hot attach would.
+
+    Volumes attached while the VM was stopped reached only the database (CloudStack's KVM agent defines
+    the domain afresh at every start); each data disk is detached (when there) and attached again.
+    """
+    for disk in spec.disks:
+        if disk.device_id == 0:
+            continue
+        with contextlib.suppress(VMNotFoundError):  # not there yet
+            driver.detach_volume(spec.name, disk)
+        driver.attach_volume(spec.name, disk)
+
+
+def _run_on_host(plan: DriverPlan) -> DriverPlan:
+    """Place the disks as the host reaches them, define the VM unless it is there already, power it on.
+
+    Returns the plan with its disks; disks made on pools for this start are deleted again when it fails.
+    """
     with open_host_driver(plan.host) as driver:
+        placed = host_disks.place(
+            plan.volumes, template_key=plan.template_key, acquired=plan.backing, mounts=driver.mounts
+        )
+        plan = plan.with_disks(placed)
         try:
-            driver.get_vm(plan.spec.name)
-        except VMNotFoundError:
-            with contextlib.suppress(VMExistsError):  # defined by a concurrent retry of ours: start that one
-                driver.define_vm(plan.spec)
-        driver.start_vm(plan.spec.name)
+            try:
+                info = driver.get_vm(plan.spec.name)
+            except VMNotFoundError:
+                with contextlib.suppress(VMExistsError):  # defined by a concurrent retry of ours: start that one
+                    driver.define_vm(plan.spec)
+            else:
+                if info.state is VMState.STOPPED and driver.supports(Features.VOLUME_ATTACH):
+                    _refresh_data_disks(driver, plan.spec)
+            driver.start_vm(plan.spec.name)
+        except BaseException:
+            host_disks.remove(placed.created)  # nothing runs on them: the VM did not start
+            raise
+    return plan
 
 
 def start(
@@ -199,7 +229,7 @@ def start(
             raise
         try:
             plan = plan.with_backing(base_images.acquire(engine, plan.base))
-            _run_on_host(plan)
+            plan = _run_on_host(plan)
         except Exception as exc:
             if plan.backing is not None:
                 base_images.release(engine, plan.base)

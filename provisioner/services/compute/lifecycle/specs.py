@@ -12,25 +12,21 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from provisioner.compute.types import CloudInitSeed, NicSpec, VMSpec, VolumeSpec
+from provisioner.compute.types import CloudInitSeed, NicSpec, VMSpec
 from provisioner.db.schema import (
     guest_network,
     host,
     nic,
     physical_network_traffic_type,
-    storage_pool,
     user_data,
-    volume,
 )
 from provisioner.services.compute.allocator.model import MIB
+from provisioner.services.compute.lifecycle import host_disks
 from provisioner.services.compute.lifecycle.keys import public_keys
+from provisioner.services.templates.deploy import base_image_key
 
 #: The bridge guest NICs go on when the physical network names no KVM label (CloudStack's default).
 DEFAULT_BRIDGE = "cloudbr0"
-#: Where a volume without a pool would go (never reached: a started VM's volumes are all placed).
-UNPLACED_DIRECTORY = "/var/lib/provisioner"
-#: Pool types whose ``path`` is a directory on the host itself; others are mounted at ``/mnt/<pool uuid>``.
-_LOCAL_PATH_POOLS = frozenset({"Filesystem", "SharedMountPoint", "LVM"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,40 +35,43 @@ class DriverPlan:
 
     Attributes:
         host: the ``host`` row.
-        spec: the driver spec (the root disk's ``backing`` is set once the base image is acquired).
-        volume_paths: volume id -> path on its pool.
+        spec: the driver spec; its disks are set by :meth:`with_disks` once the host's view of them is known.
+        volumes: the VM's volumes and their pools (:mod:`.host_disks`).
         base: (template id, pool row) when the root disk is to be made on the template's base image.
         backing: the acquired base image, once :meth:`with_backing` set it.
+        disks: the disks as the host reaches them, once :meth:`with_disks` set them.
     """
 
     host: dict[str, Any]
     spec: VMSpec
-    volume_paths: dict[int, str]
+    volumes: tuple[host_disks.PlacedVolume, ...]
     base: tuple[int, dict[str, Any]] | None = None
     backing: str | None = None
+    disks: host_disks.HostDisks | None = None
+
+    @property
+    def volume_paths(self) -> dict[int, str]:
+        """Volume id -> its ``path`` to record once the VM runs (empty before :meth:`with_disks`)."""
+        return self.disks.paths if self.disks is not None else {}
+
+    @property
+    def template_key(self) -> str | None:
+        """The base image key of the template the root disk is made on, or None."""
+        return base_image_key(self.base[0]) if self.base is not None else None
 
     def with_backing(self, backing: str | None) -> DriverPlan:
-        """The plan with the root disk as an overlay on ``backing`` (a path on the host; URLs are not overlaid)."""
-        if backing is None:
-            return self
-        disks = tuple(
-            replace(disk, backing=backing) if disk.device_id == 0 and backing.startswith("/") else disk
-            for disk in self.spec.disks
-        )
-        return replace(self, spec=replace(self.spec, disks=disks), backing=backing)
+        """The plan with the acquired base image (where the storage driver put it), or as it is for None."""
+        return self if backing is None else replace(self, backing=backing)
+
+    def with_disks(self, placed: host_disks.HostDisks) -> DriverPlan:
+        """The plan with the disks as the host reaches them."""
+        return replace(self, spec=replace(self.spec, disks=placed.disks), disks=placed)
 
 
 def host_row(conn: Connection, host_id: int) -> dict[str, Any]:
     """The ``host`` row :func:`~provisioner.services.compute.host_drivers.open_host_driver` needs."""
     row = conn.execute(select(host).where(host.c.id == host_id)).mappings().one()
     return {str(key): value for key, value in row.items()}
-
-
-def pool_directory(pool: Any) -> str:
-    """Where a pool's files are on a host: its own path for local directories, ``/mnt/<uuid>`` for mounts."""
-    if pool.pool_type in _LOCAL_PATH_POOLS and pool.path:
-        return str(pool.path).rstrip("/")
-    return f"/mnt/{pool.uuid}"
 
 
 def _vlan(uri: str | None) -> int | None:
@@ -119,43 +118,6 @@ def _nics(conn: Connection, vm_id: int) -> tuple[NicSpec, ...]:
     )
 
 
-def _disks(conn: Connection, vm: Any) -> tuple[tuple[VolumeSpec, ...], dict[int, str]]:
-    rows = conn.execute(
-        select(
-            volume,
-            storage_pool.c.uuid.label("pool_uuid"),
-            storage_pool.c.pool_type,
-            storage_pool.c.path.label("pool_path"),
-        )
-        .outerjoin(storage_pool, storage_pool.c.id == volume.c.pool_id)
-        .where(volume.c.vm_id == vm.id, volume.c.removed.is_(None), volume.c.volume_type.in_(("ROOT", "DATADISK")))
-        .order_by(volume.c.device_id)
-    ).all()
-    disks, paths = [], {}
-    for r in rows:
-        directory = (
-            pool_directory(_Pool(r.pool_uuid, r.pool_type, r.pool_path)) if r.pool_uuid else "/var/lib/provisioner"
-        )
-        path = r.path or f"{directory}/{r.uuid}"
-        paths[r.id] = path
-        disks.append(
-            VolumeSpec(
-                source=path,
-                device_id=r.device_id or 0,
-                size_bytes=r.size,
-                volume_uuid=r.uuid,
-            )
-        )
-    return tuple(disks), paths
-
-
-@dataclass(frozen=True, slots=True)
-class _Pool:
-    uuid: str
-    pool_type: str
-    path: str | None
-
-
 def _seed(conn: Connection, vm: Any) -> CloudInitSeed:
     text = ""
     if vm.user_data_id is not None:
@@ -172,7 +134,6 @@ def _seed(conn: Connection, vm: Any) -> CloudInitSeed:
 
 def driver_plan(conn: Connection, vm: Any, host_id: int, *, base: tuple[int, dict[str, Any]] | None) -> DriverPlan:
     """The driver spec of ``vm`` (a ``vm_instance`` row) on host ``host_id``; ``base``: see :class:`DriverPlan`."""
-    disks, paths = _disks(conn, vm)
     details = {str(k): str(v) for k, v in (vm.details or {}).items()}
     spec = VMSpec(
         name=vm.instance_name,
@@ -180,10 +141,9 @@ def driver_plan(conn: Connection, vm: Any, host_id: int, *, base: tuple[int, dic
         vcpus=vm.cpu_number,
         cpu_mhz=vm.cpu_speed,
         memory_bytes=vm.memory * MIB,
-        disks=disks,
         nics=_nics(conn, vm.id),
         seed=_seed(conn, vm),
         display_name=vm.display_name,
         details=details,
     )
-    return DriverPlan(host_row(conn, host_id), spec, paths, base)
+    return DriverPlan(host_row(conn, host_id), spec, host_disks.read_volumes(conn, vm.id), base)

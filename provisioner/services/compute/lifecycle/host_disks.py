@@ -1,0 +1,233 @@
+"""A starting VM's volumes as its host reaches them: files, or network disks QEMU opens in user space.
+
+The rule, per volume (CloudStack's KVM layout, plus user space where the host has no kernel mount):
+
+* an NFS pool is a directory of files at ``/mnt/<pool uuid>`` on a host that mounts it there (the
+  host driver's :meth:`~provisioner.compute.base.HypervisorDriver.mounts`; for libvirt, its
+  ``nfs_access`` setting, by default whether that directory is a mount). The compute driver makes the
+  root disk there, a qcow2 overlay on the template's base image ``/mnt/<pool uuid>/tmpl-<id>.qcow2``,
+  and deletes it with the VM;
+* a host without that mount reaches the pool in user space: the root disk is made here, through the
+  storage driver, as a qcow2 overlay on the export whose backing is the base image's ``nfs://`` URL
+  (``qemu-img create -b nfs://… nfs://…``), and the VM gets ``nfs://`` network disks. Such disks
+  belong to the pool: the expunge deletes the root disk before it releases the base image;
+* an iSCSI volume is its LUN, the same ``iscsi://`` network disk a hot attach gives;
+* local, shared-mount-point and simulated pools are files under the pool's directory, as before.
+
+A volume's ``path`` is its name on the pool, or (disks the compute driver made in a directory of
+the host) that file's absolute path.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from provisioner.compute.types import VolumeSpec
+from provisioner.db.schema import storage_pool, volume
+from provisioner.exceptions import DriverError, VolumeNotFoundError
+from provisioner.services.templates.stores import build_driver, pool_driver_name
+from provisioner.services.volumes import disks
+from provisioner.services.volumes.disks import Disk
+from provisioner.storage.base import base_image_name
+
+log = logging.getLogger(__name__)
+
+#: Where a volume without a pool would go (never reached: a started VM's volumes are all placed).
+UNPLACED_DIRECTORY = "/var/lib/provisioner"
+#: Pool types whose ``path`` is a directory on the host itself; others are mounted at ``/mnt/<uuid>``.
+_LOCAL_PATH_POOLS = frozenset({"Filesystem", "SharedMountPoint", "LVM"})
+
+
+@dataclass(frozen=True, slots=True)
+class PlacedVolume:
+    """A ROOT or DATADISK volume of a starting VM, read in the transaction that moved it to Starting.
+
+    Attributes:
+        id: the volume's internal id.
+        uuid: its uuid (the disk serial, and its name on a pool until it has a path).
+        device_id: the guest device id (0: the root disk).
+        size: virtual size in bytes.
+        path: its name on the pool or an absolute path on the host; None until its disk exists.
+        pool: its ``storage_pool`` row (None while unplaced).
+        driver: the storage registry name serving that pool.
+    """
+
+    id: int
+    uuid: str
+    device_id: int
+    size: int | None
+    path: str | None
+    pool: dict[str, Any] | None
+    driver: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class HostDisks:
+    """The disks of a VM on one host.
+
+    Attributes:
+        disks: the compute driver's disk specs.
+        paths: volume id -> the ``path`` to record once the VM runs.
+        created: disks made on their pools for this start (removed again if it fails).
+    """
+
+    disks: tuple[VolumeSpec, ...]
+    paths: dict[int, str]
+    created: tuple[Disk, ...] = ()
+
+
+def pool_directory(pool: Any) -> str:
+    """Where a pool's files are on a host: its own path for local directories, ``/mnt/<uuid>`` for mounts."""
+    if pool["pool_type"] in _LOCAL_PATH_POOLS and pool["path"]:
+        return str(pool["path"]).rstrip("/")
+    return disks.mount_directory(pool)
+
+
+def read_volumes(conn: Connection, vm_id: int) -> tuple[PlacedVolume, ...]:
+    """The VM's ROOT and DATADISK volumes with their pools, by device id."""
+    rows = conn.execute(
+        select(volume.c.id, volume.c.uuid, volume.c.device_id, volume.c.size, volume.c.path, volume.c.pool_id)
+        .where(volume.c.vm_id == vm_id, volume.c.removed.is_(None), volume.c.volume_type.in_(("ROOT", "DATADISK")))
+        .order_by(volume.c.device_id)
+    ).all()
+    pool_ids = {r.pool_id for r in rows if r.pool_id is not None}
+    pools = {
+        p["id"]: {str(k): v for k, v in p.items()}
+        for p in conn.execute(select(storage_pool).where(storage_pool.c.id.in_(pool_ids))).mappings()
+    }
+    drivers = {pool_id: pool_driver_name(conn, pool) for pool_id, pool in pools.items()}
+    return tuple(
+        PlacedVolume(
+            r.id,
+            r.uuid,
+            r.device_id or 0,
+            r.size,
+            r.path,
+            pools.get(r.pool_id),
+            drivers.get(r.pool_id),
+        )
+        for r in rows
+    )
+
+
+def _in_user_space(item: PlacedVolume, template_key: str | None) -> tuple[VolumeSpec, str, Disk | None]:
+    """An NFS volume on a host without the mount: made here when new, an ``nfs://`` network disk."""
+    assert item.pool is not None and item.driver is not None
+    name = item.path or disks.disk_name(item.uuid)
+    made = None
+    if item.path is None:
+        with build_driver(item.driver, str(item.pool["url"]), item.pool.get("details")) as pool:
+            try:
+                pool.get_volume(name)
+            except VolumeNotFoundError:  # else made by an earlier try of this start: use it
+                if item.device_id == 0 and template_key is not None:
+                    pool.create_overlay(template_key, name, item.size)
+                else:
+                    pool.create_volume(name, int(item.size or 0))
+                made = Disk(item.driver, item.pool, name)
+    spec = disks.volume_spec(item.driver, item.pool, name, item.device_id, item.uuid)
+    return spec, name, made
+
+
+def _as_file(item: PlacedVolume, template_key: str | None, acquired: str | None) -> tuple[VolumeSpec, str]:
+    """A file on the host; a new root disk on a template is an overlay the compute driver makes."""
+    directory = pool_directory(item.pool) if item.pool is not None else UNPLACED_DIRECTORY
+    absolute = item.path is not None and item.path.startswith("/")
+    path = str(item.path) if absolute else f"{directory}/{item.path or item.uuid}"
+    backing = None
+    if item.device_id == 0 and item.path is None and template_key is not None:
+        if item.driver == disks.NFS:
+            backing = f"{directory}/{base_image_name(template_key)}"  # the host's view, not the server's URL
+        elif acquired is not None and acquired.startswith("/"):
+            backing = acquired
+    spec = VolumeSpec(
+        source=path, device_id=item.device_id, size_bytes=item.size, volume_uuid=item.uuid, backing=backing
+    )
+    return spec, path
+
+
+def place(
+    volumes: tuple[PlacedVolume, ...],
+    *,
+    template_key: str | None,
+    acquired: str | None,
+    mounts: Callable[[str], bool],
+) -> HostDisks:
+    """The VM's disks on the host whose driver answers ``mounts``; makes the user-space disks that are new.
+
+    Runs outside any transaction (it may create disks on the storage).
+
+    Args:
+        volumes: from :func:`read_volumes`.
+        template_key: the base image key of the template a new root disk is made on, or None.
+        acquired: where the base image is, as the storage driver named it (``base_images.acquire``).
+        mounts: the host driver's ``mounts``.
+
+    Raises:
+        DriverError: the storage refused, or an iSCSI volume has no LUN yet.
+    """
+    specs: list[VolumeSpec] = []
+    paths: dict[int, str] = {}
+    created: list[Disk] = []
+    try:
+        for item in volumes:
+            if item.driver == disks.ISCSI:
+                if item.path is None:
+                    raise DriverError(
+                        f"volume {item.uuid} on iSCSI pool {item.pool and item.pool['name']} has no LUN yet; "
+                        "attach it with attachVolume, which assigns a free LUN"
+                    )
+                spec = disks.volume_spec(item.driver, item.pool or {}, item.path, item.device_id, item.uuid)
+                path = item.path
+            elif (
+                item.driver == disks.NFS
+                and item.pool is not None
+                and not (item.path or "").startswith("/")
+                and not mounts(disks.mount_directory(item.pool))
+            ):
+                spec, path, made = _in_user_space(item, template_key)
+                if made is not None:
+                    created.append(made)
+            else:
+                spec, path = _as_file(item, template_key, acquired)
+            specs.append(spec)
+            paths[item.id] = path
+    except BaseException:
+        remove(tuple(created))
+        raise
+    return HostDisks(tuple(specs), paths, tuple(created))
+
+
+def remove(created: tuple[Disk, ...]) -> None:
+    """Best effort: delete disks :func:`place` made for a start that then failed."""
+    for disk in created:
+        try:
+            disks.delete_disk(disk.driver, disk.pool, disk.name)
+        except Exception as exc:  # the start's own error is what the caller reports
+            log.warning(
+                "could not delete disk %s from pool %s after a failed start: %s", disk.name, disk.pool["name"], exc
+            )
+
+
+def pool_owned_root(conn: Connection, vm_id: int) -> Disk | None:
+    """The VM's root disk when its pool owns it (made in user space), for the expunge to delete; else None.
+
+    Root disks the compute driver made (absolute paths on the host) go with the VM on the host.
+    """
+    row = conn.execute(
+        select(volume.c.path, volume.c.pool_id).where(
+            volume.c.vm_id == vm_id, volume.c.volume_type == "ROOT", volume.c.removed.is_(None)
+        )
+    ).first()
+    if row is None or row.pool_id is None or not row.path or row.path.startswith("/"):
+        return None
+    pool = dict(conn.execute(select(storage_pool).where(storage_pool.c.id == row.pool_id)).mappings().one())
+    driver = pool_driver_name(conn, pool)
+    if driver != disks.NFS:
+        return None
+    return Disk(driver, pool, str(row.path))
