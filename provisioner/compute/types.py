@@ -7,6 +7,7 @@ one per VM disk) and safe to share between threads.
 from __future__ import annotations
 
 import enum
+import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -16,6 +17,8 @@ from provisioner.exceptions import DriverValueError
 #: libvirt and CloudStack instance names: letters, digits, ``-``, ``_`` and ``.``, not starting with ``-``.
 _NAME_RE = re.compile(r"^[A-Za-z0-9_.][A-Za-z0-9_.-]{0,127}$")
 _MAC_RE = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
+#: A crypt(3) hash: ``$id$[rounds=N$]salt$hash`` in crypt's alphabet.
+_CRYPT_HASH = re.compile(r"\$[0-9a-z]+(\$rounds=[0-9]+)?\$[A-Za-z0-9./]{1,16}\$[A-Za-z0-9./]{1,128}")
 
 
 class VMState(enum.StrEnum):
@@ -244,6 +247,9 @@ class CloudInitSeed:
         user_data: the user-data document, passed through unchanged.
         ssh_public_keys: meta-data ``public-keys``.
         bus: bus of the seed device; ``virtio`` attaches it as a read-only disk, others as a CD-ROM.
+        password_hash: root's password as a crypt(3) hash (``$6$salt$...``), set through ``vendor-data``
+            (see :meth:`vendor_data`), or None to leave the guest's passwords alone. Never the password
+            itself: the seed is a file on the host.
     """
 
     instance_id: str
@@ -251,6 +257,26 @@ class CloudInitSeed:
     user_data: str = ""
     ssh_public_keys: tuple[str, ...] = ()
     bus: DiskBus = DiskBus.SATA
+    password_hash: str | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        # The hash goes into a shell line in vendor-data: only crypt(3)'s own characters may be in it.
+        if self.password_hash is not None and not _CRYPT_HASH.fullmatch(self.password_hash):
+            raise DriverValueError("a seed's password_hash must be a crypt(3) hash such as $6$<salt>$<hash>")
+
+    def vendor_data(self) -> str:
+        """The NoCloud ``vendor-data`` document: a cloud-config setting root's password, or "" for none.
+
+        cloud-init merges it under the user's own user-data. ``cloud-init-per once`` with a name derived
+        from the hash runs ``chpasswd -e`` exactly once per new hash: at the first boot after a deploy or
+        a ``resetPasswordForVirtualMachine``, on every boot of the seed's instance alike (cloud-init's
+        ``password``/``chpasswd`` keys would apply only at the instance's first boot).
+        """
+        if self.password_hash is None:
+            return ""
+        tag = hashlib.sha256(self.password_hash.encode()).hexdigest()[:16]
+        command = f"echo 'root:{self.password_hash}' | chpasswd -e"
+        return f'#cloud-config\nbootcmd:\n  - [cloud-init-per, once, provisioner-password-{tag}, sh, -c, "{command}"]\n'
 
     def meta_data(self) -> str:
         """Render the NoCloud ``meta-data`` document (YAML, built by hand to stay dependency-free)."""
