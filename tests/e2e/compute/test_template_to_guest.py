@@ -2,15 +2,15 @@
 
 A template is registered over HTTP from a loopback origin into zone A's ganesha image store, copied with
 ``copyTemplate`` to zone B, whose ganesha image store receives it store to store (the origin sees one GET
-only). Zone B is a KVM zone on this machine's libvirtd (QEMU TCG) with a tgt iSCSI primary pool (a 2 GiB
-LUN added to the test target for this test): a VM boots from the replicated template, a data volume on the
-LUN is attached to it while it runs, the guest writes a marker on its second disk, and after the VM is
-stopped the marker is read back from the LUN with ``qemu-img dd`` over ``iscsi://``.
-
-Not covered (product gap): the root disk on an NFS primary pool. For a real KVM host the VM spec names an
-NFS pool's volumes ``/mnt/<pool uuid>/<volume>`` (a kernel mount the host does not have here: no ``nfs``
-file system in this kernel), and a base image given as an ``nfs://`` URL is not used as an overlay backing
-(``DriverPlan.with_backing``); so the root disk is on a host-local pool, as in test_api_guest.
+only). Zone B is a KVM zone on this machine's libvirtd (QEMU TCG) with two primary pools: the ganesha
+``primary`` export (NFS) and a tgt iSCSI LUN (2 GiB, added to the test target for this test). This machine
+cannot mount NFS, so the host reaches the NFS pool in user space: the template's base image is copied once
+to the export, the VM's root disk is a qcow2 overlay made on the export whose backing is the base image's
+``nfs://`` URL, and the domain opens it as an ``nfs`` network disk. The VM boots from it; a data volume on
+the LUN is attached while it runs and the guest writes a marker on its second disk, read back from the LUN
+with ``qemu-img dd`` over ``iscsi://`` after the VM is stopped. The stopped VM, its iSCSI volume still
+attached, is started again: it gets the same ``iscsi`` network disk as the hot attach, and the guest marks
+the LUN again at boot. The expunge deletes the root overlay and, with its last user gone, the base image.
 """
 
 from __future__ import annotations
@@ -18,12 +18,14 @@ from __future__ import annotations
 import base64
 import contextlib
 import http.server
+import json
 import subprocess
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree as ET
 
 import pytest
 
@@ -43,6 +45,8 @@ __all__ = ["iscsi_target", "nfs_server"]
 #: Own Guest traffic label and VLAN: the bridge and domains must not collide with test_api_guest's.
 LABEL, VLAN = "e2est", 101
 BRIDGE = f"br{LABEL}-{VLAN}"
+#: The storage tag that puts the root disk on the NFS pool.
+NFS_TAG = "e2enfs"
 #: The LUN this test adds to the session's tgt target (tid 1, "primary"): 2 GiB sparse, so a 1 GiB disk (the API's
 #: smallest) stays under the allocator's 85 % threshold.
 LUN = 7
@@ -68,11 +72,11 @@ def bridge() -> Iterator[str]:
 
 @pytest.fixture
 def stores(nfs_server: NfsServer) -> Iterator[NfsServer]:
-    """The two image store exports, empty before and after (template paths repeat across servers)."""
-    for export in ("secondary", "secondary2"):
+    """The two image store exports and the primary export, empty before and after (names repeat across servers)."""
+    for export in ("secondary", "secondary2", "primary"):
         nfs_server.empty(export)
     yield nfs_server
-    for export in ("secondary", "secondary2"):
+    for export in ("secondary", "secondary2", "primary"):
         nfs_server.empty(export)
 
 
@@ -127,17 +131,18 @@ def zone_a(api: Any, store: str) -> str:
     return str(zone["id"])
 
 
-def iscsi_pool(api: Any, ids: dict[str, str], lun_url: str) -> None:
-    """Zone B's cluster gets the LUN as an iSCSI primary pool, tagged for the data disk offering."""
+def primary_pool(api: Any, ids: dict[str, str], name: str, url: str, *, tags: str, capacity: int) -> None:
+    """A cluster-scope primary pool of zone B, tagged for the offering whose disks go there (the capacity is taken
+    as given: the API's storage layer measures only pools it mounts)."""
     api.createStoragePool(
-        name="zb-iscsi",
+        name=name,
         zoneid=ids["zone"],
         podid=ids["pod"],
         clusterid=ids["cluster"],
         scope="cluster",
-        url=lun_url,
-        tags="e2elun",
-        capacitybytes=2 * GIB,  # as the LUN: the API's storage layer measures only pools it mounts
+        url=url,
+        tags=tags,
+        capacitybytes=capacity,
     )
 
 
@@ -166,7 +171,8 @@ def test_replicated_template_boots_and_writes_to_an_iscsi_lun(
     pool_dir.mkdir()
     first = zone_a(api, stores.url("secondary"))
     ids = kvm_zone(api, libvirtd, stores.url("secondary2"), pool_dir, name="zb", label=LABEL, vlan=VLAN)
-    iscsi_pool(api, ids, lun)
+    primary_pool(api, ids, "zb-iscsi", lun, tags="e2elun", capacity=2 * GIB)  # the LUN's size
+    primary_pool(api, ids, "zb-nfs", stores.url("primary"), tags=NFS_TAG, capacity=10 * GIB)
     check_host(api, libvirtd, ids["host"])
 
     with counting_origin(www) as (base, seen):
@@ -190,17 +196,25 @@ def test_replicated_template_boots_and_writes_to_an_iscsi_lun(
     assert any(path.is_file() and path.stat().st_size > 0 for path in replicated.rglob("*")), "zone B's store is empty"
 
     offering = api.createServiceOffering(
-        name="tiny-st", displaytext="tiny-st", cpunumber=1, cpuspeed=500, memory=128, storagetype="local"
+        name="tiny-st",
+        displaytext="tiny-st",
+        cpunumber=1,
+        cpuspeed=500,
+        memory=128,
+        storagetype="shared",
+        tags=NFS_TAG,
     )["serviceoffering"]
     disk = api.createDiskOffering(name="lun-st", displaytext="lun-st", disksize=1, tags="e2elun")["diskoffering"]
     try:
         run_guest(
             api,
+            libvirtd=libvirtd,
             zone=ids["zone"],
             template=template["id"],
             offerings=(offering["id"], disk["id"]),
             lun=lun,
             readback=www,
+            export=stores.exports["primary"],
         )
     finally:  # a failed run must not leave a domain behind in libvirtd's persistent configuration
         with LibvirtDriver(libvirtd) as driver:
@@ -210,8 +224,72 @@ def test_replicated_template_boots_and_writes_to_an_iscsi_lun(
                         driver.destroy_vm(leftover.name)
 
 
-def run_guest(api: Any, *, zone: str, template: str, offerings: tuple[str, str], lun: str, readback: Path) -> None:
-    """Boot the VM, hot-plug a data volume on the LUN, wait for the guest's marker, stop, read the LUN."""
+def disk_sources(libvirtd: str, instance: str) -> dict[str, dict[str, str]]:
+    """The domain's disks by target device: type, and the source's protocol, name and host (as libvirt holds it)."""
+    with LibvirtDriver(libvirtd) as driver:
+        root = ET.fromstring(driver.ex_domain_xml(instance))
+    found = {}
+    for disk in root.iter("disk"):
+        target, source = disk.find("target"), disk.find("source")
+        if target is None or source is None:
+            continue
+        host = source.find("host")
+        found[target.get("dev", "")] = {
+            "type": disk.get("type", ""),
+            "protocol": source.get("protocol", ""),
+            "name": source.get("name", source.get("file", "")),
+            "host": "" if host is None else f"{host.get('name')}:{host.get('port', '')}",
+        }
+    return found
+
+
+def qemu_img(*args: str) -> str:
+    done = subprocess.run([require_tool("qemu-img"), *args], capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def lun_head(lun: str, readback: Path) -> bytes:
+    """The LUN's first sector, read over ``iscsi://``."""
+    copy = readback / "lun-head.raw"
+    copy.unlink(missing_ok=True)
+    qemu_img("dd", "-f", "raw", "-O", "raw", f"if={lun}", f"of={copy}", "bs=512", "count=1")
+    return copy.read_bytes()
+
+
+def cold_start_marks_the_lun(
+    api: Any, vm: dict[str, Any], *, libvirtd: str, lun: str, readback: Path, console: Path
+) -> dict[str, str]:
+    """Wipe the LUN's first sector, start the stopped VM, wait for the guest's marker, stop it, find the marker
+    on the LUN; returns the domain's second disk as it ran."""
+    qemu_io = require_tool("qemu-io")
+    wiped = subprocess.run(
+        [qemu_io, "-f", "raw", "-c", "write -z 0 512", lun], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert wiped.returncode == 0, wiped.stderr
+    assert not lun_head(lun, readback).startswith(DISK_MARKER.encode())
+    offset = console.stat().st_size
+    assert api.startVirtualMachine(id=vm["id"])["virtualmachine"]["state"] == "Running"
+    disk = disk_sources(libvirtd, vm["instancename"])["vdb"]
+    wait_for_console(console, DISK_MARKER_WRITTEN, offset=offset, timeout=300)
+    api.stopVirtualMachine(id=vm["id"], forced=True)
+    assert lun_head(lun, readback).startswith(DISK_MARKER.encode() + b"\n")
+    return disk
+
+
+def run_guest(
+    api: Any,
+    *,
+    libvirtd: str,
+    zone: str,
+    template: str,
+    offerings: tuple[str, str],
+    lun: str,
+    readback: Path,
+    export: Path,
+) -> None:
+    """Boot the VM from its NFS root, hot-plug a data volume on the LUN, wait for the guest's marker, stop, read
+    the LUN; start the stopped VM with the volume attached and see the guest mark the LUN again; expunge."""
     offering, disk_offering = offerings
     # Console logs are appended to and named after the instance (i-<account>-<id>-VM, the same in every test's
     # fresh database): only what this guest writes after the deployment counts.
@@ -229,27 +307,49 @@ def run_guest(api: Any, *, zone: str, template: str, offerings: tuple[str, str],
     offset = offsets.get(console.name, 0)
     wait_for_console(console, BOOT_MARKER, offset=offset, timeout=240)
 
+    # The root disk: an overlay on the export, opened by QEMU over nfs://, backed by the base image there.
+    (root,) = api.listVolumes(virtualmachineid=vm["id"], type="ROOT")["volume"]
+    assert root["storage"] == "zb-nfs"
+    overlay = export / root["id"]
+    assert overlay.is_file(), sorted(p.name for p in export.iterdir())
+    (base,) = export.glob("tmpl-*.qcow2")
+    info = json.loads(qemu_img("info", "-U", "--output=json", str(overlay)))
+    assert info["format"] == "qcow2"
+    assert info["backing-filename"] == f"nfs://127.0.0.1{base}"
+    assert disk_sources(libvirtd, vm["instancename"])["vda"] == {
+        "type": "network",
+        "protocol": "nfs",
+        "name": str(overlay),
+        "host": "127.0.0.1:",
+    }
+
     volume = api.createVolume(name="data-st", zoneid=zone, diskofferingid=disk_offering)["volume"]
     attached = api.attachVolume(id=volume["id"], virtualmachineid=vm["id"])["volume"]
     assert attached["virtualmachineid"] == vm["id"]
     assert attached["storage"] == "zb-iscsi"
     wait_for_console(console, DISK_MARKER_WRITTEN, offset=offset, timeout=300)
+    hot = disk_sources(libvirtd, vm["instancename"])["vdb"]
+    assert hot["type"] == "network" and hot["protocol"] == "iscsi", hot
 
     started = time.monotonic()
     api.stopVirtualMachine(id=vm["id"], forced=True)
     assert api.listVirtualMachines(id=vm["id"])["virtualmachine"][0]["state"] == "Stopped"
     assert time.monotonic() - started < 120
-    copy = readback / "lun-head.raw"
-    done = subprocess.run(
-        [require_tool("qemu-img"), "dd", "-f", "raw", "-O", "raw", f"if={lun}", f"of={copy}", "bs=512", "count=1"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    head = copy.read_bytes()
-    assert head.startswith(DISK_MARKER.encode() + b"\n"), head[:64]
+    assert lun_head(lun, readback).startswith(DISK_MARKER.encode() + b"\n")
+
+    # Cold starts with the iSCSI volume attached get the hot attach's network disk, and the guest (which marks its
+    # second disk at boot) writes the LUN again after it was wiped: first with the volume attached again while the
+    # VM is stopped (its domain is still defined on the host), then with the domain gone from the host, as after a
+    # host rebuild (the start defines it afresh from the database).
+    api.detachVolume(id=volume["id"])
+    api.attachVolume(id=volume["id"], virtualmachineid=vm["id"])
+    assert cold_start_marks_the_lun(api, vm, libvirtd=libvirtd, lun=lun, readback=readback, console=console) == hot
+    with LibvirtDriver(libvirtd) as driver:
+        driver.ex_connection.lookupByName(vm["instancename"]).undefine()
+    assert cold_start_marks_the_lun(api, vm, libvirtd=libvirtd, lun=lun, readback=readback, console=console) == hot
+
     api.detachVolume(id=volume["id"])
     api.deleteVolume(id=volume["id"])
     api.destroyVirtualMachine(id=vm["id"], expunge=True)
+    # The root overlay went with the VM, and the base image with its last user.
+    assert sorted(p.name for p in export.iterdir()) == []
