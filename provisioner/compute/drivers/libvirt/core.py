@@ -17,7 +17,7 @@ import libvirt
 import pydantic
 
 from provisioner.compute.base import DriverSettings, HypervisorDriver
-from provisioner.compute.drivers.libvirt import disks, domain_xml, events, state
+from provisioner.compute.drivers.libvirt import disks, domain_xml, events, state, vlans
 from provisioner.compute.drivers.libvirt.seed import build_seed_iso
 from provisioner.compute.types import (
     Features,
@@ -339,12 +339,27 @@ class LibvirtCore(HypervisorDriver):
             disks.upload_file(self.ex_connection, local, target)
         return target
 
+    def _vlan_bridges(self, wanted: list[tuple[str, str, int]]) -> tuple[vlans.VlanBridge, ...]:
+        """Make guest VLAN bridges on the host (:mod:`.vlans`); none for the test driver, OVS VLAN tags and
+        hosts the driver has no shell on (their NICs go on ``br<label>-<vlan>``, made there beforehand)."""
+        shell = vlans.host_shell(self.uri, self.opts.ssh_command)
+        if self._is_test or self.opts.vlan_mode != "bridge" or shell is None or not wanted:
+            return ()
+        return tuple(vlans.ensure(shell, self.uri, dict.fromkeys(wanted)))
+
+    def _ensure_recorded_bridges(self, dom: libvirt.virDomain) -> None:
+        """Make again the VLAN bridges a domain was defined with (a host reboot or clean-up removes them)."""
+        with self._calling(f"reading the XML of VM {dom.name()}"):
+            xml = dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)
+        self._vlan_bridges([("device", device, vlan) for device, vlan in domain_xml.vlan_bridges(xml)])
+
     def define_vm(self, spec: VMSpec) -> VMInfo:
-        """Create overlay disks and the seed, render the domain XML and define it."""
+        """Make the NICs' VLAN bridges, overlay disks and the seed, render the domain XML and define it."""
         with contextlib.suppress(VMNotFoundError):
             self._domain(spec.name)
             raise VMExistsError(f"VM {spec.name} is already defined on {self.uri}")
         domain_type = self._resolve_domain_type()
+        bridges = self._vlan_bridges([("label", nic.bridge, nic.vlan) for nic in spec.nics if nic.vlan is not None])
         seed_path, created = self._prepare_files(spec)
         if self.opts.console_log_dir and self._is_local and spec.serial is None:
             # libvirt's packages create /var/log/libvirt/qemu; a hand-started libvirtd may lack it.
@@ -356,6 +371,7 @@ class LibvirtCore(HypervisorDriver):
             seed_path=seed_path,
             owned_files=created,
             vlan_mode=self.opts.vlan_mode,
+            vlan_bridges=bridges,
             vnc_listen=self.opts.vnc_listen,
             console_log=f"{self.opts.console_log_dir}/{spec.name}.console.log" if self.opts.console_log_dir else None,
         )
@@ -369,9 +385,10 @@ class LibvirtCore(HypervisorDriver):
         return self._info(dom)
 
     def start_vm(self, name: str) -> VMInfo:
-        """Start the domain unless it runs."""
+        """Start the domain unless it runs (making its VLAN bridges first)."""
         dom = self._domain(name)
         if not self._active(dom):
+            self._ensure_recorded_bridges(dom)
             with self._calling(f"starting VM {name}"):
                 dom.create()
         return self._info(dom)

@@ -9,6 +9,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from provisioner.compute.drivers.libvirt.vlans import VlanBridge, default_bridge
 from provisioner.compute.types import (
     ConsoleAddress,
     DiskBus,
@@ -49,6 +50,8 @@ class RenderOptions:
         nfs_identity: user and group QEMU presents to NFS servers for ``nfs://`` disks.
         console_log: for a VM without a serial console in its spec, a file on the host where libvirt
             logs the output of the pty serial console the domain then gets (None: no serial console).
+        vlan_bridges: the VLAN bridges the driver made for the NICs (recorded in metadata, made again
+            before each start); a VLAN NIC without one goes on ``br<bridge>-<vlan>``.
     """
 
     domain_type: str = "kvm"
@@ -61,6 +64,7 @@ class RenderOptions:
     iso_bus: DiskBus = DiskBus.SATA
     nfs_identity: tuple[str, str] = ("root", "root")
     console_log: str | None = None
+    vlan_bridges: tuple[VlanBridge, ...] = ()
 
 
 def target_dev(bus: DiskBus, index: int) -> str:
@@ -123,11 +127,12 @@ def cdrom_element(source: str | None, bus: DiskBus, index: int) -> ET.Element:
     return disk
 
 
-def interface_element(nic: NicSpec, vlan_mode: str) -> ET.Element:
-    """The ``<interface>`` of one NIC on a host bridge."""
+def interface_element(nic: NicSpec, vlan_mode: str, vlan_bridges: tuple[VlanBridge, ...] = ()) -> ET.Element:
+    """The ``<interface>`` of one NIC on a host bridge (``vlan_bridges``: see :class:`RenderOptions`)."""
     bridge = nic.bridge
     if nic.vlan is not None and vlan_mode == "bridge":
-        bridge = f"br{nic.bridge}-{nic.vlan}"
+        made = (b.bridge for b in vlan_bridges if (b.label, b.vlan) == (nic.bridge, nic.vlan))
+        bridge = next(made, default_bridge(nic.bridge, nic.vlan))
     interface = ET.Element("interface", {"type": "bridge"})
     _sub(interface, "mac", address=nic.mac)
     _sub(interface, "source", bridge=bridge)
@@ -177,7 +182,7 @@ def _devices(domain: ET.Element, spec: VMSpec, options: RenderOptions) -> None:
         index = SEED_INDEX_VIRTIO if spec.seed.bus is DiskBus.VIRTIO else SEED_INDEX
         add(cdrom_element(options.seed_path, spec.seed.bus, index))
     for nic in sorted(spec.nics, key=lambda n: n.device_id):
-        devices.append(interface_element(nic, options.vlan_mode))
+        devices.append(interface_element(nic, options.vlan_mode, options.vlan_bridges))
     if spec.serial is not None:
         serial = _sub(devices, "serial", type=spec.serial.kind)
         if spec.serial.kind == "file":
@@ -211,6 +216,8 @@ def render_domain(spec: VMSpec, options: RenderOptions) -> str:
     metadata = _sub(_sub(domain, "metadata"), f"{{{METADATA_NS}}}vm")
     for path in options.owned_files:
         _sub(metadata, f"{{{METADATA_NS}}}owned-file", path=path)
+    for made in options.vlan_bridges:
+        _sub(metadata, f"{{{METADATA_NS}}}vlan-bridge", device=made.device, vlan=str(made.vlan), bridge=made.bridge)
     memory_kib = spec.memory_bytes // KIB
     _sub(domain, "memory", str((spec.max_memory_bytes or spec.memory_bytes) // KIB), unit="KiB")
     _sub(domain, "currentMemory", str(memory_kib), unit="KiB")
@@ -241,6 +248,12 @@ def owned_files(domain_xml: str) -> list[str]:
     """Files the driver created for a domain, from its metadata."""
     root = ET.fromstring(domain_xml)
     return [el.get("path", "") for el in root.iter(f"{{{METADATA_NS}}}owned-file") if el.get("path")]
+
+
+def vlan_bridges(domain_xml: str) -> list[tuple[str, int]]:
+    """(device, VLAN) of each VLAN bridge the driver made for a domain, from its metadata."""
+    root = ET.fromstring(domain_xml)
+    return [(el.get("device", ""), int(el.get("vlan", "0"))) for el in root.iter(f"{{{METADATA_NS}}}vlan-bridge")]
 
 
 def find_disk(devices: ET.Element, dev: str) -> ET.Element | None:
@@ -309,4 +322,5 @@ __all__ = [
     "set_vcpus_and_memory",
     "target_dev",
     "vcpus_and_memory",
+    "vlan_bridges",
 ]

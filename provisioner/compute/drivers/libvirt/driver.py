@@ -54,6 +54,8 @@ class LibvirtDriver(LibvirtCore):
         if live and not self._active(dom):
             raise VMStateError(f"VM {name} on {self.uri} is not running; live migration needs a running VM")
         flags = _MIGRATE_FLAGS if live else _MIGRATE_FLAGS & ~libvirt.VIR_MIGRATE_LIVE
+        if isinstance(target, LibvirtDriver):
+            target._ensure_recorded_bridges(dom)
         with self._calling(f"migrating VM {name}"):
             if isinstance(target, LibvirtDriver):
                 moved = dom.migrate(target.ex_connection, flags, None, None, 0)
