@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Connection, Engine, insert, select, update
 
 from provisioner.compute.drivers.simulator.cloud import CLOUD
 from provisioner.db.schema import (
@@ -81,6 +81,34 @@ def caller_for(engine: Engine, name: str, role_type: RoleType) -> Caller:
     return Caller(user_uuid, f"u-{name}", row.uuid, name, row.d, row.path, "r", role_type)
 
 
+def offering_and_template(conn: Connection, cloud: Cloud, *, hypervisor: str, size: int) -> int:
+    """The isolated network offering a deployment's network needs, and alice's public qcow2 template ``tiny``
+    (its id)."""
+    conn.execute(
+        insert(network_offering).values(
+            name="DefaultIsolatedNetworkOfferingWithSourceNatService",
+            display_text="isolated",
+            guest_ip_type="Isolated",
+            availability="Required",
+        )
+    )
+    key = conn.execute(
+        insert(vm_template).values(
+            name="tiny",
+            display_text="tiny",
+            format="QCOW2",
+            hypervisor_type=hypervisor,
+            is_public=True,
+            password_enabled=True,
+            size=size,
+            account_id=cloud.accounts["alice"],
+            domain_id=cloud.domain_id,
+        )
+    ).inserted_primary_key
+    assert key is not None
+    return int(key[0])
+
+
 @pytest.fixture
 def sim(db_engine: Engine) -> Iterator[SimCloud]:
     """Two simulator hosts (4 x 2000 MHz, 8 GiB), one NFS pool, a 1-vCPU offering, a template, alice's network."""
@@ -90,27 +118,7 @@ def sim(db_engine: Engine) -> Iterator[SimCloud]:
     pool_id = cloud.pool("ps1", cluster_id=cluster_id)
     offering_id = cloud.offering("small", cpu=1, speed=1000, memory=1024, root_gib=10)
     with db_engine.begin() as conn:
-        conn.execute(
-            insert(network_offering).values(
-                name="DefaultIsolatedNetworkOfferingWithSourceNatService",
-                display_text="isolated",
-                guest_ip_type="Isolated",
-                availability="Required",
-            )
-        )
-        template_id = conn.execute(
-            insert(vm_template).values(
-                name="tiny",
-                display_text="tiny",
-                format="QCOW2",
-                hypervisor_type="Simulator",
-                is_public=True,
-                password_enabled=True,
-                size=1 << 30,
-                account_id=cloud.accounts["alice"],
-                domain_id=cloud.domain_id,
-            )
-        ).inserted_primary_key[0]
+        template_id = offering_and_template(conn, cloud, hypervisor="Simulator", size=1 << 30)
         store_id = conn.execute(
             insert(image_store).values(
                 name="ss1", url="nfs://nfs.example/secondary", protocol="nfs", provider="NFS", zone_id=cloud.zone_id

@@ -1,6 +1,6 @@
 """Which disk a starting VM's volume becomes on its host (files of a mount or local directory, or network
 disks), without storage: the cases here never reach a pool (the user-space NFS and iSCSI ones do, in
-tests/e2e/compute/test_template_to_guest.py)."""
+tests/integration/volumes/test_nfs_root.py and tests/e2e/compute/test_template_to_guest.py)."""
 
 from __future__ import annotations
 
