@@ -1,7 +1,8 @@
 """Root disks on a real NFS primary pool (nfs-ganesha on 127.0.0.1) for KVM hosts without a kernel mount, through
 the VM lifecycle on SQLite and PostgreSQL: the template's base image is copied to the export once, each root disk
 is a qcow2 overlay made on the export whose backing is the base image's ``nfs://`` URL, the host is given ``nfs://``
-network disks, and expunges delete the overlays and, with the last user, the base image.
+network disks, a data disk of the deployment is made empty on the export, and expunges delete the overlays and,
+with the last user, the base image.
 
 The host is the compute simulator told that it has no mount (the booting guest is in
 tests/e2e/compute/test_template_to_guest.py)."""
@@ -23,6 +24,7 @@ from provisioner.compute.drivers.simulator.cloud import CLOUD
 from provisioner.compute.drivers.simulator.driver import SimulatorDriver
 from provisioner.compute.types import SourceKind, VMSpec
 from provisioner.db.schema import (
+    disk_offering,
     guest_network,
     host,
     image_store,
@@ -37,6 +39,7 @@ from provisioner.db.schema import (
 from provisioner.services.compute.host_drivers import use_host_driver_opener
 from provisioner.services.compute.lifecycle import service
 from provisioner.services.principal import Caller, RoleType
+from provisioner.services.volumes import operations
 from tests.support.nfs import NfsServer, nfs_server
 from tests.support.tools import require_tool
 from tests.unit.services.compute.cloud import Cloud
@@ -99,6 +102,7 @@ def nfs_zone(db_engine: Engine, nfs_server: NfsServer, tmp_path: Path) -> Iterat
     host_ids = [cloud.host(cluster_id, f"kvm{i}") for i in range(2)]
     pool_id = cloud.pool("nfs1", cluster_id=cluster_id, capacity_gib=100)
     offering_id = cloud.offering("small", cpu=1, speed=1000, memory=512, root_gib=1)
+    data_offering_id = cloud.disk_offering("data", size_gib=1)
     network_id = cloud.network("alice-net", account_id=cloud.accounts["alice"], domain_id=cloud.domain_id)
     with db_engine.begin() as conn:
         conn.execute(update(storage_pool).where(storage_pool.c.id == pool_id).values(url=nfs_server.url("primary")))
@@ -116,6 +120,9 @@ def nfs_zone(db_engine: Engine, nfs_server: NfsServer, tmp_path: Path) -> Iterat
                 select(service_offering.c.uuid).where(service_offering.c.id == offering_id)
             ).scalar_one(),
             "templateid": conn.execute(select(vm_template.c.uuid).where(vm_template.c.id == template_id)).scalar_one(),
+            "diskofferingid": conn.execute(
+                select(disk_offering.c.uuid).where(disk_offering.c.id == data_offering_id)
+            ).scalar_one(),
             "networkids": [
                 conn.execute(select(guest_network.c.uuid).where(guest_network.c.id == network_id)).scalar_one()
             ],
@@ -135,14 +142,11 @@ def nfs_zone(db_engine: Engine, nfs_server: NfsServer, tmp_path: Path) -> Iterat
         nfs_server.empty(export)
 
 
-def root_uuid(engine: Engine, vm_uuid: str) -> str:
+def volume_uuid(engine: Engine, vm_uuid: str, volume_type: str = "ROOT") -> str:
     with engine.begin() as conn:
         vm_id = conn.execute(select(vm_instance.c.id).where(vm_instance.c.uuid == vm_uuid)).scalar_one()
-        return str(
-            conn.execute(
-                select(volume.c.uuid).where(volume.c.vm_id == vm_id, volume.c.volume_type == "ROOT")
-            ).scalar_one()
-        )
+        query = select(volume.c.uuid).where(volume.c.vm_id == vm_id, volume.c.volume_type == volume_type)
+        return str(conn.execute(query).scalar_one())
 
 
 def users_of_base(engine: Engine, template_id: int) -> int | None:
@@ -155,15 +159,19 @@ def users_of_base(engine: Engine, template_id: int) -> int | None:
 def test_root_disks_are_overlays_on_the_export_and_go_with_their_vms(nfs_zone: NfsZone) -> None:
     engine, alice, export, base = nfs_zone.engine, nfs_zone.alice, nfs_zone.export, f"tmpl-{nfs_zone.template_id}.qcow2"
     with hosts_without_mounts() as defined:
+        # The first VM has a data disk from its deployment: made empty on the export at its first start.
         first = service.create(engine, alice, {**nfs_zone.params, "name": "one"})
         service.deploy_vm(engine, alice, first)
-        second = service.create(engine, alice, {**nfs_zone.params, "name": "two"})
+        plain = {key: value for key, value in nfs_zone.params.items() if key != "diskofferingid"}
+        second = service.create(engine, alice, {**plain, "name": "two"})
         service.deploy_vm(engine, alice, second)
 
-        roots = [root_uuid(engine, first), root_uuid(engine, second)]
+        roots = [volume_uuid(engine, first), volume_uuid(engine, second)]
+        data = volume_uuid(engine, first, "DATADISK")
         assert [spec.disks[0].source for spec in defined] == [f"{nfs_zone.url}/{uuid}" for uuid in roots]
         assert all(spec.disks[0].source_kind is SourceKind.NFS for spec in defined)
-        assert sorted(p.name for p in export.iterdir()) == sorted([base, *roots])
+        assert [(d.source, d.device_id) for d in defined[0].disks[1:]] == [(f"{nfs_zone.url}/{data}", 1)]
+        assert sorted(p.name for p in export.iterdir()) == sorted([base, *roots, data])
         info = json.loads(
             subprocess.run(
                 [require_tool("qemu-img"), "info", "--output=json", str(export / roots[0])],
@@ -184,6 +192,8 @@ def test_root_disks_are_overlays_on_the_export_and_go_with_their_vms(nfs_zone: N
             assert conn.execute(select(volume.c.path).where(volume.c.uuid == roots[1])).scalar_one() == roots[1]
 
         service.destroy_vm(engine, nfs_zone.admin, first, expunge_now=True)
+        assert sorted(p.name for p in export.iterdir()) == sorted([base, roots[1], data])
+        operations.delete_volume(engine, alice, data)  # detached by the expunge, deleted on its own
         assert sorted(p.name for p in export.iterdir()) == sorted([base, roots[1]])
         assert users_of_base(engine, nfs_zone.template_id) == 1
         service.destroy_vm(engine, nfs_zone.admin, second, expunge_now=True)
