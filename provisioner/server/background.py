@@ -34,12 +34,14 @@ class PeriodicTask:
         run: does one round; gets the engine and this node's msid.
         interval_setting: the configuration setting holding the interval in seconds, or None.
         default_interval: seconds between rounds when the setting is absent or not a number.
+        interval_unit: seconds per unit of the setting (0.001 for CloudStack's millisecond settings).
     """
 
     name: str
     run: Callable[[Engine, int], None]
     interval_setting: str | None = None
     default_interval: float = 60.0
+    interval_unit: float = 1.0
 
 
 #: ``module:attribute`` of each area's :class:`PeriodicTask` (imported when a server starts).
@@ -48,6 +50,7 @@ BACKGROUND_TASKS: tuple[str, ...] = (
     "provisioner.services.compute.lifecycle.expunge:EXPUNGER",
     "provisioner.services.templates.reconciler:TASK",
     "provisioner.services.templates.extract:CLEANUP",
+    "provisioner.services.infrastructure.storage_stats:TASK",
 )
 
 
@@ -91,7 +94,7 @@ class BackgroundRunner:
         setting = task.interval_setting
         value = run_in_transaction(self.engine, lambda conn: config_value(conn, setting))
         try:
-            return max(0.05, float(value)) if value else task.default_interval
+            return max(0.05, float(value) * task.interval_unit) if value else task.default_interval
         except ValueError:
             return task.default_interval
 

@@ -123,6 +123,15 @@ class StorageDriver(abc.ABC):
     def capacity(self) -> Capacity:
         """Report total, used and allocated bytes."""
 
+    def totals(self) -> tuple[int, int]:
+        """Total and used bytes as the backend reports them: what the storage stats collector records.
+
+        The default reads :meth:`capacity`; drivers that must list every volume for it report the
+        file system's figures instead.
+        """
+        capacity = self.capacity()
+        return capacity.total_bytes, capacity.used_bytes
+
     @abc.abstractmethod
     def probe(self) -> str:
         """Check the backend answers; return an empty string when it does, else why not.

@@ -11,6 +11,7 @@ from sqlalchemy import Connection, RowMapping, insert, select
 from provisioner.db.schema import image_store, zone
 from provisioner.exceptions import ParamError, ResourceInUseError
 from provisioner.services.common import list_page
+from provisioner.services.infrastructure import storage_stats
 from provisioner.services.infrastructure.common import (
     SIMULATED_CAPACITY,
     Row,
@@ -24,8 +25,6 @@ from provisioner.services.infrastructure.common import (
 from provisioner.services.principal import Caller
 
 IMAGE_PROVIDERS = ("NFS", "S3", "Swift", "SMB")
-#: Reports the capacity in bytes of a store that is not simulated (the storage layer supplies it).
-StoreProbe = Callable[[str], int]
 #: Answers whether templates, ISOs or snapshots still live on a store (by UUID).
 StoreUsage = Callable[[str], bool]
 
@@ -70,12 +69,11 @@ def add_image_store(
     zoneid: str | None = None,
     name: str | None = None,
     details: Mapping[str, str] | None = None,
-    probe: StoreProbe | None = None,
 ) -> Row:
     """Add secondary storage (``addImageStore``). NFS needs ``url`` and ``zoneid``; S3/Swift are region-wide.
 
-    In a simulated zone nothing is contacted and the store reports 1 TiB; elsewhere ``probe``
-    measures it (0 until then).
+    In a simulated zone nothing is contacted and the store reports 1 TiB; elsewhere the store is
+    asked for its total and used bytes (:mod:`.storage_stats`; 0 while it does not answer).
 
     Raises:
         ParamError: unknown zone or provider, a missing or non-NFS URL for NFS, or a duplicate URL.
@@ -93,10 +91,11 @@ def add_image_store(
         raise ParamError(f"The NFS image store URL {location} needs a host and a path")
     if exists(conn, image_store, image_store.c.url == location):
         raise ParamError(f"The image store with url {location} already exists")
-    if zone_row is not None and is_simulated_zone(conn, zone_row["id"]):
-        size = SIMULATED_CAPACITY
-    else:
-        size = probe(location) if probe is not None else 0
+    size, used = SIMULATED_CAPACITY, 0
+    if zone_row is None or not is_simulated_zone(conn, zone_row["id"]):
+        row = {"url": location, "details": dict(details or {}), "zone_id": zone_row["id"] if zone_row else None}
+        measured = storage_stats.measure_store(conn, row)
+        size, used = (measured.total_bytes, measured.used_bytes) if measured is not None else (0, 0)
     new_id = conn.execute(
         insert(image_store).values(
             name=name or location,
@@ -106,6 +105,7 @@ def add_image_store(
             scope="ZONE" if zone_row is not None else "REGION",
             zone_id=zone_row["id"] if zone_row is not None else None,
             capacity_bytes=size,
+            used_bytes=used,
             details=dict(details or {}),
         )
     ).inserted_primary_key

@@ -10,7 +10,7 @@ from sqlalchemy import Connection, RowMapping, insert, select, update
 from provisioner.db.schema import cluster, host, pod, storage_pool, storage_pool_tag, zone
 from provisioner.exceptions import ParamError, ResourceInUseError
 from provisioner.services.common import list_page
-from provisioner.services.infrastructure import capacity
+from provisioner.services.infrastructure import capacity, storage_stats
 from provisioner.services.infrastructure.clusters import hypervisor_name
 from provisioner.services.infrastructure.common import (
     SIMULATED_CAPACITY,
@@ -25,11 +25,9 @@ from provisioner.services.infrastructure.common import (
     soft_delete,
     split_csv,
 )
-from provisioner.services.infrastructure.storage_urls import PoolLocation, parse_pool_url
+from provisioner.services.infrastructure.storage_urls import parse_pool_url
 from provisioner.services.principal import Caller
 
-#: Reports the capacity in bytes of a pool that is not simulated (the storage layer supplies it).
-PoolProbe = Callable[[PoolLocation], int]
 #: Answers whether volumes still live on a pool (by UUID); the volume layer supplies it.
 PoolUsage = Callable[[str], bool]
 #: Hypervisors CloudStack lets use zone-wide primary storage.
@@ -130,14 +128,14 @@ def create_storage_pool(
     capacityiops: int | None = None,
     tags: str | Sequence[str] | None = None,
     details: Mapping[str, str] | None = None,
-    probe: PoolProbe | None = None,
 ) -> Row:
     """Add primary storage (``createStoragePool``).
 
     Scope is CLUSTER with ``clusterid`` (and ``podid``), ZONE with ``scope=zone`` and a
     ``hypervisor``, HOST for local (``file://``) storage with ``hostid``. In a simulated zone the
-    URL is not contacted and the pool reports 1 TiB; elsewhere ``probe`` measures it, else
-    ``capacitybytes`` is taken as given.
+    URL is not contacted and the pool reports 1 TiB; elsewhere the storage is asked for its total and
+    used bytes (:mod:`.storage_stats`), and ``capacitybytes``, when given, stays the pool's total. A
+    pool whose storage does not answer is added ``Down`` (the stats round brings it ``Up``).
 
     Raises:
         ParamError: unknown ids, a bad URL, scope or hypervisor, or a pool at that URL in the zone.
@@ -173,28 +171,30 @@ def create_storage_pool(
         same_host,
     ):
         raise ParamError(f"A storage pool with url {url} already exists in zone {zone_row['name']}")
+    all_details = dict(details or {})
     if capacitybytes is not None:
-        size = capacitybytes
-    elif is_simulated_zone(conn, zone_row["id"]):
-        size = SIMULATED_CAPACITY
-    else:
-        size = probe(location) if probe is not None else 0
+        all_details[storage_stats.CAPACITY_DETAIL] = str(capacitybytes)
+    simulated = is_simulated_zone(conn, zone_row["id"])
+    figures: dict[str, Any] = {"capacity_bytes": SIMULATED_CAPACITY if simulated else 0, "used_bytes": 0, "state": "Up"}
+    pool = {"url": url, "details": all_details, "pool_type": location.pool_type}
+    measured = storage_stats.measure_pool(conn, {**pool, "hypervisor_type": hypervisor_type, "zone_id": zone_row["id"]})
+    if measured is not None:
+        figures = {"capacity_bytes": measured.total_bytes, **storage_stats.pool_values(all_details, measured)}
+    if capacitybytes is not None:
+        figures["capacity_bytes"] = capacitybytes
     new_id = conn.execute(
         insert(storage_pool).values(
+            **pool,
+            **figures,
             name=name,
-            pool_type=location.pool_type,
             scope=kind,
-            url=url,
             host_address=location.host,
             port=location.port,
             path=location.path,
-            capacity_bytes=size,
             capacity_iops=capacityiops,
-            state="Up",
             provider=provider or "DefaultPrimary",
             managed=managed,
             hypervisor_type=hypervisor_type,
-            details=dict(details or {}),
             zone_id=zone_row["id"],
             pod_id=pod_id,
             cluster_id=cluster_id,
@@ -273,6 +273,7 @@ def update_storage_pool(
         if capacitybytes < row["used_bytes"]:
             raise ParamError("The new capacity bytes cannot be less than the used bytes of the pool")
         values["capacity_bytes"] = capacitybytes
+        values["details"] = {**(row["details"] or {}), storage_stats.CAPACITY_DETAIL: str(capacitybytes)}
     if capacityiops is not None:
         values["capacity_iops"] = capacityiops
     if enabled is not None:

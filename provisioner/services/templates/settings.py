@@ -1,4 +1,4 @@
-"""The template area's configuration keys: download safety and limits, simulator delay, reconciler rhythm.
+"""The template area's configuration keys: download safety and limits, simulator delay, rhythms.
 
 The keys are seeded into the ``configuration`` table by :func:`seed_template_settings` (so
 ``listConfigurations`` shows them and ``updateConfiguration`` changes them) and read at every use,
@@ -25,6 +25,7 @@ MAX_ATTEMPTS = "template.download.max.attempts"
 EXTRACT_EXPIRATION = "extract.url.expiration.interval"
 EXTRACT_CLEANUP_INTERVAL = "extract.url.cleanup.interval"
 EXTRACT_URL_BASE = "extract.url.base"
+STORAGE_STATS_INTERVAL = "storage.stats.interval"
 
 SETTINGS: tuple[Setting, ...] = (
     Setting(
@@ -51,6 +52,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(MAX_ATTEMPTS, "3", "Storage", "Times an interrupted template copy is resumed before it is marked failed"),
     Setting(EXTRACT_EXPIRATION, "14400", "Advanced", "The life of an extract URL after which it is deleted (seconds)"),
     Setting(EXTRACT_CLEANUP_INTERVAL, "7200", "Advanced", "Seconds between rounds that delete expired extract URLs"),
+    Setting(
+        STORAGE_STATS_INTERVAL,
+        "60000",
+        "Advanced",
+        "The interval (in milliseconds) when the total and used bytes of storage pools and image stores are read",
+    ),
     Setting(
         EXTRACT_URL_BASE,
         "",

@@ -134,6 +134,12 @@ class FileStoreDriver(StorageDriver):
             total, used = quota, sum(volume.allocated_bytes for volume in volumes)
         return Capacity(total, used, sum(volume.virtual_size for volume in volumes))
 
+    def totals(self) -> tuple[int, int]:
+        """The file system's total and used bytes (statvfs, FSSTAT in user space); with a quota, :meth:`capacity`'s."""
+        if getattr(self.settings, "capacity_bytes", None) is not None:
+            return super().totals()
+        return self._fs_totals()
+
     def list_volumes(self) -> list[VolumeInfo]:
         """Every volume except unfinished copies and hidden files, sorted by name."""
         return [self._info(name) for name in sorted(self._names())]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
-from sqlalchemy import Engine, insert
+from sqlalchemy import Engine, insert, update
 
 from provisioner.db.schema import configuration
 from provisioner.server.background import BackgroundRunner, PeriodicTask, load_tasks
@@ -46,6 +46,11 @@ def test_the_interval_comes_from_the_setting_and_falls_back_to_the_default(db_en
             )
         )
     assert runner.interval(task) == 0.5
+    # CloudStack's millisecond settings (storage.stats.interval) scale by the task's unit.
+    in_ms = PeriodicTask("ms", lambda engine, msid: None, interval_setting="test.probe.interval", interval_unit=0.001)
+    with db_engine.begin() as conn:
+        conn.execute(update(configuration).where(configuration.c.name == "test.probe.interval").values(value="1500"))
+    assert runner.interval(in_ms) == 1.5
 
 
 def test_stop_ends_the_threads_without_waiting_for_the_next_round(db_engine: Engine) -> None:
