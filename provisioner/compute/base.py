@@ -152,6 +152,19 @@ class HypervisorDriver(abc.ABC):
             VMExistsError: a VM with that name exists.
         """
 
+    def write_seed(self, spec: VMSpec) -> None:
+        """Write the cloud-init seed of ``spec`` again for a defined VM that is not running.
+
+        The server calls it before starting a VM that is defined already, so that what changed while it
+        was stopped (SSH keys, password, user data) reaches the guest at this boot; drivers with
+        :attr:`Features.CLOUD_INIT` implement it.
+
+        Raises:
+            VMNotFoundError: no such VM.
+            VMStateError: the VM is running.
+        """
+        raise self._unsupported("write_seed")
+
     @abc.abstractmethod
     def start_vm(self, name: str) -> VMInfo:
         """Power a VM on; does nothing when it is running."""

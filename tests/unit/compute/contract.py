@@ -241,6 +241,17 @@ class DriverContract:
         driver.attach_iso("c-iso", "/var/lib/provisioner/tools.iso")
         driver.detach_iso("c-iso")
 
+    def test_write_seed_only_while_stopped(self, driver: HypervisorDriver) -> None:
+        self._need(None, Features.CLOUD_INIT, driver)
+        spec = self.make_spec("c-seed")
+        with pytest.raises(VMNotFoundError):
+            driver.write_seed(spec)
+        driver.define_vm(spec)
+        driver.write_seed(spec)
+        driver.start_vm("c-seed")
+        with pytest.raises(VMStateError, match="c-seed"):
+            driver.write_seed(spec)
+
     def test_console_address(self, driver: HypervisorDriver) -> None:
         self._need(self.supports_console, Features.CONSOLE, driver)
         driver.define_vm(self.make_spec("c-console"))

@@ -11,7 +11,7 @@ import libvirt
 from provisioner.compute.base import HypervisorDriver
 from provisioner.compute.drivers.libvirt import domain_xml
 from provisioner.compute.drivers.libvirt.core import LibvirtCore, LibvirtSettings
-from provisioner.compute.types import ConsoleAddress, Features, SnapshotInfo, VMInfo, VolumeSpec, power_of
+from provisioner.compute.types import ConsoleAddress, Features, SnapshotInfo, VMInfo, VMSpec, VolumeSpec, power_of
 from provisioner.exceptions import DriverValueError, VMExistsError, VMNotFoundError, VMStateError
 
 _LIVE = libvirt.VIR_DOMAIN_AFFECT_LIVE
@@ -71,7 +71,16 @@ class LibvirtDriver(LibvirtCore):
         return domain_xml.vcpus_and_memory(ET.fromstring(dom.XMLDesc(0)))
 
     def scale_vm(self, name: str, *, vcpus: int | None = None, memory_bytes: int | None = None) -> VMInfo:
-        """Scale a stopped VM by rewriting its XML, a running one live within its maxima."""
+        """Scale a stopped VM by rewriting its XML, a running one live within its maxima.
+
+        A running VM gets vCPUs hot-plugged and its extra memory as one hot-plugged DIMM (a balloon on the
+        test driver); its persistent XML takes the new size, so the next start has it in one block.
+
+        Raises:
+            VMStateError: the running VM has no room to grow (defined without maxima: its template is not
+                dynamically scalable), the new size is above its maxima, below its size, or its memory slots
+                are used up.
+        """
         dom = self._domain(name)
         old_vcpus, old_memory = self._size(dom)
         new_vcpus = old_vcpus if vcpus is None else vcpus
@@ -81,14 +90,38 @@ class LibvirtDriver(LibvirtCore):
         if not self._active(dom):
             self._edit_inactive(dom, lambda root: domain_xml.set_vcpus_and_memory(root, new_vcpus, new_memory))
             return self._info(dom)
-        with self._calling(f"scaling running VM {name} (stop it first to grow beyond its maxima)"):
+        self._check_room(dom, (old_vcpus, old_memory), (new_vcpus, new_memory))
+        slots = domain_xml.live_room(ET.fromstring(dom.XMLDesc(0)))[2]
+        with self._calling(f"scaling running VM {name}"):
             if new_vcpus != old_vcpus:
-                dom.setVcpusFlags(new_vcpus, _LIVE | _CONFIG)
-            if new_memory != old_memory:
-                # Separate calls: some drivers refuse LIVE|CONFIG together for memory.
+                dom.setVcpusFlags(new_vcpus, _LIVE)
+            if new_memory != old_memory and slots is None:
                 dom.setMemoryFlags(new_memory // 1024, _LIVE)
-                dom.setMemoryFlags(new_memory // 1024, _CONFIG)
+            elif new_memory != old_memory:
+                dimm = domain_xml.dimm_element(new_memory - old_memory)
+                dom.attachDeviceFlags(ET.tostring(dimm, encoding="unicode"), _LIVE)
+        self._edit_inactive(dom, lambda root: domain_xml.set_vcpus_and_memory(root, new_vcpus, new_memory))
         return self._info(dom)
+
+    def _check_room(self, dom: libvirt.virDomain, old: tuple[int, int], new: tuple[int, int]) -> None:
+        """Refuse a live scale the running domain has no room for, saying why and what to do."""
+        max_vcpus, max_memory, slots = domain_xml.live_room(ET.fromstring(dom.XMLDesc(0)))
+        where = f"VM {dom.name()} on {self.uri}"
+        if (max_vcpus, max_memory) == old and new != old:
+            raise VMStateError(
+                f"{where} is not configured to be dynamically scalable: it was started without room to grow "
+                "(its template is not dynamically scalable); stop it to scale it"
+            )
+        if new[0] > max_vcpus or new[1] > max_memory:
+            raise VMStateError(
+                f"{where} can grow live to {max_vcpus} vCPUs and {max_memory >> 20} MiB, not {new[0]} vCPUs and "
+                f"{new[1] >> 20} MiB (its maxima since it started: vm.serviceoffering.cpu.cores.max and "
+                "vm.serviceoffering.ram.size.max, or the host's capacity); stop it to scale it beyond"
+            )
+        if new[0] < old[0] or new[1] < old[1]:
+            raise VMStateError(f"{where} cannot shrink while running; stop it to scale it down")
+        if new[1] > old[1] and slots is not None and slots < 1:
+            raise VMStateError(f"{where} has used all its memory slots; stop and start it to scale its memory again")
 
     # -- volumes and ISOs ---------------------------------------------------------------------------
 
@@ -148,6 +181,13 @@ class LibvirtDriver(LibvirtCore):
                 dom.updateDeviceFlags(ET.tostring(element, encoding="unicode"), _LIVE | _CONFIG)
         else:
             self._edit_inactive(dom, swap)
+
+    def write_seed(self, spec: VMSpec) -> None:
+        """Build the seed image again where ``define_vm`` put it (0600; deleted with the VM)."""
+        if self._active(self._domain(spec.name)):
+            raise VMStateError(f"VM {spec.name} on {self.uri} is running; stop it before its seed is rewritten")
+        if spec.seed is not None:
+            self._write_seed(spec)
 
     def attach_iso(self, name: str, iso: str) -> None:
         """Insert an ISO into the VM's CD-ROM drive."""

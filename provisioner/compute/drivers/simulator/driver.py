@@ -151,6 +151,13 @@ class SimulatorDriver(HypervisorDriver):
             host.vms[spec.name] = vm
             return self._info(host, vm)
 
+    def write_seed(self, spec: VMSpec) -> None:
+        """Accept a new seed for a stopped VM (the simulator keeps no seeds, as in ``define_vm``)."""
+        host = self._enter("write_seed", spec.name)
+        with host.lock:
+            if self._vm(host, spec.name).state is VMState.RUNNING:
+                raise VMStateError(f"VM {spec.name} on simulated host {host.url} is running; stop it first")
+
     def start_vm(self, name: str) -> VMInfo:
         """Power on; fails when a start failure was injected for the VM or the verb."""
         host = self._enter("start_vm", name)

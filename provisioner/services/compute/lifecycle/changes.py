@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-import secrets
-import string
 from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select, update
 
 from provisioner.compute.types import VMState
-from provisioner.db.schema import instance_group_vm_map, os_type, user_data, utcnow, vm_instance, vm_template
+from provisioner.db.schema import instance_group_vm_map, os_type, user_data, utcnow, vm_instance
 from provisioner.exceptions import ParamError
+from provisioner.services.compute.lifecycle import guest_password
 from provisioner.services.compute.lifecycle.deploy import Owner, check_hostname, check_userdata, join_group
 from provisioner.services.compute.lifecycle.keys import keypair_names
-
-#: CloudStack's generated VM passwords: ``vm.password.length`` (default 6) characters, no look-alikes.
-PASSWORD_LENGTH = 6
-_PASSWORD_ALPHABET = "".join(c for c in string.ascii_letters + string.digits if c not in "0O1lI")
 
 
 def _require_stopped(vm: Any, what: str) -> None:
@@ -59,7 +54,11 @@ def update_vm(conn: Connection, vm: Any, p: Mapping[str, Any]) -> None:
         values["user_data_id"] = _set_user_data(conn, vm, check_userdata(p["userdata"]))
     details = p.get("details")
     if details or p.get("cleanupdetails"):
-        values["details"] = {} if p.get("cleanupdetails") else {**(vm.details or {}), **(details or {})}
+        # The password hash is no detail of the caller's: it can be neither set nor cleaned up through here.
+        cleanup = bool(p.get("cleanupdetails"))
+        kept = {k: v for k, v in (vm.details or {}).items() if not cleanup or k == guest_password.HASH_DETAIL}
+        given = {k: v for k, v in (details or {}).items() if k != guest_password.HASH_DETAIL}
+        values["details"] = {**kept, **given}
     if values:
         conn.execute(update(vm_instance).where(vm_instance.c.id == vm.id).values(update_time=utcnow(), **values))
     if p.get("group") is not None:
@@ -84,19 +83,19 @@ def reset_ssh_keys(conn: Connection, vm: Any, keypair: str | None, keypairs: lis
 def new_password(conn: Connection, vm: Any) -> str:
     """``resetPasswordForVirtualMachine``: a fresh password for a Stopped VM whose template is password enabled.
 
-    The password is returned once, in the job result, and never stored.
+    The password is returned once, in the job result; only its hash is kept, for the seed of the next start
+    (:mod:`.guest_password`).
 
     Raises:
         ParamError: the VM is not Stopped or its template is not password enabled (431).
     """
     _require_stopped(vm, "reset its password")
-    enabled = conn.execute(select(vm_template.c.password_enabled).where(vm_template.c.id == vm.template_id)).scalar()
-    if not enabled:
+    if not guest_password.template_password_enabled(conn, vm):
         raise ParamError(
             f"Fail to reset password for VM {vm.name}: its template is not password enabled "
             "(register the template with passwordenabled=true)"
         )
-    return "".join(secrets.choice(_PASSWORD_ALPHABET) for _ in range(PASSWORD_LENGTH))
+    return guest_password.set_new_password(conn, vm)
 
 
 def user_data_of(conn: Connection, vm: Any) -> str | None:

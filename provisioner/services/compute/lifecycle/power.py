@@ -168,6 +168,9 @@ def _run_on_host(plan: DriverPlan) -> DriverPlan:
             else:
                 if info.state is VMState.STOPPED and driver.supports(Features.VOLUME_ATTACH):
                     _refresh_data_disks(driver, plan.spec)
+                # Keys, password or user data changed while it was stopped reach the guest at this boot.
+                if info.state is VMState.STOPPED and driver.supports(Features.CLOUD_INIT):
+                    driver.write_seed(plan.spec)
             driver.start_vm(plan.spec.name)
         except BaseException:
             host_disks.remove(placed.created)  # nothing runs on them: the VM did not start

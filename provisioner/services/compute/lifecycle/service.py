@@ -16,8 +16,9 @@ from provisioner.db.engine import run_in_transaction
 from provisioner.db.schema import host
 from provisioner.exceptions import ParamError
 from provisioner.services.common import row_by_uuid
-from provisioner.services.compute.lifecycle import changes, deploy, expunge, power, views
+from provisioner.services.compute.lifecycle import changes, deploy, expunge, guest_password, power, views
 from provisioner.services.compute.lifecycle.access import check_expunge_recover, vm_by_uuid
+from provisioner.services.compute.vms import vm_row
 from provisioner.services.principal import Caller
 
 Row = dict[str, Any]
@@ -55,9 +56,23 @@ def deploy_vm(
     ``where``: the deployment's ``podid``, ``clusterid`` and ``deploymentplanner`` (root admins).
 
     A deployment that cannot start is expunged (it holds nothing afterwards) and the job fails with
-    533 when nothing fits, 530 with the hypervisor's reason otherwise.
+    533 when nothing fits, 530 with the hypervisor's reason otherwise. The VM of a password-enabled
+    template gets a password (its hash goes to the seed), shown once in the result's ``password``.
     """
     vm = _vm(engine, caller, uuid)
+    password = run_in_transaction(engine, lambda conn: _first_password(conn, vm.id))
+    row = _start_deployed(engine, caller, vm, start=start, host_uuid=host_uuid, where=where)
+    return {**row, "password": password} if password is not None else row
+
+
+def _first_password(conn: Connection, vm_id: int) -> str | None:
+    vm = vm_row(conn, vm_id)
+    return guest_password.set_new_password(conn, vm) if guest_password.template_password_enabled(conn, vm) else None
+
+
+def _start_deployed(
+    engine: Engine, caller: Caller, vm: Any, *, start: bool, host_uuid: str | None, where: Mapping[str, Any] | None
+) -> Row:
     if start:
         host_id = _host_id(engine, caller, host_uuid) if host_uuid else None
         hints = None

@@ -21,7 +21,7 @@ from provisioner.db.schema import (
     user_data,
 )
 from provisioner.services.compute.allocator.model import MIB
-from provisioner.services.compute.lifecycle import host_disks
+from provisioner.services.compute.lifecycle import guest_password, host_disks
 from provisioner.services.compute.lifecycle.keys import public_keys
 from provisioner.services.templates.deploy import base_image_key
 
@@ -129,12 +129,14 @@ def _seed(conn: Connection, vm: Any) -> CloudInitSeed:
         hostname=vm.name,
         user_data=text,
         ssh_public_keys=public_keys(conn, vm.account_id, vm.keypair),
+        password_hash=guest_password.password_hash(vm),
     )
 
 
 def driver_plan(conn: Connection, vm: Any, host_id: int, *, base: tuple[int, dict[str, Any]] | None) -> DriverPlan:
     """The driver spec of ``vm`` (a ``vm_instance`` row) on host ``host_id``; ``base``: see :class:`DriverPlan`."""
-    details = {str(k): str(v) for k, v in (vm.details or {}).items()}
+    # The password hash reaches the guest in the seed alone, not the driver's details.
+    details = {str(k): str(v) for k, v in (vm.details or {}).items() if k != guest_password.HASH_DETAIL}
     spec = VMSpec(
         name=vm.instance_name,
         uuid=vm.uuid,

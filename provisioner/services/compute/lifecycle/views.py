@@ -52,6 +52,7 @@ from provisioner.db.schema import (
 )
 from provisioner.exceptions import ParamError, PermissionDeniedError
 from provisioner.services.common import contains, paginate
+from provisioner.services.compute.lifecycle.guest_password import HASH_DETAIL
 from provisioner.services.identity.visibility import account_pk, can_manage_domain, subtree_domain_ids
 from provisioner.services.principal import Caller
 from provisioner.services.tags import tagged_with, tags_by_resource
@@ -223,7 +224,7 @@ def _affinity_groups(conn: Connection, ids: Any) -> dict[int, list[Row]]:
 def _details(raw: Any) -> dict[str, str]:
     if isinstance(raw, str):
         raw = orjson.loads(raw) if raw != "{}" else None
-    return {str(k): str(v) for k, v in raw.items()} if raw else {}
+    return {str(k): str(v) for k, v in raw.items() if k != HASH_DETAIL} if raw else {}
 
 
 def _date(value: Any) -> str | None:
