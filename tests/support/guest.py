@@ -3,8 +3,10 @@ for direct kernel boot or packed into a bootable qcow2 template disk.
 
 The ``/init`` mounts the pseudo file systems, loads the virtio and iso9660 modules, looks for a block
 device labelled ``cidata`` (the NoCloud seed), prints its user-data between markers on the serial
-console, prints ``BOOT-OK`` and idles. Nothing of it goes into git: the kernel package is downloaded
-with ``apt-get download`` into a cache under ``.work/`` and unpacked there.
+console, and the root password hash its vendor-data carries (never a password: the seed holds only the
+hash), prints ``BOOT-OK`` and idles. An ACPI power-button press (libvirt's graceful shutdown and reboot)
+makes it print :data:`ACPI_SHUTDOWN` and power off at once. Nothing of it goes into git: the kernel
+package is downloaded with ``apt-get download`` into a cache under ``.work/`` and unpacked there.
 """
 
 from __future__ import annotations
@@ -30,6 +32,10 @@ POWEROFF_REQUEST = "provisioner-test: poweroff"
 DISK_MARKER_REQUEST = "provisioner-test: mark-vdb"
 DISK_MARKER = "PROVISIONER-DISK-MARKER"
 DISK_MARKER_WRITTEN = "MARKER-WRITTEN"
+#: Printed, followed by the hash, when the seed's vendor-data sets root's password (``root:<crypt hash>``).
+PASSWORD_HASH_MARKER = "PASSWORD-HASH"
+#: Printed when the ACPI power button was pressed, right before the guest powers off.
+ACPI_SHUTDOWN = "ACPI-SHUTDOWN"
 MODULES = (
     "virtio_ring",
     "virtio",
@@ -46,6 +52,9 @@ MODULES = (
     "cdrom",
     "sr_mod",
     "isofs",
+    # The ACPI power button and the event device it reports through.
+    "evdev",
+    "button",
 )
 KERNEL_CMDLINE = "console=ttyS0 quiet panic=-1"
 
@@ -55,6 +64,11 @@ mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 for m in {" ".join(MODULES)}; do insmod /lib/modules/$m.ko 2>/dev/null; done
+# Power off when the ACPI power button is pressed: one input event (24 bytes on x86-64) on its device.
+for e in /sys/class/input/event*; do
+  grep -qx "Power Button" "$e/device/name" 2>/dev/null || continue
+  (dd if="/dev/input/${{e##*/}}" bs=24 count=1 >/dev/null 2>&1 && echo "{ACPI_SHUTDOWN}" && poweroff -f) &
+done
 # Block devices appear asynchronously; wait at most 5 s for the first one.
 i=0
 while [ $i -lt 50 ] && ! ls /dev/vd? >/dev/null 2>&1; do sleep 0.1; i=$((i+1)); done
@@ -73,6 +87,10 @@ while [ $j -lt 30 ] && [ -z "$seeded" ]; do
     cat /mnt/seed/user-data
     echo
     echo "{USERDATA_END}"
+    if [ -f /mnt/seed/vendor-data ]; then
+      hash=$(sed -n "s/.*root:\\(\\$[^' ]*\\).*/\\1/p" /mnt/seed/vendor-data | head -n 1)
+      [ -n "$hash" ] && echo "{PASSWORD_HASH_MARKER} $hash"
+    fi
     grep -q "{POWEROFF_REQUEST}" /mnt/seed/user-data && poweroff_requested=1
     grep -q "{DISK_MARKER_REQUEST}" /mnt/seed/user-data && marker_requested=1
     umount /mnt/seed
@@ -198,6 +216,12 @@ def user_data_from_console(text: str) -> str:
     """The user-data the guest printed between the markers."""
     start = text.index(USERDATA_BEGIN) + len(USERDATA_BEGIN)
     return text[start : text.index(USERDATA_END, start)].strip("\r\n").replace("\r\n", "\n")
+
+
+def password_hash_from_console(text: str) -> str | None:
+    """The root password hash the guest read from its seed (the last one printed), or None."""
+    hashes = [line.split()[1] for line in text.splitlines() if line.startswith(f"{PASSWORD_HASH_MARKER} $")]
+    return hashes[-1] if hashes else None
 
 
 SYSLINUX_CFG = f"""DEFAULT linux

@@ -6,6 +6,7 @@ import dataclasses
 import shutil
 import subprocess
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,10 +28,12 @@ from provisioner.compute.types import (
     VolumeSpec,
 )
 from tests.support.guest import (
+    ACPI_SHUTDOWN,
     BOOT_MARKER,
     KERNEL_CMDLINE,
     POWEROFF_REQUEST,
     GuestImage,
+    password_hash_from_console,
     user_data_from_console,
     wait_for_console,
 )
@@ -39,6 +42,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
 MIB = 1 << 20
 USER_DATA = "#cloud-config\nruncmd:\n  - echo provisioner-e2e\n"
+#: A root password hash for the seed (``openssl passwd -6 -salt saltsalt``; the guest only prints it).
+PASSWORD_HASH = "$6$saltsalt$TVLlQcbpFVof5W3Yz4DTP6gRstiNuHwwTt6GLc1E5n0U0aDehy0S5knV8wiOQSpT0Y77vwPZN.Pq.H91p5hVO1"
 
 
 def tiny_spec(workdir: Path, template: Path, guest: GuestImage | None = None) -> VMSpec:
@@ -57,7 +62,14 @@ def tiny_spec(workdir: Path, template: Path, guest: GuestImage | None = None) ->
         direct_boot=direct,
         boot_order=(BootDevice.HD,),
         serial=SerialConsole("file", str(workdir / "console.log")),
-        seed=CloudInitSeed(name, name, USER_DATA, ("ssh-ed25519 AAAAC3Nza e2e@provisioner",), bus=DiskBus.VIRTIO),
+        seed=CloudInitSeed(
+            name,
+            name,
+            USER_DATA,
+            ("ssh-ed25519 AAAAC3Nza e2e@provisioner",),
+            bus=DiskBus.VIRTIO,
+            password_hash=PASSWORD_HASH,
+        ),
     )
 
 
@@ -72,7 +84,7 @@ def template(tmp_path: Path) -> Path:
 def test_tiny_guest_lifecycle(libvirtd: str, guest_image: GuestImage, tmp_path: Path, template: Path) -> None:
     spec = tiny_spec(tmp_path, template, guest_image)
     name, console = spec.name, tmp_path / "console.log"
-    driver = get_driver("libvirt")(libvirtd, {"domain_type": "qemu", "stop_timeout": 3})
+    driver = get_driver("libvirt")(libvirtd, {"domain_type": "qemu", "stop_timeout": 60})
     with driver:
         try:
             assert driver.define_vm(spec).state is VMState.STOPPED
@@ -82,13 +94,23 @@ def test_tiny_guest_lifecycle(libvirtd: str, guest_image: GuestImage, tmp_path: 
             assert driver.start_vm(name).state is VMState.RUNNING
             booted = wait_for_console(console, BOOT_MARKER)
             assert user_data_from_console(booted) == USER_DATA.rstrip("\n")
+            assert password_hash_from_console(booted) == PASSWORD_HASH
             assert driver.poll_states({name: VMState.RUNNING}) == []
 
-            # The busybox guest ignores ACPI: the graceful stop falls back to power-off after stop_timeout.
+            # The guest powers off on the ACPI power button: a graceful stop does not wait out stop_timeout.
             offset = console.stat().st_size
+            began = time.monotonic()
             assert driver.stop_vm(name).state is VMState.STOPPED
+            assert time.monotonic() - began < 30
+            assert ACPI_SHUTDOWN in wait_for_console(console, ACPI_SHUTDOWN, offset=offset, timeout=5)
             assert driver.start_vm(name).state is VMState.RUNNING
             wait_for_console(console, BOOT_MARKER, offset=offset)
+
+            # A graceful reboot: the guest powers off over ACPI, libvirt starts it again.
+            offset = console.stat().st_size
+            assert driver.reboot_vm(name).state is VMState.RUNNING
+            wait_for_console(console, BOOT_MARKER, offset=offset)
+            assert driver.get_vm(name).state is VMState.RUNNING
 
             offset = console.stat().st_size
             assert driver.reboot_vm(name, force=True).state is VMState.RUNNING
