@@ -4,8 +4,9 @@ is a qcow2 overlay made on the export whose backing is the base image's ``nfs://
 network disks, a data disk of the deployment is made empty on the export, and expunges delete the overlays and,
 with the last user, the base image.
 
-The host is the compute simulator told that it has no mount (the booting guest is in
-tests/e2e/compute/test_template_to_guest.py)."""
+A host with the kernel mount at ``/mnt/<pool uuid>`` gets files there instead: root overlays it makes itself on
+the base image's path under the mount, and the data disk made on the export. The host is the compute simulator
+told whether it has the mount (the booting guest is in tests/e2e/compute/test_template_to_guest.py)."""
 
 from __future__ import annotations
 
@@ -52,28 +53,29 @@ __all__ = ["nfs_server"]
 MIB = 1 << 20
 
 
-class HostWithoutMount(SimulatorDriver):
-    """A simulated KVM host that cannot mount NFS, remembering every spec it was asked to define."""
+class Host(SimulatorDriver):
+    """A simulated KVM host that mounts NFS pools or not, remembering every spec it was asked to define."""
 
+    mounted = False
     defined: list[VMSpec] = []
 
     def mounts(self, directory: str) -> bool:
-        return False
+        return Host.mounted
 
     def define_vm(self, spec: VMSpec) -> Any:
-        HostWithoutMount.defined.append(spec)
+        Host.defined.append(spec)
         return super().define_vm(spec)
 
 
 @contextmanager
-def hosts_without_mounts() -> Iterator[list[VMSpec]]:
-    HostWithoutMount.defined = []
+def hosts(*, mounted: bool) -> Iterator[list[VMSpec]]:
+    Host.mounted, Host.defined = mounted, []
 
     def opener(row: Mapping[str, Any]) -> SimulatorDriver:
-        return HostWithoutMount(row["url"])
+        return Host(row["url"])
 
     with use_host_driver_opener(opener):
-        yield HostWithoutMount.defined
+        yield Host.defined
 
 
 @dataclass
@@ -85,6 +87,7 @@ class NfsZone:
     export: Path
     url: str
     template_id: int
+    pool_uuid: str
 
 
 @pytest.fixture
@@ -128,6 +131,8 @@ def nfs_zone(db_engine: Engine, nfs_server: NfsServer, tmp_path: Path) -> Iterat
             ],
         }
     mark_ready(cloud, template_id, store_id, "tiny.qcow2")
+    with db_engine.begin() as conn:
+        pool_uuid = str(conn.execute(select(storage_pool.c.uuid).where(storage_pool.c.id == pool_id)).scalar_one())
     CLOUD.reset()
     yield NfsZone(
         db_engine,
@@ -137,6 +142,7 @@ def nfs_zone(db_engine: Engine, nfs_server: NfsServer, tmp_path: Path) -> Iterat
         nfs_server.exports["primary"],
         nfs_server.url("primary"),
         int(template_id),
+        pool_uuid,
     )
     for export in ("primary", "secondary"):
         nfs_server.empty(export)
@@ -156,15 +162,20 @@ def users_of_base(engine: Engine, template_id: int) -> int | None:
         ).scalar()
 
 
+def deploy_two(zone: NfsZone) -> tuple[str, str]:
+    """VM one with a data disk from its deployment, VM two without; their uuids."""
+    first = service.create(zone.engine, zone.alice, {**zone.params, "name": "one"})
+    service.deploy_vm(zone.engine, zone.alice, first)
+    plain = {key: value for key, value in zone.params.items() if key != "diskofferingid"}
+    second = service.create(zone.engine, zone.alice, {**plain, "name": "two"})
+    service.deploy_vm(zone.engine, zone.alice, second)
+    return first, second
+
+
 def test_root_disks_are_overlays_on_the_export_and_go_with_their_vms(nfs_zone: NfsZone) -> None:
     engine, alice, export, base = nfs_zone.engine, nfs_zone.alice, nfs_zone.export, f"tmpl-{nfs_zone.template_id}.qcow2"
-    with hosts_without_mounts() as defined:
-        # The first VM has a data disk from its deployment: made empty on the export at its first start.
-        first = service.create(engine, alice, {**nfs_zone.params, "name": "one"})
-        service.deploy_vm(engine, alice, first)
-        plain = {key: value for key, value in nfs_zone.params.items() if key != "diskofferingid"}
-        second = service.create(engine, alice, {**plain, "name": "two"})
-        service.deploy_vm(engine, alice, second)
+    with hosts(mounted=False) as defined:
+        first, second = deploy_two(nfs_zone)  # the first one's data disk is made empty on the export
 
         roots = [volume_uuid(engine, first), volume_uuid(engine, second)]
         data = volume_uuid(engine, first, "DATADISK")
@@ -196,6 +207,30 @@ def test_root_disks_are_overlays_on_the_export_and_go_with_their_vms(nfs_zone: N
         operations.delete_volume(engine, alice, data)  # detached by the expunge, deleted on its own
         assert sorted(p.name for p in export.iterdir()) == sorted([base, roots[1]])
         assert users_of_base(engine, nfs_zone.template_id) == 1
+        service.destroy_vm(engine, nfs_zone.admin, second, expunge_now=True)
+        assert sorted(p.name for p in export.iterdir()) == []
+        assert users_of_base(engine, nfs_zone.template_id) is None
+
+
+def test_a_host_with_the_mount_gets_files_and_makes_the_root_overlays_itself(nfs_zone: NfsZone) -> None:
+    engine, export, base = nfs_zone.engine, nfs_zone.export, f"tmpl-{nfs_zone.template_id}.qcow2"
+    mount = f"/mnt/{nfs_zone.pool_uuid}"
+    with hosts(mounted=True) as defined:
+        first, second = deploy_two(nfs_zone)
+        roots = [volume_uuid(engine, first), volume_uuid(engine, second)]
+        data = volume_uuid(engine, first, "DATADISK")
+        assert [(s.disks[0].source, s.disks[0].backing) for s in defined] == [
+            (f"{mount}/{uuid}", f"{mount}/{base}") for uuid in roots
+        ]
+        assert [(d.source, d.backing, d.source_kind) for d in defined[0].disks[1:]] == [
+            (f"{mount}/{data}", None, SourceKind.FILE)
+        ]
+        # The base image and the data disk are on the export; the root overlays are the host's to make.
+        assert sorted(p.name for p in export.iterdir()) == sorted([base, data])
+        assert users_of_base(engine, nfs_zone.template_id) == 2
+        service.destroy_vm(engine, nfs_zone.admin, first, expunge_now=True)
+        operations.delete_volume(engine, nfs_zone.alice, data)
+        assert sorted(p.name for p in export.iterdir()) == [base]
         service.destroy_vm(engine, nfs_zone.admin, second, expunge_now=True)
         assert sorted(p.name for p in export.iterdir()) == []
         assert users_of_base(engine, nfs_zone.template_id) is None

@@ -11,6 +11,8 @@ The rule, per volume (CloudStack's KVM layout, plus user space where the host ha
   storage driver, as a qcow2 overlay on the export whose backing is the base image's ``nfs://`` URL
   (``qemu-img create -b nfs://… nfs://…``), and the VM gets ``nfs://`` network disks. Such disks
   belong to the pool: the expunge deletes the root disk before it releases the base image;
+* a new data disk of an NFS pool (one the deployment asked for) is made empty on the export through
+  the storage driver either way, and named by its name on the pool, as an attached volume is;
 * an iSCSI volume is its LUN, the same ``iscsi://`` network disk a hot attach gives;
 * local, shared-mount-point and simulated pools are files under the pool's directory, as before.
 
@@ -115,8 +117,9 @@ def read_volumes(conn: Connection, vm_id: int) -> tuple[PlacedVolume, ...]:
     )
 
 
-def _in_user_space(item: PlacedVolume, template_key: str | None) -> tuple[VolumeSpec, str, Disk | None]:
-    """An NFS volume on a host without the mount: made here when new, an ``nfs://`` network disk."""
+def _on_pool(item: PlacedVolume, template_key: str | None, *, mounted: bool) -> tuple[VolumeSpec, str, Disk | None]:
+    """An NFS volume the storage driver makes when it is new (a user-space root overlay, or an empty data disk),
+    as the host reaches it: a file of the mount, or an ``nfs://`` network disk."""
     assert item.pool is not None and item.driver is not None
     name = item.path or disks.disk_name(item.uuid)
     made = None
@@ -130,7 +133,7 @@ def _in_user_space(item: PlacedVolume, template_key: str | None) -> tuple[Volume
                 else:
                     pool.create_volume(name, int(item.size or 0))
                 made = Disk(item.driver, item.pool, name)
-    spec = disks.volume_spec(item.driver, item.pool, name, item.device_id, item.uuid)
+    spec = disks.host_volume_spec(item.driver, item.pool, name, item.device_id, item.uuid, mounts=lambda _: mounted)
     return spec, name, made
 
 
@@ -184,15 +187,13 @@ def place(
                     )
                 spec = disks.volume_spec(item.driver, item.pool or {}, item.path, item.device_id, item.uuid)
                 path = item.path
-            elif (
-                item.driver == disks.NFS
-                and item.pool is not None
-                and not (item.path or "").startswith("/")
-                and not mounts(disks.mount_directory(item.pool))
-            ):
-                spec, path, made = _in_user_space(item, template_key)
-                if made is not None:
-                    created.append(made)
+            elif item.driver == disks.NFS and item.pool is not None and not (item.path or "").startswith("/"):
+                mounted = mounts(disks.mount_directory(item.pool))
+                if mounted and item.device_id == 0 and item.path is None and template_key is not None:
+                    spec, path = _as_file(item, template_key, acquired)  # the compute driver makes the overlay
+                else:
+                    spec, path, made = _on_pool(item, template_key, mounted=mounted)
+                    created.extend([made] if made is not None else [])
             else:
                 spec, path = _as_file(item, template_key, acquired)
             specs.append(spec)

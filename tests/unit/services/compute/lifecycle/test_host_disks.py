@@ -46,7 +46,7 @@ def test_a_mounted_nfs_pool_holds_files_and_the_root_overlays_the_hosts_view_of_
         1 << 30,
     )
     assert (second.source, second.backing) == ("/mnt/5f0b3a52/data-uuid", None)
-    assert placed.paths == {10: "/mnt/5f0b3a52/root-uuid", 11: "/mnt/5f0b3a52/data-uuid"}
+    assert placed.paths == {10: "/mnt/5f0b3a52/root-uuid", 11: "data-uuid"}  # the overlay: the host's file
     assert placed.created == () and asked == ["/mnt/5f0b3a52", "/mnt/5f0b3a52"]
 
 
