@@ -103,6 +103,18 @@ DEFAULTS: tuple[Setting, ...] = (
         "Comma-separated CIDRs API callers may come from",
         is_dynamic=False,
     ),
+    Setting(
+        "vm.serviceoffering.cpu.cores.max",
+        "0",
+        "Advanced",
+        "vCPUs a VM of a dynamically scalable template can grow to while running (0: the host's cores)",
+    ),
+    Setting(
+        "vm.serviceoffering.ram.size.max",
+        "0",
+        "Advanced",
+        "MiB of memory a VM of a dynamically scalable template can grow to while running (0: the host's memory)",
+    ),
     Setting("allow.user.expunge.recover.vm", "false", "Advanced", "Users may expunge and recover VMs", "account"),
     Setting(
         "integration.api.port", "0", "Advanced", "Unauthenticated API port on loopback (0 = off)", is_dynamic=False

@@ -31,6 +31,9 @@ ISO_INDEX = 2
 SEED_INDEX = 3
 SEED_INDEX_VIRTIO = 25
 KIB = 1024
+#: Memory slots of a domain with room to grow (CloudStack's KVM agent's count): one hot-plugged DIMM per live
+#: scale-up until the VM is started again.
+MEMORY_SLOTS = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,14 +222,28 @@ def render_domain(spec: VMSpec, options: RenderOptions) -> str:
     for made in options.vlan_bridges:
         _sub(metadata, f"{{{METADATA_NS}}}vlan-bridge", device=made.device, vlan=str(made.vlan), bridge=made.bridge)
     memory_kib = spec.memory_bytes // KIB
-    _sub(domain, "memory", str((spec.max_memory_bytes or spec.memory_bytes) // KIB), unit="KiB")
+    max_vcpus = spec.max_vcpus or spec.vcpus
+    # Room to grow live (CloudStack's dynamic scaling): DIMMs are hot-plugged into memory slots up to
+    # <maxMemory>, as CloudStack's KVM agent does; a balloon would need the guest's driver to shrink at boot,
+    # and until then the guest holds the whole maximum. The test driver has no hot-plug: its maximum is a balloon.
+    dimms = bool(spec.max_memory_bytes and spec.max_memory_bytes > spec.memory_bytes and options.domain_type != "test")
+    if dimms:
+        assert spec.max_memory_bytes is not None
+        _sub(domain, "maxMemory", str(spec.max_memory_bytes // KIB), slots=str(MEMORY_SLOTS), unit="KiB")
+    _sub(
+        domain, "memory", str(memory_kib if dimms else (spec.max_memory_bytes or spec.memory_bytes) // KIB), unit="KiB"
+    )
     _sub(domain, "currentMemory", str(memory_kib), unit="KiB")
-    vcpu = _sub(domain, "vcpu", str(spec.max_vcpus or spec.vcpus), placement="static")
-    if spec.max_vcpus and spec.max_vcpus > spec.vcpus:
+    vcpu = _sub(domain, "vcpu", str(max_vcpus), placement="static")
+    if max_vcpus > spec.vcpus:
         vcpu.set("current", str(spec.vcpus))
     if options.domain_type != "test":
         # CloudStack gives each VM CPU shares of vCPUs x MHz, so offerings weigh against each other.
         _sub(_sub(domain, "cputune"), "shares", str(spec.vcpus * spec.cpu_mhz))
+    if dimms:  # memory hot-plug needs a NUMA topology: one cell with every possible vCPU
+        cell = _sub(_sub(_sub(domain, "cpu"), "numa"), "cell", id="0", cpus=f"0-{max_vcpus - 1}")
+        cell.set("memory", str(memory_kib))
+        cell.set("unit", "KiB")
     _os(domain, spec, options)
     if options.domain_type != "test":
         features = _sub(domain, "features")
@@ -291,11 +308,35 @@ def vcpus_and_memory(root: ET.Element) -> tuple[int, int]:
     return int(vcpu.get("current", vcpu.text)), int(memory.text) * KIB
 
 
+def live_room(root: ET.Element) -> tuple[int, int, int | None]:
+    """What a running domain can grow to: (vCPUs, memory bytes, free memory slots); slots None when its
+    memory grows by balloon up to ``<memory>`` (the test driver) instead of by DIMMs up to ``<maxMemory>``."""
+    vcpu = root.find("vcpu")
+    maximum = root.find("maxMemory")
+    assert vcpu is not None and vcpu.text
+    if maximum is None or not maximum.text:
+        memory = root.find("memory")
+        assert memory is not None and memory.text
+        return int(vcpu.text), int(memory.text) * KIB, None
+    # libvirt always reports memory sizes in KiB.
+    return int(vcpu.text), int(maximum.text) * KIB, int(maximum.get("slots", "0")) - len(root.findall("devices/memory"))
+
+
+def dimm_element(size_bytes: int) -> ET.Element:
+    """A DIMM of ``size_bytes`` for NUMA cell 0 (live memory hot-plug)."""
+    dimm = ET.Element("memory", {"model": "dimm"})
+    target = _sub(dimm, "target")
+    _sub(target, "size", str(size_bytes // KIB), unit="KiB")
+    _sub(target, "node", "0")
+    return dimm
+
+
 def set_vcpus_and_memory(root: ET.Element, vcpus: int, memory_bytes: int) -> None:
     """Rewrite an inactive domain's size, raising the maxima when the new size is above them."""
     vcpu = root.find("vcpu")
     memory = root.find("memory")
     current = root.find("currentMemory")
+    maximum = root.find("maxMemory")
     assert vcpu is not None and vcpu.text and memory is not None and memory.text
     if vcpus > int(vcpu.text):
         vcpu.text = str(vcpus)
@@ -303,8 +344,18 @@ def set_vcpus_and_memory(root: ET.Element, vcpus: int, memory_bytes: int) -> Non
     if vcpu.get("current") == vcpu.text:
         del vcpu.attrib["current"]
     memory.set("unit", "KiB")
-    # libvirt always reports <memory> in KiB.
-    memory.text = str(max(int(memory.text), memory_bytes // KIB))
+    # libvirt always reports <memory> and <maxMemory> in KiB.
+    if maximum is None:
+        memory.text = str(max(int(memory.text), memory_bytes // KIB))
+    else:  # one block again at the next start: DIMMs hot-plugged meanwhile fold into the NUMA cell
+        for devices in root.findall("devices"):
+            for dimm in devices.findall("memory"):
+                devices.remove(dimm)
+        memory.text = str(memory_bytes // KIB)
+        maximum.text = str(max(int(maximum.text or "0"), memory_bytes // KIB))
+        cell = root.find("cpu/numa/cell")
+        if cell is not None:
+            cell.attrib.update(cpus=f"0-{int(vcpu.text) - 1}", memory=str(memory_bytes // KIB), unit="KiB")
     if current is None:
         current = _sub(root, "currentMemory")
     current.set("unit", "KiB")
@@ -315,8 +366,10 @@ __all__ = [
     "RenderOptions",
     "cdrom_element",
     "console_from_xml",
+    "dimm_element",
     "disk_element",
     "find_disk",
+    "live_room",
     "owned_files",
     "render_domain",
     "set_vcpus_and_memory",

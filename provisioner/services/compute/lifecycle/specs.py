@@ -23,6 +23,7 @@ from provisioner.db.schema import (
 from provisioner.services.compute.allocator.model import MIB
 from provisioner.services.compute.lifecycle import guest_password, host_disks
 from provisioner.services.compute.lifecycle.keys import public_keys
+from provisioner.services.compute.lifecycle.scaling import live_maxima
 from provisioner.services.templates.deploy import base_image_key
 
 #: The bridge guest NICs go on when the physical network names no KVM label (CloudStack's default).
@@ -137,15 +138,19 @@ def driver_plan(conn: Connection, vm: Any, host_id: int, *, base: tuple[int, dic
     """The driver spec of ``vm`` (a ``vm_instance`` row) on host ``host_id``; ``base``: see :class:`DriverPlan`."""
     # The password hash reaches the guest in the seed alone, not the driver's details.
     details = {str(k): str(v) for k, v in (vm.details or {}).items() if k != guest_password.HASH_DETAIL}
+    where = host_row(conn, host_id)
+    max_vcpus, max_memory_bytes = live_maxima(conn, vm, where)
     spec = VMSpec(
         name=vm.instance_name,
         uuid=vm.uuid,
         vcpus=vm.cpu_number,
         cpu_mhz=vm.cpu_speed,
         memory_bytes=vm.memory * MIB,
+        max_vcpus=max_vcpus,
+        max_memory_bytes=max_memory_bytes,
         nics=_nics(conn, vm.id),
         seed=_seed(conn, vm),
         display_name=vm.display_name,
         details=details,
     )
-    return DriverPlan(host_row(conn, host_id), spec, host_disks.read_volumes(conn, vm.id), base)
+    return DriverPlan(where, spec, host_disks.read_volumes(conn, vm.id), base)

@@ -26,6 +26,7 @@ from provisioner.exceptions import InternalError, ParamError, VMNotFoundError, V
 from provisioner.services.compute.allocator import DeploymentRequest, PlannerSettings, allocate, release_host
 from provisioner.services.compute.allocator.model import MIB
 from provisioner.services.compute.host_drivers import open_host_driver
+from provisioner.services.compute.lifecycle.scaling import dynamically_scalable
 from provisioner.services.compute.operations.migrate import host_by_id
 from provisioner.services.compute.vms import split_tags, vm_row
 from provisioner.services.infrastructure.capacity import adjust_host_allocation
@@ -189,8 +190,12 @@ def scale(
             run_in_transaction(engine, lambda conn: _undo(conn, vm, old, new))
             raise InternalError(f"Unable to scale VM {vm.name}: it is not on host {where['name']}") from None
         # A stopped VM not defined on its last host gets its new size when it next starts.
-    except VMStateError as exc:  # defined without maxima to grow into (CloudStack's dynamic scaling)
+    except VMStateError as exc:  # no room to grow into: defined without maxima, or past them
         run_in_transaction(engine, lambda conn: _undo(conn, vm, old, new) if running else _write(conn, vm.id, old))
+        with engine.connect() as conn:
+            scalable = dynamically_scalable(conn, vm.template_id)
+        if scalable:
+            raise ParamError(f"Unable to scale the VM {vm.uuid} live: {exc}") from None
         raise ParamError(
             f"Unable to scale the VM {vm.uuid} as VM is not configured to be dynamically scalable: {exc}"
         ) from None
