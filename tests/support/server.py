@@ -260,3 +260,14 @@ def live_server(db_url: str, tmp_path: Path) -> Iterator[LiveServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(name="server")
+def sqlite_server(tmp_path: Path) -> Iterator[LiveServer]:
+    """``server``: a live server on its own SQLite database (the guest and bootstrap paths are the same on
+    PostgreSQL), for tests that exercise hosts rather than the database."""
+    server = start_server(f"sqlite:///{tmp_path / 'server.db'}", tmp_path / "server")
+    try:
+        yield server
+    finally:
+        server.stop()

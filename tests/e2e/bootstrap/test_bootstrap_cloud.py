@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -40,10 +40,11 @@ from tests.integration.bootstrap.support import (
 from tests.support.guest import BOOT_MARKER
 from tests.support.nethosts import NetHost, NetHostFactory, NetHosts
 from tests.support.origin import origin
-from tests.support.server import REPO_ROOT, LiveServer, start_server
+from tests.support.server import REPO_ROOT, LiveServer, sqlite_server
 from tests.support.tools import missing, require_tool
 
 pytestmark = pytest.mark.e2e
+__all__ = ["sqlite_server"]
 
 ROLES = REPO_ROOT / "roles"
 #: What the roles install, baked into the hosts' tree (they have no route to the apt mirror).
@@ -161,16 +162,6 @@ def test_storage_server_converges_and_serves(tmp_path: Path, net_hosts: NetHostF
     assert listing.returncode == 0, listing.stderr
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[LiveServer]:
-    """The management server on its own SQLite database (the bootstrap path is the same on PostgreSQL)."""
-    live = start_server(f"sqlite:///{tmp_path / 'cloud.db'}", tmp_path / "server")
-    try:
-        yield live
-    finally:
-        live.stop()
-
-
 def _bootstrap(path: Path, env: dict[str, str], url: str) -> dict[str, Any]:
     done = run_bootstrap(
         path,
@@ -277,14 +268,14 @@ def run_a_vm(api: Any, fleet: NetHosts, kvm: NetHost, template_file: Path) -> No
             lambda: all(t["isready"] for t in api.listTemplates(id=template["id"], templatefilter="all")["template"]),
             timeout=180,
         )
-    # The guest network gets the zone's first guest VLAN (100), whose bridge br<guest label>-<vlan> the libvirt
-    # driver does not make on demand yet (CloudStack's KVM agent does): make it on the host as an operator would.
-    bridge = fleet.ssh(kvm, "ip link add brcloudbr1-100 type bridge && ip link set brcloudbr1-100 up")
-    assert bridge.returncode == 0, bridge.stderr
     vm = api.deployVirtualMachine(
         zoneid=zone["id"], serviceofferingid=offering["id"], templateid=template["id"], name="vm1"
     )["virtualmachine"]
     assert (vm["state"], vm["hostname"]) == ("Running", kvm.name)
+    # The guest network got the zone's first guest VLAN (100): the driver made its bridge on the host over ssh,
+    # br<pif>-<vlan> on the guest label cloudbr1 (the role made it without a port, so the pif is cloudbr1 itself).
+    assert "brcloudbr1-100" in fleet.ssh(kvm, f"virsh domiflist {vm['instancename']}").stdout
+    assert fleet.ssh(kvm, "test -d /sys/class/net/brcloudbr1-100/bridge").returncode == 0
     try:
         # The guest's serial console, on the host, shows it booted (QEMU runs in the host's namespace).
         console = f"/var/log/libvirt/qemu/{vm['instancename']}.console.log"

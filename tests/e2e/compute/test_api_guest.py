@@ -4,7 +4,8 @@ The machine is added as a KVM host with ``addHost`` (the host health round pings
 driver; ``domain_type=auto`` resolves to TCG, as /dev/kvm exists here but the CPU has no VT-x/AMD-V), the
 tiny bootable template is registered from a loopback HTTP server into an NFS image store (ganesha), and a VM
 is deployed from it with user-data: it runs in libvirt, its console shows it booted and read the user-data,
-and it is stopped, started, rebooted, scaled and destroyed through the API.
+and it is scaled live (libvirt sees the hot-plugged vCPU and memory), stopped, scaled, started, rebooted and
+destroyed through the API. The test makes only the isolated Guest label bridge: the driver makes the VLAN bridge.
 """
 
 from __future__ import annotations
@@ -13,41 +14,33 @@ import base64
 import contextlib
 import functools
 import http.server
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree as ET
 
 import pytest
+from cs import CloudStackApiException
 
 from provisioner.compute.drivers.libvirt import LibvirtDriver
 from provisioner.exceptions import DriverError
+from tests.support.bridges import guest_label_fixture
 from tests.support.guest import BOOT_MARKER, user_data_from_console, wait_for_console
 from tests.support.nfs import NfsServer, nfs_server
-from tests.support.server import LiveServer, start_server
-from tests.support.tools import require_tool
+from tests.support.server import LiveServer, sqlite_server
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
-__all__ = ["nfs_server"]
-#: The per-VLAN bridge the guest NIC goes on: the Guest traffic label ``e2ebr`` and the only VLAN of the range.
+__all__ = ["nfs_server", "sqlite_server"]
+#: The Guest traffic label ``e2ebr`` (a bridge without ports) and the only VLAN of the range: the driver puts the
+#: guest NIC on the bridge ``br<label>-<vlan>`` it makes.
 LABEL, VLAN = "e2ebr", 100
 BRIDGE = f"br{LABEL}-{VLAN}"
 USER_DATA = "#cloud-config\nruncmd:\n  - echo provisioner-api-e2e\n"
 
 #: Bound of the waits for the host to come Up and to be pinged again.
 WAIT = 60.0
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[LiveServer]:
-    """A live server on its own SQLite database (the guest path is the same on PostgreSQL)."""
-    live = start_server(f"sqlite:///{tmp_path / 'e2e.db'}", tmp_path / "server")
-    try:
-        yield live
-    finally:
-        live.stop()
 
 
 def wait_for(what: str, check: object, timeout: float = WAIT) -> object:
@@ -77,23 +70,8 @@ def check_host(api: Any, libvirtd: str, host_id: str) -> None:
     wait_for("a health round pinging the host", lambda: api.listHosts(id=host_id)["host"][0]["lastpinged"] != first)
 
 
-@contextlib.contextmanager
-def isolated_bridge(name: str) -> Iterator[str]:
-    """An isolated Linux bridge (no uplink: nothing the guest sends leaves it) for the guest NIC, deleted after."""
-    ip = require_tool("ip")
-    subprocess.run([ip, "link", "add", name, "type", "bridge"], check=True, timeout=30)
-    try:
-        subprocess.run([ip, "link", "set", name, "up"], check=True, timeout=30)
-        yield name
-    finally:
-        subprocess.run([ip, "link", "del", name], check=False, timeout=30)
-
-
-@pytest.fixture
-def bridge() -> Iterator[str]:
-    """This module's guest bridge."""
-    with isolated_bridge(BRIDGE) as name:
-        yield name
+#: The Guest traffic label bridge (the test's), and after the test the VLAN bridge the driver made on it.
+bridge = guest_label_fixture(LABEL, VLAN)
 
 
 @pytest.fixture
@@ -188,6 +166,12 @@ def test_a_real_guest_through_the_api(
     bigger = api.createServiceOffering(
         name="tiny2", displaytext="tiny2", cpunumber=2, cpuspeed=500, memory=160, storagetype="local"
     )
+    huge = api.createServiceOffering(
+        name="tiny3", displaytext="tiny3", cpunumber=2, cpuspeed=500, memory=320, storagetype="local"
+    )
+    # VMs of a dynamically scalable template are defined with room to grow live: 2 vCPUs and 256 MiB here.
+    api.updateConfiguration(name="vm.serviceoffering.cpu.cores.max", value="2")
+    api.updateConfiguration(name="vm.serviceoffering.ram.size.max", value="256")
     template = api.registerTemplate(
         name="tiny",
         displaytext="tiny",
@@ -196,6 +180,7 @@ def test_a_real_guest_through_the_api(
         hypervisor="KVM",
         zoneid=ids["zone"],
         ostypeid=api.listOsTypes()["ostype"][0]["id"],
+        isdynamicallyscalable=True,
     )["template"][0]
     wait_for(
         "the template to be downloaded",
@@ -204,7 +189,11 @@ def test_a_real_guest_through_the_api(
     )
     try:
         run_guest(
-            api, libvirtd, ids["zone"], template["id"], (tiny["serviceoffering"]["id"], bigger["serviceoffering"]["id"])
+            api,
+            libvirtd,
+            ids["zone"],
+            template["id"],
+            tuple(offering["serviceoffering"]["id"] for offering in (tiny, bigger, huge)),
         )
     finally:  # a failed run must not leave a domain behind in libvirtd's persistent configuration
         with LibvirtDriver(libvirtd) as driver:
@@ -214,8 +203,16 @@ def test_a_real_guest_through_the_api(
                         driver.destroy_vm(leftover.name)
 
 
-def run_guest(api: Any, libvirtd: str, zone: str, template: str, offerings: tuple[str, str]) -> None:
-    """Deploy the guest, see it boot with its user-data, then stop, scale, start, reboot and destroy it."""
+def running_size(libvirtd: str, name: str) -> tuple[int, int]:
+    """(vCPUs, memory bytes) of a running domain as libvirt reports it."""
+    with LibvirtDriver(libvirtd) as driver:
+        _state, _max_kib, memory_kib, vcpus, _cpu_time = driver.ex_connection.lookupByName(name).info()
+    return vcpus, memory_kib << 10
+
+
+def run_guest(api: Any, libvirtd: str, zone: str, template: str, offerings: tuple[str, ...]) -> None:
+    """Deploy the guest, see it boot with its user-data, scale it live, then stop, scale, start, reboot and
+    destroy it; ``offerings``: its first size, a bigger one within its maxima and one past them."""
     vm = api.deployVirtualMachine(
         zoneid=zone,
         serviceofferingid=offerings[0],
@@ -227,17 +224,37 @@ def run_guest(api: Any, libvirtd: str, zone: str, template: str, offerings: tupl
     with LibvirtDriver(libvirtd) as driver:
         info = driver.get_vm(vm["instancename"])
         assert info.state.value == "Running"
-        assert "type='qemu'" in driver.ex_domain_xml(vm["instancename"])  # type: ignore[attr-defined]
+        xml = driver.ex_domain_xml(vm["instancename"])
+    assert "type='qemu'" in xml
+    # The test made only the label bridge: the driver made the VLAN bridge and the guest's tap is on it.
+    interface = ET.fromstring(xml).find("devices/interface")
+    assert interface is not None
+    source, target = interface.find("source"), interface.find("target")
+    assert source is not None and target is not None and source.get("bridge") == BRIDGE
+    assert (Path("/sys/class/net") / BRIDGE / "brif" / target.get("dev", "?")).exists()
     console = Path("/var/log/libvirt/qemu") / f"{vm['instancename']}.console.log"
     text = wait_for_console(console, BOOT_MARKER, timeout=240)
     assert user_data_from_console(text) == USER_DATA.strip()
 
+    # Live: a vCPU hot-plugged and 32 MiB more as a DIMM, as libvirt sees the running domain; past the
+    # maxima it was defined with (256 MiB; the host has room), the API refuses and the VM keeps its size.
+    assert api.scaleVirtualMachine(id=vm["id"], serviceofferingid=offerings[1])["success"] is True
+    assert running_size(libvirtd, vm["instancename"]) == (2, 160 << 20)
+    with pytest.raises(CloudStackApiException) as refused:
+        api.scaleVirtualMachine(id=vm["id"], serviceofferingid=offerings[2])
+    assert refused.value.error["errorcode"] == 431
+    assert "can grow live to 2 vCPUs and 256 MiB, not 2 vCPUs and 320 MiB" in refused.value.error["errortext"]
+    listed = api.listVirtualMachines(id=vm["id"])["virtualmachine"][0]
+    assert (listed["state"], listed["cpunumber"], listed["memory"]) == ("Running", 2, 160)
+    assert running_size(libvirtd, vm["instancename"]) == (2, 160 << 20)
+
     api.stopVirtualMachine(id=vm["id"], forced=True)
     assert api.listVirtualMachines(id=vm["id"])["virtualmachine"][0]["state"] == "Stopped"
-    api.scaleVirtualMachine(id=vm["id"], serviceofferingid=offerings[1])
+    api.scaleVirtualMachine(id=vm["id"], serviceofferingid=offerings[0])  # stopped: down is allowed
     offset = console.stat().st_size
     started = api.startVirtualMachine(id=vm["id"])["virtualmachine"]
-    assert (started["state"], started["cpunumber"], started["memory"]) == ("Running", 2, 160)
+    assert (started["state"], started["cpunumber"], started["memory"]) == ("Running", 1, 128)
+    assert running_size(libvirtd, vm["instancename"]) == (1, 128 << 20)
     wait_for_console(console, BOOT_MARKER, offset=offset, timeout=240)
     # A graceful reboot asks the guest over ACPI, which this guest ignores: the job succeeds, the VM stays Running.
     rebooted = api.rebootVirtualMachine(id=vm["id"])["virtualmachine"]

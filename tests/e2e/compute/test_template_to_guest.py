@@ -31,20 +31,20 @@ import pytest
 
 from provisioner.compute.drivers.libvirt import LibvirtDriver
 from provisioner.exceptions import DriverError
-from tests.e2e.compute.test_api_guest import check_host, isolated_bridge, kvm_zone, wait_for
+from tests.e2e.compute.test_api_guest import check_host, kvm_zone, wait_for
+from tests.support.bridges import guest_label_fixture
 from tests.support.guest import BOOT_MARKER, DISK_MARKER, DISK_MARKER_REQUEST, DISK_MARKER_WRITTEN, wait_for_console
 from tests.support.iscsi import IscsiTarget, iscsi_target
 from tests.support.nfs import NfsServer, nfs_server
 from tests.support.origin import OriginHandler
-from tests.support.server import LiveServer, start_server
+from tests.support.server import LiveServer, sqlite_server
 from tests.support.tools import require_tool
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
-__all__ = ["iscsi_target", "nfs_server"]
+__all__ = ["iscsi_target", "nfs_server", "sqlite_server"]
 
 #: Own Guest traffic label and VLAN: the bridge and domains must not collide with test_api_guest's.
 LABEL, VLAN = "e2est", 101
-BRIDGE = f"br{LABEL}-{VLAN}"
 #: The storage tag that puts the root disk on the NFS pool.
 NFS_TAG = "e2enfs"
 #: The LUN this test adds to the session's tgt target (tid 1, "primary"): 2 GiB sparse, so a 1 GiB disk (the API's
@@ -54,20 +54,8 @@ GIB = 1 << 30
 USER_DATA = f"#cloud-config\n# {DISK_MARKER_REQUEST}\n"
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[LiveServer]:
-    live = start_server(f"sqlite:///{tmp_path / 'storage-e2e.db'}", tmp_path / "server")
-    try:
-        yield live
-    finally:
-        live.stop()
-
-
-@pytest.fixture
-def bridge() -> Iterator[str]:
-    """This module's guest bridge (its own name: test_api_guest's bridge may not be gone yet on a rerun)."""
-    with isolated_bridge(BRIDGE) as name:
-        yield name
+#: This module's own Guest label (test_api_guest's bridges may not be gone yet on a rerun).
+bridge = guest_label_fixture(LABEL, VLAN)
 
 
 @pytest.fixture

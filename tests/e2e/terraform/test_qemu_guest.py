@@ -8,7 +8,6 @@ from the filesystem mirror.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,20 +19,11 @@ from tests.integration.terraform.conftest import Workspace, terraform_env
 from tests.integration.terraform.test_provider import install
 from tests.support.guest import BOOT_MARKER, USERDATA_BEGIN, user_data_from_console, wait_for_console
 from tests.support.nfs import NfsServer
-from tests.support.server import LiveServer, start_server
+from tests.support.server import LiveServer, sqlite_server
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1200)]
-__all__ = ["bridge", "template_url"]
+__all__ = ["bridge", "sqlite_server", "template_url"]
 USER_DATA = "#cloud-config\nruncmd:\n  - echo provisioner-terraform-e2e\n"
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[LiveServer]:
-    live = start_server(f"sqlite:///{tmp_path / 'e2e.db'}", tmp_path / "server")
-    try:
-        yield live
-    finally:
-        live.stop()
 
 
 def last_boot(console: Path) -> str:
