@@ -37,6 +37,7 @@ from provisioner.db.schema import (
     volume,
     zone,
 )
+from provisioner.exceptions import ApiError
 from provisioner.services.compute.host_drivers import use_host_driver_opener
 from provisioner.services.compute.lifecycle import service
 from provisioner.services.principal import Caller, RoleType
@@ -234,3 +235,15 @@ def test_a_host_with_the_mount_gets_files_and_makes_the_root_overlays_itself(nfs
         service.destroy_vm(engine, nfs_zone.admin, second, expunge_now=True)
         assert sorted(p.name for p in export.iterdir()) == []
         assert users_of_base(engine, nfs_zone.template_id) is None
+
+
+def test_a_pool_the_server_mounts_cannot_give_a_host_without_the_mount_a_root_disk(nfs_zone: NfsZone) -> None:
+    # The server sees the export through a "mount" (here its directory): overlays would name their base relatively.
+    with nfs_zone.engine.begin() as conn:
+        conn.execute(update(storage_pool).values(details={"mount_point": str(nfs_zone.export)}))
+    with hosts(mounted=False), pytest.raises(ApiError, match="would name its base image relatively") as failed:
+        deploy_two(nfs_zone)
+    assert "drop the pool's mount_point detail" in failed.value.errortext
+    # Nothing is left on the export: the base image each try copied went with its last (failed) user.
+    assert sorted(p.name for p in nfs_zone.export.iterdir()) == []
+    assert users_of_base(nfs_zone.engine, nfs_zone.template_id) is None

@@ -35,7 +35,8 @@ from provisioner.exceptions import DriverError, VolumeNotFoundError
 from provisioner.services.templates.stores import build_driver, pool_driver_name
 from provisioner.services.volumes import disks
 from provisioner.services.volumes.disks import Disk
-from provisioner.storage.base import base_image_name
+from provisioner.storage.base import StorageDriver, base_image_name
+from provisioner.storage.drivers.nfs import NfsStorageDriver
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +118,19 @@ def read_volumes(conn: Connection, vm_id: int) -> tuple[PlacedVolume, ...]:
     )
 
 
+def _check_backing_reachable(pool: StorageDriver, item: PlacedVolume) -> None:
+    """Refuse a user-space root overlay whose backing would be named relatively: QEMU resolves a relative backing
+    name of an ``nfs://`` image to a wrong export path (the mount is refused), so it must be the base's URL."""
+    if isinstance(pool, NfsStorageDriver) and pool.mounted:
+        assert item.pool is not None
+        raise DriverError(
+            f"root disk {item.uuid} on NFS pool {item.pool['name']}: the management server reaches the pool through "
+            f"its mount_point, so the overlay would name its base image relatively, which a host without the mount "
+            f"at {disks.mount_directory(item.pool)} cannot open over nfs://; mount the pool there on the host "
+            "(nfs_access=mount) or drop the pool's mount_point detail"
+        )
+
+
 def _on_pool(item: PlacedVolume, template_key: str | None, *, mounted: bool) -> tuple[VolumeSpec, str, Disk | None]:
     """An NFS volume the storage driver makes when it is new (a user-space root overlay, or an empty data disk),
     as the host reaches it: a file of the mount, or an ``nfs://`` network disk."""
@@ -129,6 +143,7 @@ def _on_pool(item: PlacedVolume, template_key: str | None, *, mounted: bool) -> 
                 pool.get_volume(name)
             except VolumeNotFoundError:  # else made by an earlier try of this start: use it
                 if item.device_id == 0 and template_key is not None:
+                    _check_backing_reachable(pool, item)
                     pool.create_overlay(template_key, name, item.size)
                 else:
                     pool.create_volume(name, int(item.size or 0))
