@@ -13,7 +13,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import platformdirs
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, Insert, Table, create_engine, event
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 
@@ -174,6 +176,19 @@ def _add_writer_lock(engine: Engine, path: str) -> None:
     # A connection invalidated or closed by the pool mid-transaction gives its lock back too.
     event.listen(engine, "invalidate", lambda dbapi_connection, *_: _release(dbapi_connection))
     event.listen(engine, "close", lambda dbapi_connection, *_: _release(dbapi_connection))
+
+
+def insert_or_skip(conn: Connection, table: Table) -> Insert:
+    """``INSERT … ON CONFLICT DO NOTHING`` on ``table`` in ``conn``'s dialect.
+
+    A row that would break a unique index is skipped instead of failing, so the caller's transaction stays usable
+    without a savepoint around the insert: one statement instead of three on a hot path. Tell the two apart with
+    ``.returning(…)`` (no row: skipped), not ``rowcount``, which PostgreSQL reports as -1 here. On PostgreSQL a
+    conflicting row still being inserted by another transaction is waited for first.
+    """
+    if conn.dialect.name == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing()
+    return sqlite_dialect.insert(table).on_conflict_do_nothing()
 
 
 def is_retryable(exc: BaseException) -> bool:

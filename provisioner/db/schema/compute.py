@@ -158,6 +158,9 @@ guest_network = Table(
     # The range VMs get addresses from; defaults to the CIDR's hosts (gateway excluded).
     Column("start_ip", String(64), nullable=True),
     Column("end_ip", String(64), nullable=True),
+    # The IP allocator's cursor: no address of the range below this number is free (NULL: from the start).
+    # Kept under the network's row lock by ``services/compute/ipam.py``; lowered whenever an address is released.
+    Column("ip_free_from", BigInteger, nullable=True),
     Column("vlan", String(255), nullable=True),  # broadcast URI, e.g. vlan://100
     Column("network_domain", String(255), nullable=True),
     Column("dns1", String(64), nullable=True),
@@ -180,7 +183,7 @@ ip_address = Table(
     id_column(),
     Column("network_id", BigId, ForeignKey("network.id", ondelete="CASCADE"), nullable=False),
     Column("address", String(64), nullable=False),
-    # The address as an integer: "first free" is one gap query over the (network_id, number) index.
+    # The address as an integer: "first free" reads the (network_id, number) index from the network's cursor.
     Column("number", BigInteger, nullable=False),
     Column("state", String(16), nullable=False, default="Allocated"),  # Allocated | Reserved (gateway)
     Column("vm_id", BigId, ForeignKey("vm_instance.id"), nullable=True),

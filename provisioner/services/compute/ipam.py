@@ -4,7 +4,14 @@ Allocation first locks the network row (``SELECT … FOR UPDATE`` on PostgreSQL,
 locks the network; SQLite's write lock already serialises writers), so concurrent deployments
 in one network take turns instead of all racing for the same "first free" address. Each address
 is an ``ip_address`` row whose unique ``(network_id, number)`` index stays the final guard; the
-insert runs in a savepoint, so a conflict costs one bounded retry, not the caller's transaction.
+insert skips a conflict (``ON CONFLICT DO NOTHING``), so a lost race costs one bounded retry, not
+the caller's transaction.
+
+Finding the first free address costs the same in an empty network and in one of 12,000 addresses:
+the network row carries a cursor, ``ip_free_from``, below which no address is free. Allocation
+reads a few index entries from the cursor on (the first gap is the answer) and moves the cursor
+while it holds the row lock; every release lowers it to the freed address, so a freed address is
+the next one handed out, as before.
 """
 
 from __future__ import annotations
@@ -13,14 +20,33 @@ import ipaddress
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, exists, func, insert, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import ColumnElement, Connection, and_, bindparam, case, delete, exists, func, insert, select, update
 
+from provisioner.db.engine import insert_or_skip
 from provisioner.db.schema import guest_network, ip_address
 from provisioner.exceptions import InsufficientCapacityError, ParamError, ResourceAllocationError
 
 #: Conflicts tolerated per allocation before giving up (each one means a concurrent winner).
 MAX_ATTEMPTS = 16
+#: Index entries read from the cursor in one statement; more only when that many in a row are taken.
+WINDOW = 64
+#: The cursor is written back once it lags this far behind (not on every allocation: one statement fewer;
+#: a lagging cursor is still a lower bound, it only makes the next read a few entries longer).
+CURSOR_LAG = 16
+
+#: Lock the network row (held until the caller commits) and read its cursor.
+_LOCK = select(guest_network.c.ip_free_from).where(guest_network.c.id == bindparam("net")).with_for_update()
+_MOVE_CURSOR = update(guest_network).where(guest_network.c.id == bindparam("net")).values(ip_free_from=bindparam("at"))
+#: A released address below the cursor is free again: the cursor goes back to it.
+_LOWER_CURSOR = (
+    update(guest_network)
+    .where(guest_network.c.id == bindparam("net"))
+    .values(
+        ip_free_from=case(
+            (guest_network.c.ip_free_from > bindparam("low"), bindparam("low")), else_=guest_network.c.ip_free_from
+        )
+    )
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,56 +110,54 @@ def reserve_gateway(conn: Connection, ip_range: IpRange) -> None:
         )
 
 
-def first_free(conn: Connection, ip_range: IpRange) -> int | None:
-    """The lowest unallocated address of the range, found by a gap query on the unique index."""
-    taken = ip_address.alias("taken")
+def first_free(conn: Connection, ip_range: IpRange, start: int | None = None) -> int | None:
+    """The lowest unallocated address of the range at or above ``start`` (the network's cursor).
+
+    Reads at most :data:`WINDOW` entries of the ``(network_id, number)`` index from ``start`` on; only when
+    they are all taken in a row (a cursor never set, on a network filled before it existed) does one gap
+    query finish the search.
+    """
     nid = ip_range.network_id
-    first_taken = conn.execute(
-        select(exists().where(taken.c.network_id == nid, taken.c.number == ip_range.first))
-    ).scalar_one()
-    if not first_taken:
-        return ip_range.first
-    # Without a gap (the usual case: addresses handed out in order, none released) the first free one
-    # follows the highest; two index-only aggregates say so without the gap query's anti-join per address.
-    highest, count = conn.execute(
-        select(func.max(taken.c.number), func.count()).where(
-            taken.c.network_id == nid, taken.c.number >= ip_range.first, taken.c.number <= ip_range.last
-        )
-    ).one()
-    if highest is not None and int(highest) - ip_range.first + 1 == int(count):
-        return int(highest) + 1 if int(highest) < ip_range.last else None
-    after = ip_address.alias("after")
+    number = max(ip_range.first, start or ip_range.first)
+    if number > ip_range.last:
+        return None
+    window = conn.execute(
+        select(ip_address.c.number)
+        .where(ip_address.c.network_id == nid, ip_address.c.number >= number, ip_address.c.number <= ip_range.last)
+        .order_by(ip_address.c.number)
+        .limit(WINDOW)
+    ).scalars()
+    seen = 0
+    for taken in window:
+        if taken != number:
+            return number
+        number, seen = number + 1, seen + 1
+    if seen < WINDOW:
+        return number if number <= ip_range.last else None
+    # ``number - 1`` is taken: the first free one follows the lowest taken address whose successor is not.
+    taken_a, after = ip_address.alias("taken"), ip_address.alias("after")
     candidate = conn.execute(
-        select(func.min(taken.c.number + 1)).where(
-            taken.c.network_id == nid,
-            taken.c.number >= ip_range.first,
-            taken.c.number < ip_range.last,
-            ~exists().where(and_(after.c.network_id == nid, after.c.number == taken.c.number + 1)),
+        select(func.min(taken_a.c.number + 1)).where(
+            taken_a.c.network_id == nid,
+            taken_a.c.number >= number - 1,
+            taken_a.c.number < ip_range.last,
+            ~exists().where(and_(after.c.network_id == nid, after.c.number == taken_a.c.number + 1)),
         )
     ).scalar_one_or_none()
     return int(candidate) if candidate is not None else None
 
 
 def _insert(conn: Connection, ip_range: IpRange, number: int, vm_id: int | None) -> bool:
-    savepoint = conn.begin_nested()
-    try:
-        conn.execute(
-            insert(ip_address).values(
-                network_id=ip_range.network_id,
-                address=str(ipaddress.ip_address(number)),
-                number=number,
-                state="Allocated",
-                vm_id=vm_id,
-            )
-        )
-    except IntegrityError:
-        savepoint.rollback()
-        taken = select(exists().where(ip_address.c.network_id == ip_range.network_id, ip_address.c.number == number))
-        if not conn.execute(taken).scalar_one():
-            raise  # another constraint failed: not a lost race
-        return False
-    savepoint.commit()
-    return True
+    """Insert the address; False when it is taken already (a concurrent winner), without failing the transaction."""
+    values = {
+        "network_id": ip_range.network_id,
+        "address": str(ipaddress.ip_address(number)),
+        "number": number,
+        "state": "Allocated",
+        "vm_id": vm_id,
+    }
+    inserted = conn.execute(insert_or_skip(conn, ip_address).values(**values).returning(ip_address.c.id)).first()
+    return inserted is not None
 
 
 def allocate_ip(conn: Connection, ip_range: IpRange, *, vm_id: int | None = None, requested: str | None = None) -> str:
@@ -167,24 +191,40 @@ def allocate_ip(conn: Connection, ip_range: IpRange, *, vm_id: int | None = None
             raise ParamError(f"IP address {requested} is already in use in network {ip_range.name}")
         return str(ipaddress.ip_address(number))
     # Held until the caller commits; taken late in a deployment (after host and pools) to keep it short.
-    conn.execute(select(guest_network.c.id).where(guest_network.c.id == ip_range.network_id).with_for_update())
+    cursor = conn.execute(_LOCK, {"net": ip_range.network_id}).scalar()
+    start = cursor
     for _ in range(MAX_ATTEMPTS):
-        number_or_none = first_free(conn, ip_range)
+        number_or_none = first_free(conn, ip_range, start)
         if number_or_none is None:
             raise InsufficientCapacityError(
                 f"No free IP address in network {ip_range.name} ({ip_range.cidr}): all {ip_range.size} addresses "
                 f"of {ipaddress.ip_address(ip_range.first)}-{ipaddress.ip_address(ip_range.last)} are in use"
             )
         if _insert(conn, ip_range, number_or_none, vm_id):
+            # Every address below the one just taken is taken too: the cursor may move past it.
+            if number_or_none + 1 - (cursor or ip_range.first) >= CURSOR_LAG:
+                conn.execute(_MOVE_CURSOR, {"net": ip_range.network_id, "at": number_or_none + 1})
             return str(ipaddress.ip_address(number_or_none))
+        start = number_or_none + 1  # a requested address took it meanwhile: nothing below is free either
     raise ResourceAllocationError(
         f"Could not allocate an IP address in network {ip_range.name}: {MAX_ATTEMPTS} concurrent conflicts"
     )
 
 
+def release_ips(conn: Connection, *where: ColumnElement[bool]) -> int:
+    """Free the addresses matching ``where`` and move their networks' cursors back to them; returns how many."""
+    freed = conn.execute(delete(ip_address).where(*where).returning(ip_address.c.network_id, ip_address.c.number)).all()
+    lowest: dict[int, int] = {}
+    for network_id, number in freed:
+        lowest[network_id] = min(number, lowest.get(network_id, number))
+    for network_id, number in sorted(lowest.items()):  # in id order: two releases never wait on each other in turn
+        conn.execute(_LOWER_CURSOR, {"net": network_id, "low": number})
+    return len(freed)
+
+
 def release_vm_ips(conn: Connection, vm_id: int) -> int:
     """Free every address a VM holds (expunge); returns how many."""
-    return int(conn.execute(delete(ip_address).where(ip_address.c.vm_id == vm_id)).rowcount)
+    return release_ips(conn, ip_address.c.vm_id == vm_id)
 
 
 def create_guest_network(conn: Connection, values: dict[str, Any]) -> int:

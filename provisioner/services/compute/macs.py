@@ -1,8 +1,9 @@
 """Guest MAC addresses: ``02:00:xx:xx:xx:xx`` (locally administered, unicast), unique among live NICs.
 
 Random rather than a counter row: a counter would be one row every deployment writes and locks
-until it commits. Uniqueness comes from the partial unique index on ``nic.mac_address``; a
-collision (one in 2**32 per pair) costs a retry in a savepoint.
+until it commits. Uniqueness comes from the partial unique index on ``nic.mac_address``; the insert
+skips a conflict (``ON CONFLICT DO NOTHING``), so a collision (one in 2**32 per pair) costs a retry
+and the usual case one statement.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Connection, exists, insert, select, update
-from sqlalchemy.exc import IntegrityError
 
+from provisioner.db.engine import insert_or_skip
 from provisioner.db.schema import nic, utcnow
 from provisioner.exceptions import ResourceAllocationError
 
@@ -53,18 +54,14 @@ def insert_nic(conn: Connection, values: dict[str, Any], *, source: MacSource | 
     draw = source or random_mac
     for _ in range(MAX_ATTEMPTS):
         mac = draw()
-        if mac_in_use(conn, mac):
-            continue
-        savepoint = conn.begin_nested()
-        try:
+        row = conn.execute(insert_or_skip(conn, nic).values(**values, mac_address=mac).returning(nic.c.id)).first()
+        if row is not None:
+            return int(row.id), mac
+        if not mac_in_use(conn, mac):
+            # Another unique index refused the row, not the MAC: insert it plainly, so the error names that index.
             result = conn.execute(insert(nic).values(**values, mac_address=mac))
-        except IntegrityError:
-            savepoint.rollback()
-            if not mac_in_use(conn, mac):
-                raise  # another constraint failed: not ours to retry
-            continue  # a concurrent NIC took the same MAC between our check and our insert
-        savepoint.commit()
-        return int(result.inserted_primary_key[0]), mac  # type: ignore[index]
+            return int(result.inserted_primary_key[0]), mac  # type: ignore[index]
+        # A live NIC (perhaps a concurrent one) has this MAC: draw another.
     raise ResourceAllocationError(f"Could not allocate a unique MAC address after {MAX_ATTEMPTS} attempts")
 
 

@@ -14,7 +14,7 @@ import ipaddress
 import re
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, delete, func, select, update
+from sqlalchemy import Connection, RowMapping, func, select, update
 
 from provisioner.db.schema import guest_network, ip_address, nic, utcnow, vm_instance, zone
 from provisioner.exceptions import InternalError, ParamError
@@ -192,12 +192,11 @@ def _vm_nic(conn: Connection, vm: RowMapping, nicid: str) -> RowMapping:
 
 def _release_address(conn: Connection, network_id: int, vm_id: int, address: str | None) -> None:
     if address:
-        conn.execute(
-            delete(ip_address).where(
-                ip_address.c.network_id == network_id,
-                ip_address.c.vm_id == vm_id,
-                ip_address.c.number == int(ipaddress.ip_address(address)),
-            )
+        ipam.release_ips(
+            conn,
+            ip_address.c.network_id == network_id,
+            ip_address.c.vm_id == vm_id,
+            ip_address.c.number == int(ipaddress.ip_address(address)),
         )
 
 

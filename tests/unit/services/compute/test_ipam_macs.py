@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
-from provisioner.db.schema import ip_address, nic
+from provisioner.db.schema import guest_network, ip_address, nic
 from provisioner.exceptions import InsufficientCapacityError, ParamError, ResourceAllocationError
 from provisioner.services.compute import ipam, macs
 from provisioner.services.compute.vms import NicRequest, VmSpec, allocate_vm
@@ -25,9 +25,39 @@ def test_first_free_skips_the_gateway_and_reuses_released_addresses(cloud: Cloud
     net = cloud.network()
     assert [allocate(cloud, net) for _ in range(3)] == ["10.1.1.2", "10.1.1.3", "10.1.1.4"]
     with cloud.engine.begin() as conn:
-        conn.execute(ip_address.delete().where(ip_address.c.address == "10.1.1.3"))
+        assert ipam.release_ips(conn, ip_address.c.address == "10.1.1.3") == 1
     assert allocate(cloud, net) == "10.1.1.3"
     assert allocate(cloud, net) == "10.1.1.5"
+
+
+def test_the_cursor_moves_with_allocations_and_back_on_release(cloud: Cloud) -> None:
+    net = cloud.network("wide", cidr="10.8.0.0/22", gateway="10.8.0.1")
+    handed = [allocate(cloud, net) for _ in range(300)]
+    assert handed == [f"10.8.{n // 256}.{n % 256}" for n in range(2, 302)]
+    with cloud.engine.begin() as conn:
+        cursor = conn.execute(select(guest_network.c.ip_free_from).where(guest_network.c.id == net)).scalar_one()
+        # Written back every few allocations, and never past the first free address (10.8.1.46).
+        assert 0x0A080100 + 46 - ipam.CURSOR_LAG < cursor <= 0x0A080100 + 46
+        assert ipam.release_ips(conn, ip_address.c.address.in_(["10.8.0.200", "10.8.0.7"])) == 2
+    assert [allocate(cloud, net) for _ in range(3)] == ["10.8.0.7", "10.8.0.200", "10.8.1.46"]
+    # Addresses taken by request above the cursor are stepped over, however many in a row.
+    for n in range(47, 47 + ipam.WINDOW + 5):
+        allocate(cloud, net, f"10.8.1.{n}")
+    assert allocate(cloud, net) == f"10.8.1.{47 + ipam.WINDOW + 5}"
+
+
+def test_a_network_filled_before_its_cursor_existed_is_searched_once(cloud: Cloud) -> None:
+    net = cloud.network("old", cidr="10.7.0.0/23", gateway="10.7.0.1")
+    with cloud.engine.begin() as conn:  # as after the upgrade that added the cursor: 200 taken, one gap at .150
+        conn.execute(
+            insert(ip_address),
+            [
+                {"network_id": net, "address": f"10.7.0.{n}", "number": 0x0A070000 + n}
+                for n in range(2, 202)
+                if n != 150
+            ],
+        )
+    assert [allocate(cloud, net) for _ in range(2)] == ["10.7.0.150", "10.7.0.202"]
 
 
 def test_requested_address(cloud: Cloud) -> None:
@@ -61,7 +91,9 @@ def test_unique_index_is_the_final_guard_and_a_lost_race_retries(cloud: Cloud, m
     # A stale "first free" (another transaction took .2 after we looked) costs one retry, not the transaction.
     real = ipam.first_free
     stale: Iterator[int] = iter([0x0A010102])
-    monkeypatch.setattr(ipam, "first_free", lambda conn, ip_range: next(stale, None) or real(conn, ip_range))
+    monkeypatch.setattr(
+        ipam, "first_free", lambda conn, ip_range, start=None: next(stale, None) or real(conn, ip_range, start)
+    )
     assert allocate(cloud, net) == "10.1.1.3"
 
 
