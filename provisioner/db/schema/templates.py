@@ -98,6 +98,8 @@ template_store_ref = Table(
     Column("size", BigInteger, nullable=True),
     Column("physical_size", BigInteger, nullable=True),
     Column("checksum", String(255), nullable=True),  # computed while copying, "{SHA256}hex"
+    # The engine's XXH3-128 of the same bytes, "{XXH3}hex": what replicas of this copy are verified against.
+    Column("engine_checksum", String(64), nullable=True),
     # Which management server works on it and until when: a dead server's work is picked up again.
     Column("lease_owner", BigInteger, nullable=True),
     Column("lease_until", DateTime(), nullable=True),

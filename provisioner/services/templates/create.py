@@ -12,9 +12,7 @@ published into the store atomically. Simulated pools and stores copy nothing.
 
 from __future__ import annotations
 
-import hashlib
 import shutil
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, insert, select, update
@@ -41,6 +39,7 @@ from provisioner.services.templates.refs import ensure_store_refs
 from provisioner.services.templates.register import os_type_id, owner_of
 from provisioner.services.templates.stores import SIMULATOR, image_name, pool_driver, pool_driver_name, store_driver
 from provisioner.storage import qemu
+from provisioner.storage.replication.checksum import ENGINE_ALGORITHM, Checksum, hash_file
 from provisioner.storage.types import ImageFormat
 
 #: Snapshot states whose data can become a template.
@@ -238,7 +237,7 @@ def create_template_data(engine: Engine, caller: Caller, template_uuid: str) -> 
                 "qemu-img", [*args, source, str(staged)], timeout=pool.settings.command_timeout, what="copy the volume"
             )
             virtual = int(qemu.info(str(staged), timeout=120).get("virtual-size", size))
-            digest = _sha256(staged)
+            digest, engine_digest = hash_file(staged, "sha256", ENGINE_ALGORITHM)
             physical = staged.stat().st_size
             store.copy_in(staged, name, fmt=ImageFormat.QCOW2)
     except Exception as error:
@@ -252,7 +251,8 @@ def create_template_data(engine: Engine, caller: Caller, template_uuid: str) -> 
         shutil.rmtree(staging, ignore_errors=True)
 
     def ready(conn: Connection) -> None:
-        _ready(conn, first["id"], {**ready_values(name, virtual, physical), "checksum": "{SHA256}" + digest})
+        checksums = {"checksum": "{SHA256}" + digest, "engine_checksum": str(Checksum(ENGINE_ALGORITHM, engine_digest))}
+        _ready(conn, first["id"], {**ready_values(name, virtual, physical), **checksums})
         conn.execute(
             update(vm_template)
             .where(vm_template.c.id == template["id"])
@@ -261,14 +261,6 @@ def create_template_data(engine: Engine, caller: Caller, template_uuid: str) -> 
 
     run_in_transaction(engine, ready)
     return image_rows_for(engine, caller, template["id"])
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(4 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def image_rows_for(engine: Engine, caller: Caller, template_id: int) -> Row:

@@ -10,9 +10,11 @@ One round (:func:`reconcile`, the :data:`TASK` every management server runs):
    transaction, then run it on a worker thread with no transaction open:
 
    * a Ready copy exists on another store: **replicate store to store** from it (sparse, inline
-     checksum, resumable; the origin URL is not fetched again);
+     checksum against the source's engine checksum, XXH3, whatever the user's algorithm; resumable;
+     the origin URL is not fetched again);
    * otherwise, one store per template downloads from the origin URL (the others wait for it and
-     then replicate): inline checksum, size limit, redirect/private-address refusal, format check
+     then replicate): inline checksum (the user's algorithm, and XXH3 recorded in
+     ``engine_checksum``), size limit, redirect/private-address refusal, format check
      with ``qemu-img info`` (backing files and external data files refused), atomic publish;
 
    progress is written back with the lease renewal. A server killed mid-copy stops renewing; when
@@ -47,7 +49,7 @@ from provisioner.services.templates import settings
 from provisioner.services.templates.refs import ensure_store_refs
 from provisioner.services.templates.stores import SIMULATOR, image_format, image_name, store_driver, store_driver_name
 from provisioner.storage.base import StorageDriver
-from provisioner.storage.replication.checksum import ENGINE_ALGORITHM, Checksum, new_hash
+from provisioner.storage.replication.checksum import ENGINE_ALGORITHM, Checksum, hash_file
 from provisioner.storage.replication.download import DownloadSettings, download
 from provisioner.storage.replication.imageinfo import check_image
 from provisioner.storage.replication.stores import replicate
@@ -318,14 +320,7 @@ class _Result:
     size: int
     physical: int
     checksum: str | None
-
-
-def _sha_of(path: Path, algorithm: str) -> str:
-    digest = new_hash(algorithm)
-    with open(path, "rb") as handle:
-        while chunk := handle.read(4 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
+    engine_checksum: str | None
 
 
 def _download(
@@ -334,7 +329,8 @@ def _download(
     name = image_name(template["uuid"], template["format"])
     fmt = image_format(template["format"])
     expected = Checksum.parse(template["checksum"]) if template["checksum"] else None
-    # Without the user's checksum, the engine's own (XXH3): what replicas are verified against later.
+    # The download is verified with the user's algorithm; the engine's XXH3 of the same bytes, computed
+    # beside it, is what replicas are verified against later (at XXH3's speed, not SHA-256's).
     algorithm = expected.algorithm if expected is not None else ENGINE_ALGORITHM
     local = store.local_path(name)
     staging = staging_root(engine) / f"ref-{work.ref_id}"
@@ -345,9 +341,9 @@ def _download(
             result = download(
                 template["url"], dest, expected=expected, algorithm=algorithm, settings=dl, progress=lease.progress
             )
-            digest = result.hexdigest
+            digest, engine_digest = result.hexdigest, result.engine_hexdigest or result.hexdigest
         except VolumeExistsError:  # finished before a crash, not yet recorded: verify what is there
-            digest = _sha_of(dest, algorithm)
+            digest, engine_digest = hash_file(dest, algorithm, ENGINE_ALGORITHM)
             if expected is not None and digest != expected.hexdigest:
                 raise
         lease.renew(100, force=True)
@@ -364,7 +360,8 @@ def _download(
         raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return _Result(name, info.virtual_size, physical, str(Checksum(algorithm, digest)))
+    engine_checksum = str(Checksum(ENGINE_ALGORITHM, engine_digest))
+    return _Result(name, info.virtual_size, physical, str(Checksum(algorithm, digest)), engine_checksum)
 
 
 def _remove_local(dest: Path) -> None:
@@ -377,19 +374,25 @@ def _replicate(
     template: Any, source_ref: Any, source: StorageDriver, store: StorageDriver, *, lease: _Lease
 ) -> _Result:
     name = str(source_ref["install_path"])
-    wanted = template["checksum"] or source_ref["checksum"]
+    # The source's engine checksum when it has one: the same bytes as the verified download, checked at
+    # XXH3's speed. Copies made before it was recorded are checked with the user's algorithm.
+    wanted = source_ref["engine_checksum"] or template["checksum"] or source_ref["checksum"]
     try:
         result = replicate(source, name, store, expected=wanted, progress=lease.progress)
-        digest, algorithm = result.hexdigest, result.algorithm
     except VolumeExistsError:
         existing = store.get_volume(name)
-        return _Result(name, existing.virtual_size, existing.allocated_bytes, source_ref["checksum"])
+        return _Result(
+            name, existing.virtual_size, existing.allocated_bytes, source_ref["checksum"], source_ref["engine_checksum"]
+        )
     info = store.get_volume(name)
+    engine = result.engine_checksum()
     return _Result(
         name,
         info.virtual_size or int(source_ref["size"] or 0),
         info.allocated_bytes,
-        str(Checksum(algorithm, digest)),
+        # Verified equal to the source, so the source's checksum (the user's algorithm) holds for it too.
+        source_ref["checksum"] if engine is not None and source_ref["checksum"] else str(result.checksum()),
+        str(engine) if engine is not None else None,
     )
 
 
@@ -452,7 +455,11 @@ def run_work(engine: Engine, work: Work, msid: int) -> None:
                 template_store_ref.c.state == "Creating",
                 template_store_ref.c.lease_owner == msid,
             )
-            .values(**ready_values(result.name, result.size, result.physical), checksum=result.checksum)
+            .values(
+                **ready_values(result.name, result.size, result.physical),
+                checksum=result.checksum,
+                engine_checksum=result.engine_checksum,
+            )
         ).rowcount
         record_size(conn, work.template_id, result.size, result.physical)
         return changed

@@ -1,16 +1,18 @@
 """Template checksums as CloudStack writes them: ``{SHA256}hex``, ``{SHA512}hex``, ``{MD5}hex`` or bare hex.
 
 Besides CloudStack's algorithms there is the engine's own integrity checksum, ``{XXH3}hex``
-(XXH3-128, :data:`ENGINE_ALGORITHM`): what the engine computes and records when the user gave no
-checksum, and what store-to-store copies are then verified against. It is not cryptographic; it
-guards against corruption in transit and on disk (as a CRC would, with 128 bits) at ~17 GB/s on
-one core, where SHA-256 manages ~1.6 GB/s even with SHA-NI, which made the hash, not the I/O, the
-bottleneck of a replication. A checksum the user gave is always verified with its own algorithm.
+(XXH3-128, :data:`ENGINE_ALGORITHM`): what the engine computes and records for every download (beside
+the user's checksum when there is one, in the same pass), and what store-to-store copies are then
+verified against. It is not cryptographic; it guards against corruption in transit and on disk (as
+a CRC would, with 128 bits) at ~17 GB/s on one core, where SHA-256 manages ~1.6 GB/s even with
+SHA-NI, which made the hash, not the I/O, the bottleneck of a replication. A checksum the user gave is always verified, with its own algorithm,
+on the download from the template's URL.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from dataclasses import dataclass
 from typing import Protocol
@@ -41,6 +43,16 @@ def new_hash(algorithm: str) -> Hash:
     if algorithm == ENGINE_ALGORITHM:
         return xxhash.xxh3_128()
     return hashlib.new(algorithm)
+
+
+def hash_file(path: str | os.PathLike[str], *algorithms: str) -> list[str]:
+    """The hex digests of a file's bytes, one per algorithm, in one read."""
+    digests = [new_hash(algorithm) for algorithm in algorithms]
+    with open(path, "rb") as handle:
+        while chunk := handle.read(8 << 20):
+            for digest in digests:
+                digest.update(chunk)
+    return [digest.hexdigest() for digest in digests]
 
 
 #: Bare hex is told apart by its length, as CloudStack's ``DigestHelper`` does.

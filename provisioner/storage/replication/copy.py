@@ -57,6 +57,8 @@ class CopyResult:
         bytes_copied: data bytes read from the source and written in this run (holes excluded).
         bytes_resumed: logical bytes taken over from an interrupted run instead of copied again.
         attempts: tries it took (1 without retries).
+        engine_hexdigest: the engine's XXH3-128 of the same content when ``algorithm`` is another one and it
+            was computed beside it (downloads), else None.
     """
 
     path: Path
@@ -66,10 +68,17 @@ class CopyResult:
     bytes_copied: int
     bytes_resumed: int
     attempts: int = 1
+    engine_hexdigest: str | None = None
 
     def checksum(self) -> Checksum:
         """The computed digest as a :class:`Checksum` (``str()`` gives CloudStack's ``{SHA256}…``)."""
         return Checksum(self.algorithm, self.hexdigest)
+
+    def engine_checksum(self) -> Checksum | None:
+        """The engine's XXH3-128 of the content (``{XXH3}…``), when it was computed."""
+        if self.algorithm == ENGINE_ALGORITHM:
+            return self.checksum()
+        return Checksum(ENGINE_ALGORITHM, self.engine_hexdigest) if self.engine_hexdigest else None
 
 
 def percent(done: int, total: int) -> int:

@@ -21,7 +21,7 @@ import pydantic
 
 from provisioner.exceptions import ChecksumMismatchError, DownloadError, UnsafeUrlError, VolumeExistsError
 from provisioner.storage.replication import journal as journal_file
-from provisioner.storage.replication.checksum import Checksum
+from provisioner.storage.replication.checksum import ENGINE_ALGORITHM, Checksum
 from provisioner.storage.replication.copy import CopyResult, Progress
 from provisioner.storage.replication.sink import CHUNK, RING, Sink, journal_path
 from provisioner.storage.replication.urls import check_url
@@ -124,7 +124,8 @@ def _download_once(
         }
         if response.status == 200 and saved is not None:
             journal_file.remove(journal_path(dest))  # the server sends everything again: start over
-        sink = Sink(dest, identity, total, algorithm, settings.checkpoint_bytes)
+        also = ENGINE_ALGORITHM if algorithm != ENGINE_ALGORITHM else None  # what replicas are verified with
+        sink = Sink(dest, identity, total, algorithm, settings.checkpoint_bytes, also=also)
         try:
             if response.status == 206 and not response.getheader("Content-Range", "").startswith(f"bytes {sink.done}-"):
                 sink.discard()
@@ -134,7 +135,8 @@ def _download_once(
         except BaseException:
             sink.close()
             raise
-        return CopyResult(dest, sink.done, algorithm, digest, sink.bytes_written, sink.resumed_from)
+        copied, resumed = sink.bytes_written, sink.resumed_from
+        return CopyResult(dest, sink.done, algorithm, digest, copied, resumed, engine_hexdigest=sink.also_hexdigest)
     finally:
         connection.close()
 
@@ -190,7 +192,8 @@ def download(
         url: the http(s) URL of the image.
         dest: the final path; ``dest.part`` and ``dest.journal`` exist while it downloads.
         expected: the checksum to verify (``{SHA256}…``, ``{MD5}…``, bare hex).
-        algorithm: the hashlib algorithm to compute when nothing is expected.
+        algorithm: the hashlib algorithm to compute when nothing is expected. The engine's XXH3-128 is
+            computed beside it in the same pass (:meth:`CopyResult.engine_checksum`).
         settings: limits and safety switches.
         progress: called with (bytes done, total); total is 0 without a Content-Length.
 

@@ -20,19 +20,11 @@ from typing import cast
 
 from provisioner.exceptions import ChecksumMismatchError, DriverError, StorageMaintenanceError
 from provisioner.storage.base import Progress, StorageDriver
-from provisioner.storage.replication.checksum import ENGINE_ALGORITHM, Checksum, new_hash
+from provisioner.storage.replication.checksum import ENGINE_ALGORITHM, Checksum, hash_file
 from provisioner.storage.replication.copy import CopyResult, copy_image
 from provisioner.storage.replication.download import Readable, receive
 from provisioner.storage.replication.sink import Sink
 from provisioner.storage.types import PoolState
-
-
-def _hash_file(path: Path, algorithm: str) -> str:
-    digest = new_hash(algorithm)
-    with open(path, "rb") as handle:
-        while chunk := handle.read(8 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _stream_in(
@@ -114,7 +106,7 @@ def replicate(
             )
             source_path, digest = staged, result.hexdigest
         else:
-            digest = _hash_file(source_path, algorithm)  # verify before the bytes leave
+            (digest,) = hash_file(source_path, algorithm)  # verify before the bytes leave
             if wanted is not None and digest != wanted.hexdigest:
                 raise ChecksumMismatchError(f"{name}: {algorithm} is {digest}, expected {wanted.hexdigest}")
         fmt = source.get_volume(name).format

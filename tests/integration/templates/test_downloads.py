@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+import xxhash
 from sqlalchemy import Engine
 
 from provisioner.services.templates.deploy import template_for_deploy
@@ -87,6 +88,40 @@ def test_download_then_replicate_store_to_store(cloud: TemplateCloud, tmp_path: 
     refs = cloud.work_until(tid, {"Ready"})
     assert refs[s3]["source_store_id"] in (s1, s2)
     assert sha256(tmp_path / "s3" / refs[s3]["install_path"]) == sha256(image)
+
+
+def test_replicas_of_a_sha256_template_are_verified_with_the_engine_checksum(
+    cloud: TemplateCloud, tmp_path: Path
+) -> None:
+    cloud.allow_loopback()
+    image = qcow2(tmp_path / "www" / "t.qcow2", os.urandom(3 * MIB))
+    s1 = cloud.local_store(cloud.zone_id, tmp_path / "s1")
+    with origin(tmp_path / "www") as base:
+        tid = cloud.register(f"{base}/files/t.qcow2", [cloud.zone_id], checksum="{SHA256}" + sha256(image))
+        downloaded = cloud.work_until(tid, {"Ready"})[s1]
+    # The download was verified with the user's SHA-256; the engine's XXH3 of the same bytes is kept beside it.
+    engine_checksum = "{XXH3}" + xxhash.xxh3_128(image.read_bytes()).hexdigest()
+    assert (downloaded["checksum"], downloaded["engine_checksum"]) == ("{SHA256}" + sha256(image), engine_checksum)
+
+    # A store added later replicates from s1, verified against the XXH3: a corrupted source is caught.
+    source = tmp_path / "s1" / downloaded["install_path"]
+    original = source.read_bytes()
+    corrupted = bytearray(original)
+    corrupted[len(corrupted) // 2] ^= 0xFF
+    source.write_bytes(corrupted)
+    s2 = cloud.local_store(cloud.zone_id, tmp_path / "s2")
+    failed = cloud.work_until(tid, {"Ready", "Failed"})[s2]
+    assert failed["state"] == "Failed" and failed["source_store_id"] == s1
+    assert f"xxh3_128 is {xxhash.xxh3_128(bytes(corrupted)).hexdigest()}" in failed["error_str"], failed["error_str"]
+    assert list((tmp_path / "s2").iterdir()) == []
+
+    # With the source intact the replica is Ready, with the same bytes and both checksums.
+    source.write_bytes(original)
+    s3 = cloud.local_store(cloud.zone_id, tmp_path / "s3")
+    replica = cloud.work_until(tid, {"Ready", "Failed"})[s3]
+    assert (replica["state"], replica["source_store_id"]) == ("Ready", s1)
+    assert (replica["checksum"], replica["engine_checksum"]) == ("{SHA256}" + sha256(image), engine_checksum)
+    assert sha256(tmp_path / "s3" / replica["install_path"]) == sha256(image)
 
 
 @pytest.mark.parametrize(

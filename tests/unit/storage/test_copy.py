@@ -18,7 +18,7 @@ import pytest
 import xxhash
 
 from provisioner.exceptions import ChecksumMismatchError, DriverValueError, VolumeExistsError, VolumeNotFoundError
-from provisioner.storage.replication.checksum import ENGINE_ALGORITHM, Checksum
+from provisioner.storage.replication.checksum import ENGINE_ALGORITHM, Checksum, hash_file
 from provisioner.storage.replication.copy import copy_image, percent, status_text
 from provisioner.storage.replication.extents import iter_extents
 from provisioner.storage.replication.journal import load
@@ -128,6 +128,21 @@ def test_checksum_forms() -> None:
     for bad in ("{SHA256}abc", "{CRC32}00", "xyz", "{SHA512}" + "0" * 64):
         with pytest.raises(DriverValueError):
             Checksum.parse(bad)
+
+
+def test_hash_file_and_a_second_inline_algorithm_give_each_algorithms_digest(tmp_path: Path) -> None:
+    data = os.urandom(3 * MIB) + bytes(MIB)
+    path = tmp_path / "f"
+    path.write_bytes(data)
+    expected = [hashlib.sha256(data).hexdigest(), xxhash.xxh3_128(data).hexdigest()]
+    assert hash_file(path, "sha256", ENGINE_ALGORITHM) == expected
+    hasher = InlineHasher("sha256", also=ENGINE_ALGORITHM)
+    try:
+        hasher.update(data[: 3 * MIB])
+        hasher.zeros(MIB)  # a hole feeds both hashes too
+        assert hasher.hexdigests() == expected
+    finally:
+        hasher.close()
 
 
 _CHILD = textwrap.dedent(
