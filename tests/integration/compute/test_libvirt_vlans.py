@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from provisioner.compute.drivers.libvirt.vlans import VlanBridge, ensure, host_shell
+from provisioner.compute.drivers.libvirt.vlans import VlanBridge, ensure, host_shell, remove_unused
 from provisioner.exceptions import DriverError
 from tests.support.tools import require_tool
 
@@ -107,6 +107,19 @@ def test_concurrent_deployments_agree_on_one_bridge(label: str) -> None:
     expected = [VlanBridge(label, 43, label, f"br{label}-43"), VlanBridge(label, 42, label, f"br{label}-42")]
     assert results == [expected] * 4
     assert Path(f"/sys/class/net/br{label}-43/bridge").is_dir()
+
+
+def test_a_bridge_is_removed_once_no_guest_is_on_it(label: str) -> None:
+    bridge = f"br{label}-42"
+    assert ensure([], "this machine", [("label", label, 42)]) == [VlanBridge(label, 42, label, bridge)]
+    guest = f"pvp{TAG}a"  # stands in for a guest's tap
+    _ip("link", "add", guest, "type", "veth", "peer", "name", f"pvp{TAG}b")
+    _ip("link", "set", guest, "master", bridge)
+    assert remove_unused([], "this machine", [(label, 42), (label, 43)]) == []
+    assert Path(f"/sys/class/net/{bridge}").exists()
+    _ip("link", "set", guest, "nomaster")
+    assert remove_unused([], "this machine", [(label, 42)]) == [VlanBridge(label, 42, label, bridge)]
+    assert not Path(f"/sys/class/net/{bridge}").exists() and not Path(f"/sys/class/net/{label}.42").exists()
 
 
 def test_over_the_ssh_program_the_arguments_survive_the_remote_shell(label: str, tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import re
 import tempfile
@@ -38,6 +39,7 @@ from provisioner.exceptions import (
     VMStateError,
 )
 
+log = logging.getLogger(__name__)
 _SCHEMES = ("qemu", "qemu+ssh", "qemu+tls", "qemu+tcp", "qemu+unix", "test")
 #: Environment variable naming the ssh program for ``qemu+ssh://`` URIs (the management server sets it to the
 #: wrapper of its own identity: provisioner.server.ssh_identity).
@@ -339,19 +341,39 @@ class LibvirtCore(HypervisorDriver):
             disks.upload_file(self.ex_connection, local, target)
         return target
 
+    def _bridge_shell(self) -> list[str] | None:
+        """How to reach the host's links for guest VLAN bridges (:mod:`.vlans`); None for the test driver, OVS
+        VLAN tags and hosts the driver has no shell on (their NICs go on ``br<label>-<vlan>``, made there)."""
+        if self._is_test or self.opts.vlan_mode != "bridge":
+            return None
+        return vlans.host_shell(self.uri, self.opts.ssh_command)
+
     def _vlan_bridges(self, wanted: list[tuple[str, str, int]]) -> tuple[vlans.VlanBridge, ...]:
-        """Make guest VLAN bridges on the host (:mod:`.vlans`); none for the test driver, OVS VLAN tags and
-        hosts the driver has no shell on (their NICs go on ``br<label>-<vlan>``, made there beforehand)."""
-        shell = vlans.host_shell(self.uri, self.opts.ssh_command)
-        if self._is_test or self.opts.vlan_mode != "bridge" or shell is None or not wanted:
+        """Make guest VLAN bridges on the host."""
+        shell = self._bridge_shell()
+        if shell is None or not wanted:
             return ()
         return tuple(vlans.ensure(shell, self.uri, dict.fromkeys(wanted)))
 
+    def _recorded_bridges(self, dom: libvirt.virDomain) -> list[tuple[str, int]]:
+        """(device, VLAN) of the VLAN bridges a domain was defined with."""
+        with self._calling(f"reading the XML of VM {dom.name()}"):
+            return domain_xml.vlan_bridges(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
+
     def _ensure_recorded_bridges(self, dom: libvirt.virDomain) -> None:
         """Make again the VLAN bridges a domain was defined with (a host reboot or clean-up removes them)."""
-        with self._calling(f"reading the XML of VM {dom.name()}"):
-            xml = dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)
-        self._vlan_bridges([("device", device, vlan) for device, vlan in domain_xml.vlan_bridges(xml)])
+        self._vlan_bridges([("device", device, vlan) for device, vlan in self._recorded_bridges(dom)])
+
+    def _release_bridges(self, recorded: list[tuple[str, int]]) -> None:
+        """Remove the VLAN bridges a VM no longer runs on that no other guest is on; a failure only leaves
+        them behind (logged): the VM's own operation has succeeded."""
+        shell = self._bridge_shell()
+        if shell is None or not recorded:
+            return
+        try:
+            vlans.remove_unused(shell, self.uri, dict.fromkeys(recorded))
+        except DriverError as error:
+            log.warning("%s; the bridges stay until a later stop removes them", error)
 
     def define_vm(self, spec: VMSpec) -> VMInfo:
         """Make the NICs' VLAN bridges, overlay disks and the seed, render the domain XML and define it."""
@@ -387,7 +409,18 @@ class LibvirtCore(HypervisorDriver):
     def start_vm(self, name: str) -> VMInfo:
         """Start the domain unless it runs (making its VLAN bridges first)."""
         dom = self._domain(name)
-        if not self._active(dom):
+        if self._active(dom):
+            return self._info(dom)
+        self._ensure_recorded_bridges(dom)
+        try:
+            with self._calling(f"starting VM {name}"):
+                dom.create()
+        except HostUnreachableError:
+            raise
+        except DriverError:
+            if not self._recorded_bridges(dom):
+                raise
+            # Another VM's stop may have removed a bridge made for this one before it had a guest on it.
             self._ensure_recorded_bridges(dom)
             with self._calling(f"starting VM {name}"):
                 dom.create()
@@ -404,7 +437,8 @@ class LibvirtCore(HypervisorDriver):
         return not self._active(dom)
 
     def stop_vm(self, name: str, *, force: bool = False, timeout: float | None = None) -> VMInfo:
-        """Ask the guest to shut down (ACPI), and power it off if it has not within the timeout."""
+        """Ask the guest to shut down (ACPI), and power it off if it has not within the timeout; then remove the
+        VLAN bridges no other guest is on."""
         dom = self._domain(name)
         if not self._active(dom):
             return self._info(dom)
@@ -415,6 +449,7 @@ class LibvirtCore(HypervisorDriver):
         if force:
             with self._calling(f"powering off VM {name}"):
                 dom.destroy()
+        self._release_bridges(self._recorded_bridges(dom))
         return self._info(dom)
 
     def reboot_vm(self, name: str, *, force: bool = False) -> VMInfo:
@@ -434,14 +469,17 @@ class LibvirtCore(HypervisorDriver):
             disks.delete_file(self.ex_connection, path, local=self._local_files)
 
     def destroy_vm(self, name: str) -> None:
-        """Power off, undefine with its snapshot metadata, and delete the files define_vm created."""
+        """Power off, undefine with its snapshot metadata, delete the files define_vm created and the VLAN
+        bridges no other guest is on."""
         dom = self._domain(name)
         owned = domain_xml.owned_files(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
+        recorded = self._recorded_bridges(dom)
         with self._calling(f"destroying VM {name}"):
             if self._active(dom):
                 dom.destroy()
             dom.undefineFlags(libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA)
         self._delete_files(owned)
+        self._release_bridges(recorded)
 
     # -- extras ------------------------------------------------------------------------------------
 

@@ -54,18 +54,21 @@ class LibvirtDriver(LibvirtCore):
         if live and not self._active(dom):
             raise VMStateError(f"VM {name} on {self.uri} is not running; live migration needs a running VM")
         flags = _MIGRATE_FLAGS if live else _MIGRATE_FLAGS & ~libvirt.VIR_MIGRATE_LIVE
-        if isinstance(target, LibvirtDriver):
+        if not isinstance(target, (LibvirtDriver, str)):
+            raise DriverValueError(f"cannot migrate VM {name} to {target!r}: give a LibvirtDriver or a libvirt URI")
+        recorded = self._recorded_bridges(dom)
+        if isinstance(target, LibvirtDriver):  # a peer-to-peer target (a URI) must have them already
             target._ensure_recorded_bridges(dom)
         with self._calling(f"migrating VM {name}"):
             if isinstance(target, LibvirtDriver):
-                moved = dom.migrate(target.ex_connection, flags, None, None, 0)
-                return target._info(moved)
-            if isinstance(target, str):
+                info = target._info(dom.migrate(target.ex_connection, flags, None, None, 0))
+            else:
                 dom.migrateToURI3(target, {}, flags | libvirt.VIR_MIGRATE_PEER2PEER)
                 vcpus, memory = self._size(dom)
                 running = self.map_state(libvirt.VIR_DOMAIN_RUNNING)
-                return VMInfo(name, dom.UUIDString(), running, power_of(running), vcpus, memory, target)
-        raise DriverValueError(f"cannot migrate VM {name} to {target!r}: give a LibvirtDriver or a libvirt URI")
+                info = VMInfo(name, dom.UUIDString(), running, power_of(running), vcpus, memory, target)
+        self._release_bridges(recorded)
+        return info
 
     def _size(self, dom: libvirt.virDomain) -> tuple[int, int]:
         return domain_xml.vcpus_and_memory(ET.fromstring(dom.XMLDesc(0)))

@@ -10,6 +10,8 @@ ones the ``kvm_host`` role gives public VLAN bridges (``kvm_host_vlan_bridge_pre
 One shell script does it on the host, for every NIC of a VM at once: on this machine for ``qemu:///``
 URIs, over the driver's ssh program for ``qemu+ssh://`` URIs. Each step runs only when the link is not as
 wanted, under an ``flock`` on the host, so concurrent deployments and several management servers agree.
+When a VM stops, is destroyed or migrates away, the same script removes its bridges that no guest is on any
+more (CloudStack's ``deleteVnetBr``); a start makes them again.
 """
 
 from __future__ import annotations
@@ -29,11 +31,15 @@ log = logging.getLogger(__name__)
 _IFNAME = re.compile(r"^[A-Za-z0-9_.-]{1,15}$")
 _TIMEOUT = 60.0
 
-#: Arguments: triples of <label|device> <name> <vlan>. Prints "<name> <vlan> <pif> <bridge>" per triple.
+#: Arguments: make|remove, then triples of <label|device> <name> <vlan>. Prints "<name> <vlan> <pif> <bridge>"
+#: per bridge made (or found), or removed.
 _SCRIPT = r"""
 set -eu
+mkdir -p /run/lock
 exec 9>>/run/lock/provisioner-vlan-bridges.lock
 flock -w 50 9 || { echo "timed out waiting for /run/lock/provisioner-vlan-bridges.lock" >&2; exit 1; }
+action=$1
+shift
 while [ $# -ge 3 ]; do
   mode=$1 name=$2 vlan=$3
   shift 3
@@ -50,11 +56,21 @@ while [ $# -ge 3 ]; do
       break
     done
   fi
+  vdev=$pif.$vlan bridge=br$pif-$vlan
+  if [ "$action" = remove ]; then
+    # Only a bridge no guest is on: its one port, if any, is its VLAN interface.
+    ports=$(ls "/sys/class/net/$bridge/brif" 2>/dev/null) || continue
+    if [ -z "$ports" ] || [ "$ports" = "$vdev" ]; then
+      ip link del "$bridge"
+      if [ -e "/sys/class/net/$vdev" ]; then ip link del "$vdev"; fi
+      echo "$name $vlan $pif $bridge"
+    fi
+    continue
+  fi
   if [ ! -e "/sys/class/net/$pif" ]; then
     echo "there is no bridge or device $name" >&2
     exit 2
   fi
-  vdev=$pif.$vlan bridge=br$pif-$vlan
   if [ ${#bridge} -gt 15 ] || [ ${#vdev} -gt 15 ]; then
     echo "$bridge or $vdev would be longer than the 15 characters Linux allows" >&2
     exit 2
@@ -126,6 +142,40 @@ def host_shell(uri: str, ssh_command: str | None) -> list[str] | None:
     return [*argv, "--", parts.hostname]
 
 
+def _run(shell: list[str], host: str, action: str, wanted: Iterable[tuple[str, str, int]]) -> list[VlanBridge]:
+    args: list[str] = []
+    for mode, name, vlan in wanted:
+        if not _IFNAME.match(name) or not 1 <= vlan <= 4094:
+            raise DriverValueError(f"host {host}: {name!r} VLAN {vlan} cannot name a Linux VLAN bridge")
+        args += [mode, name, str(vlan)]
+    if not args:
+        return []
+    command = ["sh", "-s", "--", action, *args]
+    # ssh joins the remote command into one string for the remote shell: quote every argument.
+    argv = [*shell, shlex.join(command)] if shell else command
+    what = ", ".join(f"VLAN {args[i + 2]} of {args[i + 1]}" for i in range(0, len(args), 3))
+    try:
+        done = subprocess.run(argv, input=_SCRIPT, capture_output=True, text=True, timeout=_TIMEOUT, check=False)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        raise DriverError(f"host {host}: could not run the script for the guest bridges of {what}: {error}") from None
+    if done.returncode != 0:
+        reason = done.stderr.strip().splitlines()[-1:] or [f"exit status {done.returncode}"]
+        if action == "remove":
+            raise DriverError(f"host {host}: removing the unused guest bridges of {what} failed: {reason[0]}")
+        raise DriverError(
+            f"host {host}: making the guest bridges of {what} failed: {reason[0]}; create the traffic label's bridge "
+            "there (the kvm_host role's kvm_host_bridges) and let the driver's user (root) change links, or make "
+            "br<nic>-<vlan> on <nic>.<vlan> there yourself"
+        )
+    for notice in done.stderr.strip().splitlines():
+        log.warning("host %s: %s", host, notice)
+    bridges = []
+    for line in done.stdout.splitlines():
+        label, tag, device, bridge = line.split()
+        bridges.append(VlanBridge(label, int(tag), device, bridge))
+    return bridges
+
+
 def ensure(shell: list[str], host: str, wanted: Iterable[tuple[str, str, int]]) -> list[VlanBridge]:
     """Make the VLAN interfaces and bridges of ``wanted`` on the host (each step only when missing).
 
@@ -139,35 +189,17 @@ def ensure(shell: list[str], host: str, wanted: Iterable[tuple[str, str, int]]) 
         DriverValueError: a label or VLAN that cannot name a Linux interface.
         DriverError: the host refused (no such label bridge, not root, ssh failed).
     """
-    args: list[str] = []
-    for mode, name, vlan in wanted:
-        if not _IFNAME.match(name) or not 1 <= vlan <= 4094:
-            raise DriverValueError(f"host {host}: {name!r} VLAN {vlan} cannot name a Linux VLAN bridge")
-        args += [mode, name, str(vlan)]
-    if not args:
-        return []
-    command = ["sh", "-s", "--", *args]
-    # ssh joins the remote command into one string for the remote shell: quote every argument.
-    argv = [*shell, shlex.join(command)] if shell else command
-    what = ", ".join(f"VLAN {args[i + 2]} of {args[i + 1]}" for i in range(0, len(args), 3))
-    try:
-        done = subprocess.run(argv, input=_SCRIPT, capture_output=True, text=True, timeout=_TIMEOUT, check=False)
-    except (OSError, subprocess.TimeoutExpired) as error:
-        raise DriverError(f"host {host}: could not run the script that makes the bridges of {what}: {error}") from None
-    if done.returncode != 0:
-        reason = done.stderr.strip().splitlines()[-1:] or [f"exit status {done.returncode}"]
-        raise DriverError(
-            f"host {host}: making the guest bridges of {what} failed: {reason[0]}; create the traffic label's bridge "
-            "there (the kvm_host role's kvm_host_bridges) and let the driver's user (root) change links, or make "
-            "br<nic>-<vlan> on <nic>.<vlan> there yourself"
-        )
-    for notice in done.stderr.strip().splitlines():
-        log.warning("host %s: %s", host, notice)
-    made = []
-    for line in done.stdout.splitlines():
-        label, tag, device, bridge = line.split()
-        made.append(VlanBridge(label, int(tag), device, bridge))
-    return made
+    return _run(shell, host, "make", wanted)
 
 
-__all__ = ["VlanBridge", "default_bridge", "ensure", "host_shell"]
+def remove_unused(shell: list[str], host: str, made: Iterable[tuple[str, int]]) -> list[VlanBridge]:
+    """Remove the bridges ``br<device>-<vlan>`` of ``made`` (device, VLAN) that no guest is on any more, with
+    their VLAN interfaces, as CloudStack's KVM agent does when a VM stops; returns those removed.
+
+    Raises:
+        DriverError: the host refused (not root, ssh failed).
+    """
+    return _run(shell, host, "remove", [("device", device, vlan) for device, vlan in made])
+
+
+__all__ = ["VlanBridge", "default_bridge", "ensure", "host_shell", "remove_unused"]
