@@ -11,6 +11,7 @@ package is downloaded with ``apt-get download`` into a cache under ``.work/`` an
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import os
 import shutil
@@ -18,8 +19,10 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from tests.support.tools import missing
+from provisioner.exceptions import DriverError
+from tests.support.tools import missing, require_tool
 
 CACHE = Path(__file__).resolve().parents[2] / ".work" / "compute-guest"
 BOOT_MARKER = "BOOT-OK"
@@ -34,6 +37,8 @@ DISK_MARKER = "PROVISIONER-DISK-MARKER"
 DISK_MARKER_WRITTEN = "MARKER-WRITTEN"
 #: Printed, followed by the hash, when the seed's vendor-data sets root's password (``root:<crypt hash>``).
 PASSWORD_HASH_MARKER = "PASSWORD-HASH"
+#: Printed, followed by the key, for each SSH public key of the seed's meta-data.
+PUBLIC_KEY_MARKER = "PUBLIC-KEY"
 #: Printed when the ACPI power button was pressed, right before the guest powers off.
 ACPI_SHUTDOWN = "ACPI-SHUTDOWN"
 MODULES = (
@@ -87,6 +92,7 @@ while [ $j -lt 30 ] && [ -z "$seeded" ]; do
     cat /mnt/seed/user-data
     echo
     echo "{USERDATA_END}"
+    sed -n "s/^  - /{PUBLIC_KEY_MARKER} /p" /mnt/seed/meta-data
     if [ -f /mnt/seed/vendor-data ]; then
       hash=$(sed -n "s/.*root:\\(\\$[^' ]*\\).*/\\1/p" /mnt/seed/vendor-data | head -n 1)
       [ -n "$hash" ] && echo "{PASSWORD_HASH_MARKER} $hash"
@@ -218,6 +224,29 @@ def user_data_from_console(text: str) -> str:
     return text[start : text.index(USERDATA_END, start)].strip("\r\n").replace("\r\n", "\n")
 
 
+def public_keys_from_console(text: str) -> list[str]:
+    """The SSH public keys the guest read from its seed's meta-data, in order."""
+    prefix = f"{PUBLIC_KEY_MARKER} "
+    return [line[len(prefix) :].strip() for line in text.splitlines() if line.startswith(prefix)]
+
+
+def crypt_matches(password: str, crypt_hash: str) -> bool:
+    """Whether ``crypt_hash`` (``$6$salt$...``) is the SHA-512 crypt hash of ``password``, as OpenSSL computes it.
+
+    The password goes to ``openssl passwd`` on its standard input, never on its command line.
+    """
+    salt = crypt_hash.split("$")[2]
+    result = subprocess.run(
+        [require_tool("openssl"), "passwd", "-6", "-salt", salt, "-stdin"],
+        input=password,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    )
+    return result.stdout.strip() == crypt_hash
+
+
 def password_hash_from_console(text: str) -> str | None:
     """The root password hash the guest read from its seed (the last one printed), or None."""
     hashes = [line.split()[1] for line in text.splitlines() if line.startswith(f"{PASSWORD_HASH_MARKER} $")]
@@ -259,3 +288,44 @@ def build_template(image: GuestImage, target: Path) -> Path:
     _run("qemu-img", "convert", "-O", "qcow2", str(raw), str(target))
     raw.unlink()
     return target
+
+
+def register_template(api: Any, url: str, zone: str, name: str, **params: Any) -> str:
+    """Register the tiny template from ``url`` as a KVM QCOW2 template in ``zone``; its id once it is Ready.
+
+    ``api`` is a ``cs`` client; ``params`` go to ``registerTemplate`` as they are (``passwordenabled``, ...).
+
+    Raises:
+        TimeoutError: the template was not Ready within 180 s (its rows are in the message).
+    """
+    template = api.registerTemplate(
+        name=name,
+        displaytext=name,
+        url=url,
+        format="QCOW2",
+        hypervisor="KVM",
+        zoneid=zone,
+        ostypeid=api.listOsTypes()["ostype"][0]["id"],
+        **params,
+    )["template"][0]
+    rows: list[dict[str, Any]] = []
+    for _ in range(360):
+        rows = api.listTemplates(id=template["id"], templatefilter="all")["template"]
+        if all(row["isready"] for row in rows):
+            return str(template["id"])
+        time.sleep(0.5)
+    raise TimeoutError(f"template {name} from {url} was not Ready within 180 s: {rows}")
+
+
+def remove_test_domains(uri: str) -> None:
+    """Destroy every ``i-*`` domain (a VM of the API) libvirtd at ``uri`` still has, with its files.
+
+    A failed end-to-end run must not leave a domain behind in libvirtd's persistent configuration.
+    """
+    from provisioner.compute.drivers.libvirt import LibvirtDriver  # needs libvirt-python, as its callers do
+
+    with LibvirtDriver(uri) as driver:
+        for leftover in driver.list_vms():
+            if leftover.name.startswith("i-"):
+                with contextlib.suppress(DriverError):
+                    driver.destroy_vm(leftover.name)
