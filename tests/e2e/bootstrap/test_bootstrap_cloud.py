@@ -289,3 +289,5 @@ def run_a_vm(api: Any, fleet: NetHosts, kvm: NetHost, template_file: Path) -> No
     finally:
         api.destroyVirtualMachine(id=vm["id"], expunge=True)
     assert vm["instancename"] not in fleet.ssh(kvm, "virsh -q list --all --name").stdout.split()
+    # No guest is left on the VLAN bridge: the driver removed it.
+    assert fleet.ssh(kvm, "test -e /sys/class/net/brcloudbr1-100").returncode == 1
