@@ -177,3 +177,34 @@ def test_writers_of_one_process_take_turns_on_the_writer_lock(tmp_path: Path) ->
     finally:
         engine.dispose()
         other.dispose()
+
+
+@pytest.mark.postgres
+def test_a_postgresql_connection_killed_while_idle_is_replaced_and_a_busy_one_is_not_pinged(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine, admin = create_engine_for(pg_url, pool_size=1), create_engine_for(pg_url)
+    pings: list[object] = []
+    real_ping = engine.dialect.do_ping
+
+    def ping(dbapi_connection: object) -> bool:
+        pings.append(dbapi_connection)
+        return real_ping(dbapi_connection)
+
+    monkeypatch.setattr(engine.dialect, "do_ping", ping)
+    try:
+        with engine.connect() as conn:
+            first = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        for _ in range(5):  # handed back and forth at once, as on a busy server: no ping
+            with engine.connect() as conn:
+                assert conn.execute(text("SELECT pg_backend_pid()")).scalar_one() == first
+        assert pings == []
+        with admin.connect() as other:  # the database drops the idle connection (as on a restart)
+            assert other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": first}).scalar_one()
+        monkeypatch.setattr(db_engine, "PING_AFTER_IDLE", 0.0)
+        with engine.connect() as conn:  # pinged, found dead, replaced: the caller never sees the error
+            assert conn.execute(text("SELECT pg_backend_pid()")).scalar_one() != first
+        assert len(pings) == 1
+    finally:
+        engine.dispose()
+        admin.dispose()
