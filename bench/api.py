@@ -178,7 +178,9 @@ def private_postgres(work: Path) -> Iterator[str]:
             group=owner.pw_gid if owner else None,
         )
 
-    data, port = work / "data", 54331
+    # Unix socket only, in ``work``; still a port of its own, as the port also names the socket file and keys the
+    # shared memory: two benchmarks (bench/api.py, bench/compute.py) running side by side never meet.
+    data, port = work / "data", free_port()
     run("initdb", "-D", str(data), "-A", "trust", "-U", "postgres")
     options = f"-k {work} -c listen_addresses='' -p {port} -c max_connections=100"
     run("pg_ctl", "-D", str(data), "-o", options, "-l", str(work / "log"), "-w", "start")
