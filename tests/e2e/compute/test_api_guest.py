@@ -11,7 +11,6 @@ destroyed through the API. The test makes only the isolated Guest label bridge: 
 from __future__ import annotations
 
 import base64
-import contextlib
 import functools
 import http.server
 import threading
@@ -25,9 +24,15 @@ import pytest
 from cs import CloudStackApiException
 
 from provisioner.compute.drivers.libvirt import LibvirtDriver
-from provisioner.exceptions import DriverError
 from tests.support.bridges import guest_label_fixture
-from tests.support.guest import ACPI_SHUTDOWN, BOOT_MARKER, user_data_from_console, wait_for_console
+from tests.support.guest import (
+    ACPI_SHUTDOWN,
+    BOOT_MARKER,
+    register_template,
+    remove_test_domains,
+    user_data_from_console,
+    wait_for_console,
+)
 from tests.support.nfs import NfsServer, nfs_server
 from tests.support.server import LiveServer, sqlite_server
 
@@ -171,35 +176,17 @@ def test_a_real_guest_through_the_api(
     # VMs of a dynamically scalable template are defined with room to grow live: 2 vCPUs and 256 MiB here.
     api.updateConfiguration(name="vm.serviceoffering.cpu.cores.max", value="2")
     api.updateConfiguration(name="vm.serviceoffering.ram.size.max", value="256")
-    template = api.registerTemplate(
-        name="tiny",
-        displaytext="tiny",
-        url=template_url,
-        format="QCOW2",
-        hypervisor="KVM",
-        zoneid=ids["zone"],
-        ostypeid=api.listOsTypes()["ostype"][0]["id"],
-        isdynamicallyscalable=True,
-    )["template"][0]
-    wait_for(
-        "the template to be downloaded",
-        lambda: all(t["isready"] for t in api.listTemplates(id=template["id"], templatefilter="all")["template"]),
-        timeout=180,
-    )
+    template = register_template(api, template_url, ids["zone"], "tiny", isdynamicallyscalable=True)
     try:
         run_guest(
             api,
             libvirtd,
             ids["zone"],
-            template["id"],
+            template,
             tuple(offering["serviceoffering"]["id"] for offering in (tiny, bigger, huge)),
         )
-    finally:  # a failed run must not leave a domain behind in libvirtd's persistent configuration
-        with LibvirtDriver(libvirtd) as driver:
-            for leftover in driver.list_vms():
-                if leftover.name.startswith("i-"):
-                    with contextlib.suppress(DriverError):
-                        driver.destroy_vm(leftover.name)
+    finally:
+        remove_test_domains(libvirtd)
 
 
 def running_size(libvirtd: str, name: str) -> tuple[int, int]:
@@ -250,7 +237,7 @@ def run_guest(api: Any, libvirtd: str, zone: str, template: str, offerings: tupl
     # A graceful stop: the guest powers off on the ACPI power button, not after the driver's 60 s stop timeout.
     began = time.monotonic()
     api.stopVirtualMachine(id=vm["id"])
-    assert time.monotonic() - began < 30
+    assert time.monotonic() - began < 30, "the guest ignored the ACPI power button: the stop waited for its timeout"
     assert api.listVirtualMachines(id=vm["id"])["virtualmachine"][0]["state"] == "Stopped"
     assert not (Path("/sys/class/net") / BRIDGE).exists()  # no guest left on it: the driver removed it
     api.scaleVirtualMachine(id=vm["id"], serviceofferingid=offerings[0])  # stopped: down is allowed
