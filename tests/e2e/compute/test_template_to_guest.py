@@ -207,10 +207,15 @@ def test_replicated_template_boots_and_writes_to_an_iscsi_lun(
             readback=www,
             export=stores.exports["primary"],
         )
-    finally:  # a failed run must not leave a domain behind in libvirtd's persistent configuration
+    finally:
+        # A failed run must not leave its domain behind in libvirtd's persistent configuration; other tests' VMs
+        # on the shared libvirtd have the same instance names (fresh databases), so this VM is known by its uuid.
+        mine: set[str] = set()
+        with contextlib.suppress(Exception):  # a dead server must not hide the test's own error
+            mine = {vm["id"] for vm in api.listVirtualMachines(listall=True).get("virtualmachine", [])}
         with LibvirtDriver(libvirtd) as driver:
             for leftover in driver.list_vms():
-                if leftover.name.startswith("i-"):
+                if leftover.uuid in mine:
                     with contextlib.suppress(DriverError):
                         driver.destroy_vm(leftover.name)
 
