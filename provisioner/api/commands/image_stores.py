@@ -3,13 +3,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from pydantic import Field
 
-from provisioner.api.commands.infrastructure_common import ROOT_ONLY, call, details_map, listing, one
+from provisioner.api.commands.infrastructure_common import ROOT_ONLY, call, details_map, listing, read
 from provisioner.api.fields import BaseListParams, BaseParams, param
 from provisioner.api.registry import CommandContext, api_command
 from provisioner.api.responses import CsDateTime, ListResult, ResponseModel
-from provisioner.services.infrastructure import image_stores
+from provisioner.server.backend import backend_of
+from provisioner.services.infrastructure import image_stores, storage_stats
+from provisioner.services.infrastructure.common import Row
 
 
 class ImageStoreResponse(ResponseModel):
@@ -50,9 +55,8 @@ class AddImageStoreParams(BaseParams):
 )
 def add_image_store(ctx: CommandContext, params: AddImageStoreParams) -> ImageStoreResponse:
     """Add secondary storage: NFS and SMB need ``url`` and ``zoneid``; S3 and Swift are region-wide."""
-    return one(
+    return _measured(
         ctx,
-        ImageStoreResponse,
         image_stores.add_image_store,
         provider=params.provider,
         url=params.url,
@@ -80,7 +84,15 @@ class AddSecondaryStorageParams(BaseParams):
 )
 def add_secondary_storage(ctx: CommandContext, params: AddSecondaryStorageParams) -> ImageStoreResponse:
     """The legacy NFS-only form of ``addImageStore``."""
-    return one(ctx, ImageStoreResponse, image_stores.add_secondary_storage, url=params.url, zoneid=params.zoneid)
+    return _measured(ctx, image_stores.add_secondary_storage, url=params.url, zoneid=params.zoneid)
+
+
+def _measured(ctx: CommandContext, add: Callable[..., Row], **params: Any) -> ImageStoreResponse:
+    """Add the store, then read its total and used bytes from the storage, with no transaction open."""
+    created = call(ctx, add, **params)
+    storage_stats.refresh_stores(backend_of(ctx).engine, [created["id"]])
+    rows, _total = read(ctx, image_stores.list_image_stores, id=created["id"])
+    return ImageStoreResponse.model_validate(rows[0])
 
 
 class ListImageStoresParams(BaseListParams):

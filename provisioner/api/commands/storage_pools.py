@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from provisioner.api.commands.infrastructure_common import ROOT_ONLY, call, details_map, listing, one, page_of
+from provisioner.api.commands.infrastructure_common import ROOT_ONLY, call, details_map, listing, one, page_of, read
 from provisioner.api.fields import BaseListParams, BaseParams, param
 from provisioner.api.registry import CommandContext, api_command
 from provisioner.api.responses import CsDateTime, ListResult, ResponseModel
 from provisioner.server.backend import backend_of
 from provisioner.services.compute.operations import service as vm_operations
-from provisioner.services.infrastructure import storage_pools
+from provisioner.services.infrastructure import storage_pools, storage_stats
 
 
 class StoragePoolResponse(ResponseModel):
@@ -76,10 +76,12 @@ class CreateStoragePoolParams(BaseParams):
     description="Creates a storage pool.",
 )
 def create_storage_pool(ctx: CommandContext, params: CreateStoragePoolParams) -> StoragePoolResponse:
-    """Add primary storage at cluster, zone or host scope; simulated zones report 1 TiB without contact."""
-    return one(
+    """Add primary storage at cluster, zone or host scope; simulated zones report 1 TiB without contact.
+
+    The pool's total and used bytes are then read from its storage (NFS, iSCSI), with no transaction open.
+    """
+    created = call(
         ctx,
-        StoragePoolResponse,
         storage_pools.create_storage_pool,
         zoneid=params.zoneid,
         name=params.name,
@@ -96,6 +98,9 @@ def create_storage_pool(ctx: CommandContext, params: CreateStoragePoolParams) ->
         tags=params.tags,
         details=details_map(params.details),
     )
+    storage_stats.refresh_pools(backend_of(ctx).engine, [created["id"]])
+    rows, _total = read(ctx, storage_pools.list_storage_pools, id=created["id"])
+    return StoragePoolResponse.model_validate(rows[0])
 
 
 class UpdateStoragePoolParams(BaseParams):

@@ -11,7 +11,6 @@ from sqlalchemy import Connection, RowMapping, insert, select
 from provisioner.db.schema import image_store, zone
 from provisioner.exceptions import ParamError, ResourceInUseError
 from provisioner.services.common import list_page
-from provisioner.services.infrastructure import storage_stats
 from provisioner.services.infrastructure.common import (
     SIMULATED_CAPACITY,
     Row,
@@ -72,8 +71,9 @@ def add_image_store(
 ) -> Row:
     """Add secondary storage (``addImageStore``). NFS needs ``url`` and ``zoneid``; S3/Swift are region-wide.
 
-    In a simulated zone nothing is contacted and the store reports 1 TiB; elsewhere the store is
-    asked for its total and used bytes (:mod:`.storage_stats`; 0 while it does not answer).
+    In a simulated zone nothing is contacted and the store reports 1 TiB; elsewhere its total and used
+    bytes are the store's own, which :func:`.storage_stats.refresh_stores` records once this
+    transaction has committed (the ``addImageStore`` command at once, then every round).
 
     Raises:
         ParamError: unknown zone or provider, a missing or non-NFS URL for NFS, or a duplicate URL.
@@ -91,11 +91,8 @@ def add_image_store(
         raise ParamError(f"The NFS image store URL {location} needs a host and a path")
     if exists(conn, image_store, image_store.c.url == location):
         raise ParamError(f"The image store with url {location} already exists")
-    size, used = SIMULATED_CAPACITY, 0
-    if zone_row is None or not is_simulated_zone(conn, zone_row["id"]):
-        row = {"url": location, "details": dict(details or {}), "zone_id": zone_row["id"] if zone_row else None}
-        measured = storage_stats.measure_store(conn, row)
-        size, used = (measured.total_bytes, measured.used_bytes) if measured is not None else (0, 0)
+    simulated = zone_row is not None and is_simulated_zone(conn, zone_row["id"])
+    size = SIMULATED_CAPACITY if simulated else 0  # else measured by the storage stats, no transaction open
     new_id = conn.execute(
         insert(image_store).values(
             name=name or location,
@@ -105,7 +102,6 @@ def add_image_store(
             scope="ZONE" if zone_row is not None else "REGION",
             zone_id=zone_row["id"] if zone_row is not None else None,
             capacity_bytes=size,
-            used_bytes=used,
             details=dict(details or {}),
         )
     ).inserted_primary_key

@@ -133,9 +133,10 @@ def create_storage_pool(
 
     Scope is CLUSTER with ``clusterid`` (and ``podid``), ZONE with ``scope=zone`` and a
     ``hypervisor``, HOST for local (``file://``) storage with ``hostid``. In a simulated zone the
-    URL is not contacted and the pool reports 1 TiB; elsewhere the storage is asked for its total and
-    used bytes (:mod:`.storage_stats`), and ``capacitybytes``, when given, stays the pool's total. A
-    pool whose storage does not answer is added ``Down`` (the stats round brings it ``Up``).
+    URL is not contacted and the pool reports 1 TiB. Elsewhere the total and used bytes are the
+    storage's own, which :func:`.storage_stats.refresh_pools` records once this transaction has
+    committed (the ``createStoragePool`` command at once, then every round); ``capacitybytes``, when
+    given, stays the pool's total.
 
     Raises:
         ParamError: unknown ids, a bad URL, scope or hypervisor, or a pool at that URL in the zone.
@@ -173,28 +174,28 @@ def create_storage_pool(
         raise ParamError(f"A storage pool with url {url} already exists in zone {zone_row['name']}")
     all_details = dict(details or {})
     if capacitybytes is not None:
+        size = capacitybytes
         all_details[storage_stats.CAPACITY_DETAIL] = str(capacitybytes)
-    simulated = is_simulated_zone(conn, zone_row["id"])
-    figures: dict[str, Any] = {"capacity_bytes": SIMULATED_CAPACITY if simulated else 0, "used_bytes": 0, "state": "Up"}
-    pool = {"url": url, "details": all_details, "pool_type": location.pool_type}
-    measured = storage_stats.measure_pool(conn, {**pool, "hypervisor_type": hypervisor_type, "zone_id": zone_row["id"]})
-    if measured is not None:
-        figures = {"capacity_bytes": measured.total_bytes, **storage_stats.pool_values(all_details, measured)}
-    if capacitybytes is not None:
-        figures["capacity_bytes"] = capacitybytes
+    elif is_simulated_zone(conn, zone_row["id"]):
+        size = SIMULATED_CAPACITY
+    else:
+        size = 0  # until the storage stats measure it, with no transaction open
     new_id = conn.execute(
         insert(storage_pool).values(
-            **pool,
-            **figures,
             name=name,
+            pool_type=location.pool_type,
             scope=kind,
+            url=url,
             host_address=location.host,
             port=location.port,
             path=location.path,
+            capacity_bytes=size,
             capacity_iops=capacityiops,
+            state="Up",
             provider=provider or "DefaultPrimary",
             managed=managed,
             hypervisor_type=hypervisor_type,
+            details=all_details,
             zone_id=zone_row["id"],
             pod_id=pod_id,
             cluster_id=cluster_id,

@@ -28,7 +28,7 @@ write the same figures.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -92,24 +92,7 @@ def _pool_measured_by(conn: Connection, row: Mapping[str, Any]) -> str:
     return name if name in NETWORK_POOL_DRIVERS else SIMULATOR
 
 
-def measure_pool(conn: Connection, row: Mapping[str, Any]) -> Measurement | None:
-    """Measure a pool row (or the row about to be inserted); None for one this server does not reach."""
-    name = _pool_measured_by(conn, row)
-    return None if name == SIMULATOR else measure(name, str(row["url"]), row.get("details"))
-
-
-def measure_store(conn: Connection, row: Mapping[str, Any]) -> Measurement | None:
-    """Measure an image store row (or the row about to be inserted); None when simulated or an object store."""
-    name = store_driver_name(conn, row)
-    if name == SIMULATOR:
-        return None
-    try:
-        return measure(name, str(row["url"]), row.get("details"))
-    except DriverNotFoundError:
-        return None  # S3, Swift: no driver here measures an object store
-
-
-def pool_values(details: Mapping[str, Any] | None, measured: Measurement) -> dict[str, Any]:
+def _pool_values(details: Mapping[str, Any] | None, measured: Measurement) -> dict[str, Any]:
     """The pool columns a measurement sets: state, used bytes, and the total unless the operator set it."""
     if measured.problem:
         return {"state": "Down"}
@@ -120,8 +103,15 @@ def pool_values(details: Mapping[str, Any] | None, measured: Measurement) -> dic
 
 
 def _measure_all(
-    engine: Engine, table: Table, driver_name: Callable[[Connection, Mapping[str, Any]], str], *where: Any
+    engine: Engine,
+    table: Table,
+    driver_name: Callable[[Connection, Mapping[str, Any]], str],
+    uuids: Sequence[str] | None,
+    *where: Any,
 ) -> list[tuple[Mapping[str, Any], Measurement]]:
+    if uuids is not None:
+        where = (*where, table.c.uuid.in_(uuids))
+
     def read(conn: Connection) -> list[tuple[Mapping[str, Any], str]]:
         rows = conn.execute(select(table).where(table.c.removed.is_(None), *where)).mappings().all()
         return [(dict(row), driver_name(conn, dict(row))) for row in rows]
@@ -138,9 +128,16 @@ def _measure_all(
     return results
 
 
-def refresh_pools(engine: Engine) -> dict[str, Measurement]:
-    """Measure every Up or Down pool and record its figures and state; returns them by pool UUID."""
-    measured = _measure_all(engine, storage_pool, _pool_measured_by, storage_pool.c.state.in_(FOLLOWED_STATES))
+def refresh_pools(engine: Engine, uuids: Sequence[str] | None = None) -> dict[str, Measurement]:
+    """Measure the Up or Down pools (all, or those of ``uuids``) and record their figures and state.
+
+    Call it with no transaction open: each pool's storage is asked in turn, up to its driver's timeout.
+
+    Returns:
+        The measurements by pool UUID.
+    """
+    where = storage_pool.c.state.in_(FOLLOWED_STATES)
+    measured = _measure_all(engine, storage_pool, _pool_measured_by, uuids, where)
 
     def record(conn: Connection) -> None:
         for row, figures in measured:
@@ -149,16 +146,23 @@ def refresh_pools(engine: Engine) -> dict[str, Measurement]:
             conn.execute(
                 update(storage_pool)
                 .where(storage_pool.c.id == row["id"], storage_pool.c.state.in_(FOLLOWED_STATES))
-                .values(**pool_values(row["details"], figures))
+                .values(**_pool_values(row["details"], figures))
             )
 
     run_in_transaction(engine, record)
     return {str(row["uuid"]): figures for row, figures in measured}
 
 
-def refresh_stores(engine: Engine) -> dict[str, Measurement]:
-    """Measure every image store a driver serves and record its total and used bytes; returns them by UUID."""
-    measured = _measure_all(engine, image_store, store_driver_name)
+def refresh_stores(engine: Engine, uuids: Sequence[str] | None = None) -> dict[str, Measurement]:
+    """Measure the image stores a driver serves (all, or those of ``uuids``) and record their bytes.
+
+    Call it with no transaction open. A store that does not answer keeps its figures (image stores
+    have no state to show it; the template worker reports its failed copies).
+
+    Returns:
+        The measurements by store UUID.
+    """
+    measured = _measure_all(engine, image_store, store_driver_name, uuids)
 
     def record(conn: Connection) -> None:
         for row, figures in measured:

@@ -12,15 +12,17 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, update
 
-from provisioner.db.schema import image_store, storage_pool
+from provisioner.db.schema import storage_pool
 from provisioner.services.infrastructure import image_stores, storage_pools, storage_stats, zones
 from provisioner.services.infrastructure.seed import seed_infrastructure
 from provisioner.services.principal import Caller
 from tests.support.iscsi import IscsiTarget
 from tests.support.nfs import NfsServer
+from tests.support.server import LiveServer, sqlite_server
 from tests.unit.services.helpers import admin_caller, make_identity
 
 pytestmark = pytest.mark.integration
+__all__ = ["sqlite_server"]  # the ``server`` fixture
 
 MIB = 1 << 20
 
@@ -42,10 +44,13 @@ def _zone(db_engine: Engine, admin: Caller) -> str:
 
 
 def _pool(db_engine: Engine, admin: Caller, zone: str, name: str, url: str, **options: object) -> dict[str, object]:
+    """Add a pool and measure it after the commit, as ``createStoragePool`` does."""
     with db_engine.begin() as conn:
-        return storage_pools.create_storage_pool(
+        created = storage_pools.create_storage_pool(
             conn, admin, zoneid=zone, name=name, url=url, scope="zone", hypervisor="KVM", **options
         )
+    storage_stats.refresh_pools(db_engine, [str(created["id"])])
+    return _listed(db_engine, admin, created["id"])
 
 
 def _listed(db_engine: Engine, admin: Caller, pool_id: object) -> dict[str, object]:
@@ -72,18 +77,17 @@ def test_nfs_pool_and_store_report_the_servers_capacity(
 
     with db_engine.begin() as conn:
         store = image_stores.add_image_store(conn, admin, url=nfs_server.url("secondary"), zoneid=zone, name="ss1")
-    assert store["disksizetotal"] == _filesystem(nfs_server.exports["secondary"])[0]
+    assert store["disksizetotal"] == 0  # measured after the commit, with no transaction open
 
     # A later round keeps following the server; an operator's size stays the total.
     with db_engine.begin() as conn:
-        conn.execute(update(storage_pool).values(capacity_bytes=1, used_bytes=0))
-        conn.execute(update(image_store).values(capacity_bytes=0))
+        conn.execute(update(storage_pool).values(used_bytes=0))
         storage_pools.update_storage_pool(conn, admin, str(pool["id"]), capacitybytes=5 << 40)
     sized = _pool(db_engine, admin, zone, "nfs2", nfs_server.url("secondary"), capacitybytes=7 << 40)
     measured = storage_stats.refresh_pools(db_engine)
     assert not measured[str(pool["id"])].problem
     assert _listed(db_engine, admin, pool["id"])["disksizetotal"] == 5 << 40
-    assert _listed(db_engine, admin, pool["id"])["disksizeused"] > 0
+    assert _listed(db_engine, admin, pool["id"])["disksizeused"] > 0  # the server's figure again
     assert _listed(db_engine, admin, sized["id"])["disksizetotal"] == 7 << 40
     storage_stats.refresh_stores(db_engine)
     with db_engine.begin() as conn:
@@ -117,3 +121,16 @@ def test_iscsi_pool_reports_its_lun_size(db_engine: Engine, admin: Caller, iscsi
     zone = _zone(db_engine, admin)
     pool = _pool(db_engine, admin, zone, "lun1", iscsi_target.url("primary", 1))
     assert (pool["state"], pool["disksizetotal"], pool["disksizeused"]) == ("Up", 64 * MIB, 64 * MIB)
+
+
+def test_the_api_answers_the_measured_bytes(server: LiveServer, nfs_server: NfsServer) -> None:
+    api = server.api
+    zone = api.createZone(name="z1", networktype="Advanced", dns1="198.18.0.53", internaldns1="198.18.0.54")["zone"]
+    pool = api.createStoragePool(
+        zoneid=zone["id"], name="nfs1", url=nfs_server.url("primary"), scope="zone", hypervisor="KVM"
+    )["storagepool"]
+    total = _filesystem(nfs_server.exports["primary"])[0]
+    assert (pool["state"], pool["disksizetotal"]) == ("Up", total)
+    assert api.listStoragePools(id=pool["id"])["storagepool"][0]["disksizeused"] > 0
+    store = api.addImageStore(provider="NFS", zoneid=zone["id"], name="ss1", url=nfs_server.url("secondary"))
+    assert store["imagestore"]["disksizetotal"] == _filesystem(nfs_server.exports["secondary"])[0]
