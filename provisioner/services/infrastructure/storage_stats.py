@@ -14,9 +14,12 @@ Each round (the ``storage-stats`` :class:`~provisioner.server.background.Periodi
   the volumes placed on the pool, as in CloudStack;
 * a pool whose storage does not answer goes ``Down``, so the allocator (which takes only ``Up``
   pools) stops placing volumes on it, and goes back ``Up`` when it answers. CloudStack's
-  ``StoragePoolStatus`` has no such state (its agents report the loss through host alerts instead);
-  with no agents, the pool's own state is where an operator and the allocator see it. Pools in
+  ``StoragePoolStatus`` has no ``Down`` (its agents notice an unreachable pool on the hosts); with no
+  agents here, the pool's own state is where an operator and the allocator see it. Pools in
   maintenance or disabled keep their state.
+
+``createStoragePool``, ``addImageStore`` and ``addSecondaryStorage`` measure their new row the same way
+right after their transaction commits.
 
 Only network pools (NFS, iSCSI) are measured: local and shared-mount-point pools are directories on
 the hypervisor hosts and keep the size they were given. Simulated pools and stores (nothing to
