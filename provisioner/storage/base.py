@@ -123,11 +123,12 @@ class StorageDriver(abc.ABC):
     def capacity(self) -> Capacity:
         """Report total, used and allocated bytes."""
 
-    def totals(self) -> tuple[int, int]:
+    def totals(self) -> tuple[int, int | None]:
         """Total and used bytes as the backend reports them: what the storage stats collector records.
 
         The default reads :meth:`capacity`; drivers that must list every volume for it report the
-        file system's figures instead.
+        file system's figures instead. Used is None where the backend cannot tell (a target's LUNs
+        are all "in use" to it; which hold volumes is the cloud's record).
         """
         capacity = self.capacity()
         return capacity.total_bytes, capacity.used_bytes

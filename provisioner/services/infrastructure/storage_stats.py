@@ -11,7 +11,8 @@ Each round (the ``storage-stats`` :class:`~provisioner.server.background.Periodi
 * ``capacity_bytes`` becomes the measured total, unless the operator set the pool's size
   (``capacitybytes``, kept in its details under :data:`CAPACITY_DETAIL`);
 * ``used_bytes`` becomes the measured used bytes; ``allocated_bytes`` stays the database's sum of
-  the volumes placed on the pool, as in CloudStack;
+  the volumes placed on the pool, as in CloudStack. An iSCSI target cannot tell which of its LUNs
+  hold volumes (to it every LUN is in use), so an iSCSI pool's used bytes are its allocated bytes;
 * a pool whose storage does not answer goes ``Down``, so the allocator (which takes only ``Up``
   pools) stops placing volumes on it, and goes back ``Up`` when it answers. CloudStack's
   ``StoragePoolStatus`` has no ``Down`` (its agents notice an unreachable pool on the hosts); with no
@@ -61,12 +62,13 @@ class Measurement:
 
     Attributes:
         total_bytes: the storage's size (0 when it did not answer).
-        used_bytes: bytes in use on it.
+        used_bytes: bytes in use on it; None where the storage cannot tell (iSCSI LUNs: what the
+            cloud allocated on the pool is what is used).
         problem: empty when the storage answered, else why not.
     """
 
     total_bytes: int = 0
-    used_bytes: int = 0
+    used_bytes: int | None = 0
     problem: str = ""
 
 
@@ -99,7 +101,8 @@ def _pool_values(details: Mapping[str, Any] | None, measured: Measurement) -> di
     """The pool columns a measurement sets: state, used bytes, and the total unless the operator set it."""
     if measured.problem:
         return {"state": "Down"}
-    values: dict[str, Any] = {"state": "Up", "used_bytes": measured.used_bytes}
+    used = storage_pool.c.allocated_bytes if measured.used_bytes is None else measured.used_bytes
+    values: dict[str, Any] = {"state": "Up", "used_bytes": used}
     if CAPACITY_DETAIL not in (details or {}):
         values["capacity_bytes"] = measured.total_bytes
     return values
@@ -175,7 +178,7 @@ def refresh_stores(engine: Engine, uuids: Sequence[str] | None = None) -> dict[s
             conn.execute(
                 update(image_store)
                 .where(image_store.c.id == row["id"])
-                .values(capacity_bytes=figures.total_bytes, used_bytes=figures.used_bytes)
+                .values(capacity_bytes=figures.total_bytes, used_bytes=figures.used_bytes or 0)
             )
 
     run_in_transaction(engine, record)

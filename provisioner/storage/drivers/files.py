@@ -134,7 +134,7 @@ class FileStoreDriver(StorageDriver):
             total, used = quota, sum(volume.allocated_bytes for volume in volumes)
         return Capacity(total, used, sum(volume.virtual_size for volume in volumes))
 
-    def totals(self) -> tuple[int, int]:
+    def totals(self) -> tuple[int, int | None]:
         """The file system's total and used bytes (statvfs, FSSTAT in user space); with a quota, :meth:`capacity`'s."""
         if getattr(self.settings, "capacity_bytes", None) is not None:
             return super().totals()

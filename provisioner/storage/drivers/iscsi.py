@@ -160,6 +160,10 @@ class IscsiStorageDriver(StorageDriver):
         total = sum(volume.virtual_size for volume in self.list_volumes())
         return Capacity(total, total, total)
 
+    def totals(self) -> tuple[int, int | None]:
+        """The LUNs' total size; used is unknown here (the pool's record of allocated LUNs is what counts)."""
+        return self.capacity().total_bytes, None
+
     def _info(self, lun: int) -> VolumeInfo:
         size = self.ex_lun_size(lun)
         return VolumeInfo(f"lun{lun}", ImageFormat.RAW, size, size, DiskSource(self.lun_url(lun), ImageFormat.RAW))

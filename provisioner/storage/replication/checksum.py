@@ -5,8 +5,8 @@ Besides CloudStack's algorithms there is the engine's own integrity checksum, ``
 the user's checksum when there is one, in the same pass), and what store-to-store copies are then
 verified against. It is not cryptographic; it guards against corruption in transit and on disk (as
 a CRC would, with 128 bits) at ~17 GB/s on one core, where SHA-256 manages ~1.6 GB/s even with
-SHA-NI, which made the hash, not the I/O, the bottleneck of a replication. A checksum the user gave is always verified, with its own algorithm,
-on the download from the template's URL.
+SHA-NI, which made the hash, not the I/O, the bottleneck of a replication. A checksum the user gave
+is always verified, with its own algorithm, on the download from the template's URL.
 """
 
 from __future__ import annotations
