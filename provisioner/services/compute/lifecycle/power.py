@@ -124,10 +124,10 @@ def _start_failed(conn: Connection, vm_id: int) -> None:
         )
 
 
-def _discard_domain(plan: DriverPlan) -> None:
-    """Best effort: remove what a failed start left defined on the host (CloudStack cleans up before it retries)."""
+def _discard_domain(driver: HypervisorDriver, plan: DriverPlan) -> None:
+    """Best effort: remove the domain a failed start defined (CloudStack cleans up before it retries)."""
     try:
-        with open_host_driver(plan.host) as driver, contextlib.suppress(VMNotFoundError):
+        with contextlib.suppress(VMNotFoundError):
             driver.destroy_vm(plan.spec.name)
     except Exception as exc:  # the host may be the reason the start failed: the retry goes elsewhere anyway
         log.warning(
@@ -159,12 +159,14 @@ def _run_on_host(plan: DriverPlan) -> DriverPlan:
             plan.volumes, template_key=plan.template_key, acquired=plan.backing, mounts=driver.mounts
         )
         plan = plan.with_disks(placed)
+        defined_here = False
         try:
             try:
                 info = driver.get_vm(plan.spec.name)
             except VMNotFoundError:
                 with contextlib.suppress(VMExistsError):  # defined by a concurrent retry of ours: start that one
                     driver.define_vm(plan.spec)
+                    defined_here = True
             else:
                 if info.state is VMState.STOPPED and driver.supports(Features.VOLUME_ATTACH):
                     _refresh_data_disks(driver, plan.spec)
@@ -173,6 +175,10 @@ def _run_on_host(plan: DriverPlan) -> DriverPlan:
                     driver.write_seed(plan.spec)
             driver.start_vm(plan.spec.name)
         except BaseException:
+            # Only what this start defined goes: a VM defined by an earlier start keeps its domain and the
+            # disks it owns (destroying it would delete a root disk that holds the guest's data).
+            if defined_here:
+                _discard_domain(driver, plan)
             host_disks.remove(placed.created)  # nothing runs on them: the VM did not start
             raise
     return plan
@@ -237,7 +243,6 @@ def start(
             if plan.backing is not None:
                 base_images.release(engine, plan.base)
             log.warning("starting VM %s on host %s failed: %s", plan.spec.name, plan.host["name"], exc)
-            _discard_domain(plan)
             failed[int(plan.host["id"])] = f"{plan.host['name']}: {exc}"
             if host_id is None and len(failed) < START_RETRIES:
                 # CloudStack's orchestrateStart: the failed host joins the avoid set and the VM is planned again.

@@ -79,6 +79,22 @@ def test_a_start_on_a_chosen_host_is_not_moved_elsewhere(sim: SimCloud) -> None:
     assert instance not in CLOUD.get_host(hosts[bad]).vms
 
 
+def test_a_failed_restart_keeps_the_domain_an_earlier_start_defined(sim: SimCloud) -> None:
+    # Destroying it would delete the disks it owns on the host: the root overlay with the guest's data.
+    uuid, instance = _created(sim, "restarted")
+    service.deploy_vm(sim.engine, sim.alice, uuid)
+    with sim.engine.begin() as conn:
+        host_id = conn.execute(select(vm_instance.c.host_id).where(vm_instance.c.uuid == uuid)).scalar_one()
+    service.stop_vm(sim.engine, sim.alice, uuid)
+    url = _hosts(sim)[host_id]
+    CLOUD.add_host(url).fail_start(instance)
+    with pytest.raises(Exception, match="Unable to start VM restarted"):
+        service.start_vm(sim.engine, sim.admin, uuid, _uuid_of(sim, host, host_id))
+    assert instance in CLOUD.get_host(url).vms, "the failed restart removed the domain (and its disks)"
+    CLOUD.add_host(url).fail_start(instance, False)
+    assert service.start_vm(sim.engine, sim.alice, uuid)["state"] == "Running"
+
+
 def _uuid_of(sim: SimCloud, table: Any, row_id: int) -> str:
     with sim.engine.begin() as conn:
         return str(conn.execute(select(table.c.uuid).where(table.c.id == row_id)).scalar_one())
