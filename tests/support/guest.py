@@ -62,6 +62,8 @@ MODULES = (
     "button",
 )
 KERNEL_CMDLINE = "console=ttyS0 quiet panic=-1"
+#: Where libvirtd writes the file consoles of the API's VMs (``<instance name>.console.log``).
+CONSOLE_DIR = Path("/var/log/libvirt/qemu")
 
 INIT = f"""#!/bin/sh
 mkdir -p /proc /sys /dev /tmp /mnt/seed
@@ -195,6 +197,15 @@ def build_guest(workdir: Path) -> GuestImage:
     _cpio(rootfs, initrd)
     shutil.copy(kernel, workdir / "vmlinuz")
     return GuestImage(workdir / "vmlinuz", initrd)
+
+
+def console_offsets(directory: Path = CONSOLE_DIR) -> dict[str, int]:
+    """The size of each console log in ``directory``, by file name.
+
+    Console logs outlive their domains and instance names repeat across runs (``i-2-1-VM``): a test reads the
+    console of a VM it is about to create from the offset its log had before.
+    """
+    return {log.name: log.stat().st_size for log in directory.glob("*.console.log")}
 
 
 def wait_for_console(path: Path, marker: str, *, offset: int = 0, timeout: float = 120) -> str:

@@ -28,6 +28,8 @@ from tests.support.bridges import guest_label_fixture
 from tests.support.guest import (
     ACPI_SHUTDOWN,
     BOOT_MARKER,
+    CONSOLE_DIR,
+    console_offsets,
     register_template,
     remove_test_domains,
     user_data_from_console,
@@ -199,6 +201,7 @@ def running_size(libvirtd: str, name: str) -> tuple[int, int]:
 def run_guest(api: Any, libvirtd: str, zone: str, template: str, offerings: tuple[str, ...]) -> None:
     """Deploy the guest, see it boot with its user-data, scale it live, then stop, scale, start, reboot and
     destroy it; ``offerings``: its first size, a bigger one within its maxima and one past them."""
+    offsets = console_offsets()
     vm = api.deployVirtualMachine(
         zoneid=zone,
         serviceofferingid=offerings[0],
@@ -218,8 +221,8 @@ def run_guest(api: Any, libvirtd: str, zone: str, template: str, offerings: tupl
     source, target = interface.find("source"), interface.find("target")
     assert source is not None and target is not None and source.get("bridge") == BRIDGE
     assert (Path("/sys/class/net") / BRIDGE / "brif" / target.get("dev", "?")).exists()
-    console = Path("/var/log/libvirt/qemu") / f"{vm['instancename']}.console.log"
-    text = wait_for_console(console, BOOT_MARKER, timeout=240)
+    console = CONSOLE_DIR / f"{vm['instancename']}.console.log"
+    text = wait_for_console(console, BOOT_MARKER, offset=offsets.get(console.name, 0), timeout=240)
     assert user_data_from_console(text) == USER_DATA.strip()
 
     # Live: a vCPU hot-plugged and 32 MiB more as a DIMM, as libvirt sees the running domain; past the

@@ -23,8 +23,10 @@ from tests.e2e.compute.test_api_guest import bridge, check_host, kvm_zone, templ
 from tests.support.guest import (
     ACPI_SHUTDOWN,
     BOOT_MARKER,
+    CONSOLE_DIR,
     DISK_MARKER_REQUEST,
     DISK_MARKER_WRITTEN,
+    console_offsets,
     crypt_matches,
     password_hash_from_console,
     public_keys_from_console,
@@ -42,8 +44,6 @@ __all__ = ["bridge", "nfs_server", "template_url"]
 USER_DATA = f"#cloud-config\n# {DISK_MARKER_REQUEST}\nruncmd:\n  - echo provisioner-libcloud-e2e\n"
 #: A well-formed Ed25519 public key (its key material is bytes 0..31: nobody holds the private half).
 PUBLIC_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAABAgMEBQYHCAkKCwwNDg8QERITFBUWFxgZGhscHR4f libcloud@e2e"
-#: Where libvirtd's file consoles are.
-CONSOLES = Path("/var/log/libvirt/qemu")
 #: A graceful stop or reboot of a guest that honours ACPI: well under the driver's 60 s stop timeout.
 GRACEFUL = 30.0
 
@@ -92,8 +92,7 @@ def run_node(driver: NodeDriver, libvirtd: str, zone: str, template: str, pool_d
     image = next(i for i in driver.list_images(location=location) if i.id == template)
     driver.import_key_pair_from_string("lc-key", PUBLIC_KEY)
 
-    # Console logs outlive their domains and instance names repeat across runs: read only what this boot adds.
-    sizes = {log.name: log.stat().st_size for log in CONSOLES.glob("*.console.log")}
+    offsets = console_offsets()
     node = driver.create_node(
         name="lc-guest",
         size=size,
@@ -111,8 +110,8 @@ def run_node(driver: NodeDriver, libvirtd: str, zone: str, template: str, pool_d
         assert hypervisor.get_vm(instance).state.value == "Running"
         domain = hypervisor.ex_domain_xml(instance)  # type: ignore[attr-defined]
     assert "type='qemu'" in domain and password not in domain
-    console = CONSOLES / f"{instance}.console.log"
-    text = booted(console, sizes.get(console.name, 0))
+    console = CONSOLE_DIR / f"{instance}.console.log"
+    text = booted(console, offsets.get(console.name, 0))
     assert user_data_from_console(text) == USER_DATA.strip()
     assert public_keys_from_console(text) == [PUBLIC_KEY]
     first_hash = password_hash_from_console(text)
