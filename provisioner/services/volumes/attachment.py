@@ -55,6 +55,7 @@ class DiskWork:
         path: the disk's name on the pool, when it exists.
         host: the VM's host row when the VM runs (the hypervisor must be told), else None.
         instance_name: the VM's name on the hypervisor.
+        stopped_on_host: ``host`` is where a stopped VM was last defined (a detach edits that definition).
     """
 
     volume_id: int
@@ -66,6 +67,7 @@ class DiskWork:
     path: str | None
     host: dict[str, Any] | None
     instance_name: str
+    stopped_on_host: bool = False
 
 
 def vm_by_uuid(conn: Connection, uuid: str, param: str = "virtualmachineid") -> Any:
@@ -317,7 +319,9 @@ def begin_detach(
     if _has_vm_snapshots(conn, vm.id):
         raise ParamError("Unable to detach volume, please specify a VM that does not have VM snapshots")
     pool = pool_row(conn, row.pool_id) if row.pool_id is not None else None
-    running = vm.state == VMState.RUNNING.value and bool(row.path)
+    # A stopped VM's domain stays defined on its last host with the disk in it: it is edited too, or the
+    # next start would still open the disk (and fail once the volume is deleted).
+    host_id = vm.host_id if vm.state == VMState.RUNNING.value else vm.last_host_id
     return DiskWork(
         row.id,
         row.uuid,
@@ -326,8 +330,9 @@ def begin_detach(
         pool_driver_for(conn, pool) if pool is not None else None,
         None,
         row.path,
-        _host_row(conn, vm.host_id) if running else None,
+        _host_row(conn, host_id) if host_id is not None and row.path else None,
         vm.instance_name,
+        stopped_on_host=vm.state == VMState.STOPPED.value,
     )
 
 

@@ -6,18 +6,22 @@ No transaction is open while a driver runs. When the driver fails, the undo step
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from sqlalchemy import Connection, Engine, select
 
 from provisioner.db.engine import run_in_transaction
 from provisioner.db.schema import snapshot, storage_pool, volume
+from provisioner.exceptions import DriverError
 from provisioner.services.compute.host_drivers import open_host_driver
 from provisioner.services.compute.states import VolumeState
 from provisioner.services.principal import Caller
 from provisioner.services.volumes import attachment, disks, lifecycle
 from provisioner.services.volumes.placement import reserve_volume_pool
 from provisioner.services.volumes.records import volume_response
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "attach_volume",
@@ -86,7 +90,16 @@ def detach_volume(
 ) -> dict[str, Any]:
     """``detachVolume``: hot-unplug from a running VM, then unlink; the volume keeps its disk and pool."""
     work = run_in_transaction(engine, lambda conn: attachment.begin_detach(conn, caller, uuid, vm_uuid, device_id))
-    _tell_hypervisor(work, work.path, attach=False)
+    try:
+        _tell_hypervisor(work, work.path, attach=False)
+    except DriverError as exc:
+        if not work.stopped_on_host:
+            raise
+        # CloudStack detaches from a stopped VM in the database alone; editing the definition is best effort
+        # (the VM may never have been defined there; a host that is down keeps the disk in it).
+        log.warning(
+            "detaching volume %s from stopped VM %s on its last host: %s", work.volume_uuid, work.instance_name, exc
+        )
     run_in_transaction(engine, lambda conn: attachment.finish_detach(conn, work))
     return _response(engine, caller, work.volume_id)
 

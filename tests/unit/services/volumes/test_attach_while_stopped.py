@@ -28,3 +28,31 @@ def test_a_volume_attached_while_stopped_is_on_the_vm_at_its_next_start(world: W
     with open_host_driver(row) as driver:
         disks = driver.ex_volumes(vm["instance_name"])  # type: ignore[attr-defined]
     assert [(d.device_id, d.volume_uuid) for d in disks] == [(1, uuid)]
+
+
+def test_a_volume_detached_while_stopped_is_gone_from_the_definition(world: World) -> None:
+    # Else the next start would still open it, and fail once the volume is deleted.
+    vm = world.vm("cold-detach", running=True)
+    uuid = create(world)
+    operations.attach_volume(world.engine, world.alice, uuid, vm["uuid"])
+    power.stop(world.engine, vm["id"], forced=True)
+    with world.engine.connect() as conn:
+        row = dict(conn.execute(select(host).where(host.c.id == vm["placement"].host_id)).mappings().one())
+    with open_host_driver(row) as driver:
+        assert [d.volume_uuid for d in driver.ex_volumes(vm["instance_name"])] == [uuid]  # type: ignore[attr-defined]
+
+    detached = operations.detach_volume(world.engine, world.alice, uuid)
+    assert detached["virtualmachineid"] is None
+    with open_host_driver(row) as driver:
+        assert driver.ex_volumes(vm["instance_name"]) == ()  # type: ignore[attr-defined]
+    operations.delete_volume(world.engine, world.alice, uuid)
+    power.start(world.engine, vm["id"], world.cloud.zone_id)
+    with open_host_driver(row) as driver:
+        assert driver.ex_volumes(vm["instance_name"]) == ()  # type: ignore[attr-defined]
+
+
+def test_a_volume_of_a_stopped_vm_never_defined_detaches_in_the_database(world: World) -> None:
+    vm = world.vm("never-started", running=False)
+    uuid = create(world)
+    operations.attach_volume(world.engine, world.alice, uuid, vm["uuid"])
+    assert operations.detach_volume(world.engine, world.alice, uuid)["virtualmachineid"] is None
