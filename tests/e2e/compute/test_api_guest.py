@@ -170,14 +170,14 @@ def test_a_real_guest_through_the_api(
         name="tiny", displaytext="tiny", cpunumber=1, cpuspeed=500, memory=128, storagetype="local"
     )
     bigger = api.createServiceOffering(
-        name="tiny2", displaytext="tiny2", cpunumber=2, cpuspeed=500, memory=160, storagetype="local"
+        name="tiny2", displaytext="tiny2", cpunumber=2, cpuspeed=500, memory=256, storagetype="local"
     )
     huge = api.createServiceOffering(
-        name="tiny3", displaytext="tiny3", cpunumber=2, cpuspeed=500, memory=320, storagetype="local"
+        name="tiny3", displaytext="tiny3", cpunumber=2, cpuspeed=500, memory=512, storagetype="local"
     )
-    # VMs of a dynamically scalable template are defined with room to grow live: 2 vCPUs and 256 MiB here.
+    # VMs of a dynamically scalable template are defined with room to grow live: 2 vCPUs and 384 MiB here.
     api.updateConfiguration(name="vm.serviceoffering.cpu.cores.max", value="2")
-    api.updateConfiguration(name="vm.serviceoffering.ram.size.max", value="256")
+    api.updateConfiguration(name="vm.serviceoffering.ram.size.max", value="384")
     template = register_template(api, template_url, ids["zone"], "tiny", isdynamicallyscalable=True)
     try:
         run_guest(
@@ -225,17 +225,18 @@ def run_guest(api: Any, libvirtd: str, zone: str, template: str, offerings: tupl
     text = wait_for_console(console, BOOT_MARKER, offset=offsets.get(console.name, 0), timeout=240)
     assert user_data_from_console(text) == USER_DATA.strip()
 
-    # Live: a vCPU hot-plugged and 32 MiB more as a DIMM, as libvirt sees the running domain; past the
-    # maxima it was defined with (256 MiB; the host has room), the API refuses and the VM keeps its size.
+    # Live: a vCPU hot-plugged and 128 MiB more as a DIMM (Linux onlines memory in 128 MiB blocks: a smaller
+    # DIMM stays unusable to the guest), as libvirt sees the running domain; past the maxima it was defined
+    # with (384 MiB; the host has room), the API refuses and the VM keeps its size.
     assert api.scaleVirtualMachine(id=vm["id"], serviceofferingid=offerings[1])["success"] is True
-    assert running_size(libvirtd, vm["instancename"]) == (2, 160 << 20)
+    assert running_size(libvirtd, vm["instancename"]) == (2, 256 << 20)
     with pytest.raises(CloudStackApiException) as refused:
         api.scaleVirtualMachine(id=vm["id"], serviceofferingid=offerings[2])
     assert refused.value.error["errorcode"] == 431
-    assert "can grow live to 2 vCPUs and 256 MiB, not 2 vCPUs and 320 MiB" in refused.value.error["errortext"]
+    assert "can grow live to 2 vCPUs and 384 MiB, not 2 vCPUs and 512 MiB" in refused.value.error["errortext"]
     listed = api.listVirtualMachines(id=vm["id"])["virtualmachine"][0]
-    assert (listed["state"], listed["cpunumber"], listed["memory"]) == ("Running", 2, 160)
-    assert running_size(libvirtd, vm["instancename"]) == (2, 160 << 20)
+    assert (listed["state"], listed["cpunumber"], listed["memory"]) == ("Running", 2, 256)
+    assert running_size(libvirtd, vm["instancename"]) == (2, 256 << 20)
 
     # A graceful stop: the guest powers off on the ACPI power button, not after the driver's 60 s stop timeout.
     began = time.monotonic()

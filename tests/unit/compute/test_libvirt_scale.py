@@ -67,7 +67,7 @@ def test_a_kvm_domain_without_maxima_has_no_room() -> None:
 def test_running_vms_refuse_what_they_have_no_room_for(driver: LibvirtDriver) -> None:
     driver.define_vm(spec("vm-fixed"))
     driver.start_vm("vm-fixed")
-    with pytest.raises(VMStateError, match=r"vm-fixed on test://.* was started without room to grow"):
+    with pytest.raises(VMStateError, match=r"vm-fixed on test://.* has no room to grow live"):
         driver.scale_vm("vm-fixed", vcpus=2)
     driver.define_vm(spec("vm-room", max_vcpus=4, max_memory_bytes=512 * MIB))
     driver.start_vm("vm-room")

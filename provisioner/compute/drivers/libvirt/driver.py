@@ -112,8 +112,8 @@ class LibvirtDriver(LibvirtCore):
         where = f"VM {dom.name()} on {self.uri}"
         if (max_vcpus, max_memory) == old and new != old:
             raise VMStateError(
-                f"{where} was started without room to grow (its template is not dynamically scalable); "
-                "stop it to scale it"
+                f"{where} has no room to grow live: it runs at the maxima it was started with, or its template "
+                "is not dynamically scalable; stop it to scale it"
             )
         if new[0] > max_vcpus or new[1] > max_memory:
             raise VMStateError(
