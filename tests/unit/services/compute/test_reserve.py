@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 from sqlalchemy import select, update
 
@@ -113,44 +111,3 @@ def test_a_hinted_host_lost_to_a_race_says_so(cloud: Cloud, monkeypatch: pytest.
         cloud.engine.begin() as conn,
     ):
         allocate(conn, request(cloud, host_id=h1), PlannerSettings(algorithm="firstfit"))
-
-
-@pytest.mark.postgres
-@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
-def test_rows_a_concurrent_deployment_holds_are_passed_over_without_waiting(cloud: Cloud) -> None:
-    c1, c2 = cloud.cluster("c1"), cloud.cluster("c2")
-    h1, h2, h3 = cloud.host(c1, "h1"), cloud.host(c1, "h2"), cloud.host(c2, "h3")
-    p1 = cloud.pool("p1", cluster_id=c1)
-    cloud.pool("p2", cluster_id=c2)
-    with cloud.engine.connect() as other, other.begin():
-        # Another deployment reserved h1 and c1's pool and has not committed yet.
-        other.execute(update(host).where(host.c.id == h1).values(cpu_allocated=host.c.cpu_allocated + 1))
-        other.execute(update(storage_pool).where(storage_pool.c.id == p1).values(allocated_bytes=1))
-        with cloud.engine.begin() as conn:
-            conn.exec_driver_sql("SET LOCAL lock_timeout = '5s'")  # waiting would fail the test, not hang it
-            placement = allocate(conn, request(cloud), PlannerSettings(algorithm="firstfit"))
-            assert (placement.host_id, placement.attempts) == (h3, 1)
-            # h2 was reserved, then given back when its pool turned out to be held.
-            assert conn.execute(select(host.c.cpu_allocated).where(host.c.id == h2)).scalar_one() == 0
-
-
-@pytest.mark.postgres
-@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
-def test_a_held_row_that_is_the_only_candidate_is_waited_for(cloud: Cloud) -> None:
-    c1 = cloud.cluster("c1")
-    h1 = cloud.host(c1, "h1")
-    cloud.pool("p1", cluster_id=c1)
-    other = cloud.engine.connect()
-    transaction = other.begin()
-    other.execute(update(host).where(host.c.id == h1).values(cpu_allocated=host.c.cpu_allocated + 500))
-    committer = threading.Timer(0.5, transaction.commit)
-    committer.start()
-    try:
-        with cloud.engine.begin() as conn:
-            placement = allocate(conn, request(cloud), PlannerSettings(algorithm="firstfit"))
-        assert placement.host_id == h1
-    finally:
-        committer.join()
-        other.close()
-    with cloud.engine.connect() as conn:
-        assert conn.execute(select(host.c.cpu_allocated).where(host.c.id == h1)).scalar_one() == 500 + 2 * 1000
