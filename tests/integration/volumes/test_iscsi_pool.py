@@ -1,18 +1,25 @@
 """Data volumes on a real iSCSI primary pool (tgt on 127.0.0.1, LUNs of 64 and 32 MiB) reached in user space:
 each volume gets a LUN no other volume uses, is written and read back raw with qemu-io over iscsi://, and gives
-its LUN back when deleted; on SQLite and PostgreSQL."""
+its LUN back when deleted; a data volume still Allocated when its VM starts (a deployment's ``diskofferingid``)
+gets its LUN at that start the same way; on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterator
+from typing import Any, ClassVar
 
 import pytest
 from sqlalchemy import Engine, insert, select, update
 
+from provisioner.compute.drivers.simulator.cloud import CLOUD
+from provisioner.compute.drivers.simulator.driver import SimulatorDriver
+from provisioner.compute.types import SourceKind, VMSpec
 from provisioner.db.engine import run_in_transaction
 from provisioner.db.schema import disk_offering, storage_pool, vm_instance, volume, zone
-from provisioner.exceptions import DriverError
+from provisioner.exceptions import ApiError, DriverError
 from provisioner.services.compute import capacity
+from provisioner.services.compute.host_drivers import use_host_driver_opener
+from provisioner.services.compute.lifecycle import service
 from provisioner.services.compute.vms import VmSpec, allocate_vm
 from provisioner.services.principal import RoleType
 from provisioner.services.volumes import lifecycle, operations
@@ -120,4 +127,76 @@ def test_data_volumes_take_free_luns_and_hold_data(
     assert operations.attach_volume(db_engine, alice, third, vm)["state"] == "Ready"
     with db_engine.connect() as conn:
         assert conn.execute(select(volume.c.path).where(volume.c.uuid == third)).scalar_one() == "lun2"
+    assert run_in_transaction(db_engine, capacity.drift) == []
+
+
+class RecordingHost(SimulatorDriver):
+    """A simulated KVM host remembering every spec it was asked to define."""
+
+    defined: ClassVar[list[VMSpec]] = []
+
+    def define_vm(self, spec: VMSpec) -> Any:
+        RecordingHost.defined.append(spec)
+        return super().define_vm(spec)
+
+
+@pytest.fixture
+def recording_host() -> Iterator[list[VMSpec]]:
+    CLOUD.reset()
+    RecordingHost.defined = []
+    with use_host_driver_opener(lambda row: RecordingHost(f"http://sim/c1/{row['name']}")):
+        yield RecordingHost.defined
+    CLOUD.reset()
+
+
+def link_data_volume(engine: Engine, world: dict[str, Any], name: str, device_id: int) -> str:
+    """An Allocated DATADISK of the VM with no pool yet, as a deployment with ``diskofferingid`` leaves it."""
+    uuid = new_volume(engine, world, name)
+    with engine.begin() as conn:
+        vm_id = conn.execute(select(vm_instance.c.id).where(vm_instance.c.uuid == world["vm"])).scalar_one()
+        conn.execute(update(volume).where(volume.c.uuid == uuid).values(vm_id=vm_id, device_id=device_id))
+    return uuid
+
+
+def volume_rows(engine: Engine, uuids: list[str]) -> dict[str, tuple[Any, ...]]:
+    with engine.connect() as conn:
+        rows = conn.execute(select(volume.c.uuid, volume.c.state, volume.c.path).where(volume.c.uuid.in_(uuids)))
+        return {row.uuid: (row.state, row.path) for row in rows}
+
+
+def test_a_cold_start_gives_allocated_data_volumes_free_luns(
+    db_engine: Engine, iscsi_cloud: dict[str, Any], iscsi_target: IscsiTarget, recording_host: list[VMSpec]
+) -> None:
+    alice, vm = iscsi_cloud["alice"], iscsi_cloud["vm"]
+    first = link_data_volume(db_engine, iscsi_cloud, "first", 1)
+    second = link_data_volume(db_engine, iscsi_cloud, "second", 2)
+
+    assert service.start_vm(db_engine, alice, vm)["state"] == "Running"
+    # attachVolume's choice: the smallest LUN that holds 30 MiB first, then the other; the VM got both.
+    assert volume_rows(db_engine, [first, second]) == {first: ("Ready", "lun2"), second: ("Ready", "lun1")}
+    (spec,) = recording_host
+    assert [(d.device_id, d.source, d.source_kind) for d in spec.disks[1:]] == [
+        (1, iscsi_target.url("primary", 2), SourceKind.ISCSI),
+        (2, iscsi_target.url("primary", 1), SourceKind.ISCSI),
+    ]
+    assert run_in_transaction(db_engine, capacity.drift) == []
+
+    # A restart keeps the LUNs.
+    service.stop_vm(db_engine, alice, vm)
+    service.start_vm(db_engine, alice, vm)
+    assert volume_rows(db_engine, [first, second]) == {first: ("Ready", "lun2"), second: ("Ready", "lun1")}
+
+
+def test_a_start_without_a_free_lun_fails_and_claims_nothing(
+    db_engine: Engine, iscsi_cloud: dict[str, Any], recording_host: list[VMSpec]
+) -> None:
+    alice, vm = iscsi_cloud["alice"], iscsi_cloud["vm"]
+    uuids = [link_data_volume(db_engine, iscsi_cloud, f"d{n}", n) for n in (1, 2, 3)]
+    with pytest.raises(ApiError, match="no free LUN"):
+        service.start_vm(db_engine, alice, vm)
+    assert recording_host == []
+    with db_engine.connect() as conn:
+        rows = conn.execute(select(volume.c.state, volume.c.pool_id, volume.c.path).where(volume.c.uuid.in_(uuids)))
+        assert sorted(tuple(r) for r in rows) == [("Allocated", None, None)] * 3
+        assert conn.execute(select(vm_instance.c.state).where(vm_instance.c.uuid == vm)).scalar_one() == "Stopped"
     assert run_in_transaction(db_engine, capacity.drift) == []

@@ -35,6 +35,7 @@ from provisioner.services.compute.lifecycle.specs import DriverPlan, driver_plan
 from provisioner.services.compute.states import VMEvent, VolumeState
 from provisioner.services.compute.vms import vm_row
 from provisioner.services.networks.defaults import implement_network
+from provisioner.services.volumes import attachment
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -149,18 +150,25 @@ def _refresh_data_disks(driver: HypervisorDriver, spec: VMSpec) -> None:
         driver.attach_volume(spec.name, disk)
 
 
-def _run_on_host(plan: DriverPlan) -> DriverPlan:
+def _run_on_host(engine: Engine, plan: DriverPlan) -> DriverPlan:
     """Place the disks as the host reaches them, define the VM unless it is there already, power it on.
 
-    Returns the plan with its disks; disks made on pools for this start are deleted again when it fails.
+    Returns the plan with its disks; disks made on pools for this start are deleted again when it fails,
+    and iSCSI LUNs chosen for it are given back.
     """
     with open_host_driver(plan.host) as driver:
         placed = host_disks.place(
-            plan.volumes, template_key=plan.template_key, acquired=plan.backing, mounts=driver.mounts
+            plan.volumes,
+            template_key=plan.template_key,
+            acquired=plan.backing,
+            mounts=driver.mounts,
+            taken=lambda pool_id: _tx(engine, lambda conn: attachment.paths_on_pool(conn, pool_id)),
         )
         plan = plan.with_disks(placed)
         defined_here = False
         try:
+            if placed.claimed:
+                _tx(engine, lambda conn: host_disks.claim_luns(conn, placed.claimed))
             try:
                 info = driver.get_vm(plan.spec.name)
             except VMNotFoundError:
@@ -180,6 +188,8 @@ def _run_on_host(plan: DriverPlan) -> DriverPlan:
             if defined_here:
                 _discard_domain(driver, plan)
             host_disks.remove(placed.created)  # nothing runs on them: the VM did not start
+            if placed.claimed:
+                _tx(engine, lambda conn: host_disks.drop_luns(conn, placed.claimed))
             raise
     return plan
 
@@ -238,7 +248,7 @@ def start(
             raise
         try:
             plan = plan.with_backing(base_images.acquire(engine, plan.base))
-            plan = _run_on_host(plan)
+            plan = _run_on_host(engine, plan)
         except Exception as exc:
             if plan.backing is not None:
                 base_images.release(engine, plan.base)

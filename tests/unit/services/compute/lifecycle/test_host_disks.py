@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
-from provisioner.compute.types import SourceKind
+from provisioner.compute.types import DiskFormat, SourceKind
 from provisioner.exceptions import DriverError
 from provisioner.services.compute.lifecycle.host_disks import PlacedVolume, place
+from provisioner.services.volumes import disks
 
 NFS_POOL = {"id": 1, "uuid": "5f0b3a52", "name": "nfs1", "pool_type": "NetworkFilesystem", "path": "/export"}
 LOCAL_POOL = {"id": 2, "uuid": "0c1f4a7d", "name": "local1", "pool_type": "Filesystem", "path": "/var/lib/pool/"}
@@ -83,8 +84,44 @@ def test_a_template_base_given_as_a_url_is_no_file_backing() -> None:
     assert placed.disks[0].backing is None
 
 
-def test_an_unplaced_volume_and_a_lunless_iscsi_volume() -> None:
+def test_an_unplaced_volume_is_a_file_of_the_default_directory() -> None:
     placed = place((root(None, None),), template_key=None, acquired=None, mounts=bool)
     assert placed.disks[0].source == "/var/lib/provisioner/root-uuid"
-    with pytest.raises(DriverError, match="volume data-uuid on iSCSI pool lun1 has no LUN yet; attach it with"):
-        place((data(ISCSI_POOL, "iscsi", None),), template_key=None, acquired=None, mounts=bool)
+
+
+ISCSI_URL = "iscsi://127.0.0.1:3260/iqn.2026-01.test.local:primary"
+
+
+def test_lunless_iscsi_volumes_get_free_luns_as_an_attach_gives_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The choice is attachVolume's (``disks.create_disk``), told the LUNs in use and those this start chose."""
+    asked: list[tuple[str, int, frozenset[str]]] = []
+
+    def create_disk(driver: str, pool: Any, name: str, size: int, taken: Any = ()) -> str:
+        asked.append((name, size, frozenset(taken)))
+        return next(f"lun{n}" for n in range(1, 9) if f"lun{n}" not in taken)
+
+    monkeypatch.setattr(disks, "create_disk", create_disk)
+    # Where the storage driver puts a LUN, without logging in to a target.
+    monkeypatch.setattr(disks, "disk_uri", lambda _d, p, name: (f"{p['url']}/{name[3:]}", DiskFormat.RAW))
+    pool = {**ISCSI_POOL, "url": ISCSI_URL}
+    second = PlacedVolume(12, "more-uuid", 2, 1 << 30, None, pool, "iscsi")
+    placed = place(
+        (data(pool, "iscsi", None), second, PlacedVolume(13, "old-uuid", 3, 1, "lun2", pool, "iscsi")),
+        template_key=None,
+        acquired=None,
+        mounts=lambda _directory: pytest.fail("asked"),
+        taken=lambda pool_id: {3: {"lun2"}}[pool_id],
+    )
+    assert asked == [("data-uuid", 2 << 30, frozenset({"lun2"})), ("more-uuid", 1 << 30, frozenset({"lun1", "lun2"}))]
+    assert placed.claimed == {11: "lun1", 12: "lun3"}
+    assert placed.paths == {11: "lun1", 12: "lun3", 13: "lun2"}
+    assert [(d.source, d.source_kind, d.device_id) for d in placed.disks] == [
+        (f"{ISCSI_URL}/1", SourceKind.ISCSI, 1),
+        (f"{ISCSI_URL}/3", SourceKind.ISCSI, 2),
+        (f"{ISCSI_URL}/2", SourceKind.ISCSI, 3),
+    ]
+
+
+def test_a_template_root_disk_is_not_made_on_a_lun() -> None:
+    with pytest.raises(DriverError, match="root volume root-uuid on iSCSI pool lun1: a template's root disk cannot"):
+        place((root(ISCSI_POOL, "iscsi"),), template_key="7", acquired=None, mounts=bool)
