@@ -10,6 +10,7 @@ import tempfile
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 from urllib.parse import parse_qsl, quote, urlsplit
@@ -18,7 +19,7 @@ import libvirt
 import pydantic
 
 from provisioner.compute.base import DriverSettings, HypervisorDriver
-from provisioner.compute.drivers.libvirt import disks, domain_xml, events, state, vlans
+from provisioner.compute.drivers.libvirt import disks, domain_xml, events, iscsi, state, vlans
 from provisioner.compute.drivers.libvirt.seed import build_seed_iso
 from provisioner.compute.types import (
     Features,
@@ -28,6 +29,7 @@ from provisioner.compute.types import (
     VMSpec,
     VMState,
     VMStateChange,
+    VolumeSpec,
     power_of,
 )
 from provisioner.exceptions import (
@@ -109,6 +111,15 @@ class LibvirtSettings(DriverSettings):
         "network disks QEMU opens with libnfs (qemu-block-extra), for hosts that cannot mount NFS; auto: mount "
         "where /mnt/<pool uuid> is a mount point (this machine) or an active libvirt pool's target (remote hosts), "
         "else userspace.",
+    )
+    iscsi_access: iscsi.IscsiAccess = pydantic.Field(
+        "auto",
+        description="How VM disks on iSCSI primary pools are reached (as the kvm_host role's kvm_host_iscsi_access): "
+        "kernel: the block device /dev/disk/by-path/ip-<portal>:<port>-iscsi-<iqn>-lun-<n> of the host's open-iscsi "
+        "session (the role logs in; CloudStack's KVM agent uses iscsiadm), a <disk type='block'>; userspace: "
+        "iscsi:// network disks QEMU opens with libiscsi (qemu-block-extra), for hosts without a session; auto: "
+        "kernel for each LUN whose by-path device exists on the host (looked up on this machine, or over ssh for "
+        "qemu+ssh:// hosts; hosts the driver has no shell on count as without), else userspace.",
     )
     network_seed_dir: str = pydantic.Field(
         "/var/lib/libvirt/images",
@@ -288,6 +299,23 @@ class LibvirtCore(HypervisorDriver):
             return os.path.ismount(directory)
         return disks.active_pool_at(self.ex_connection, directory) is not None
 
+    def ex_host_disks(self, volumes: tuple[VolumeSpec, ...]) -> tuple[VolumeSpec, ...]:
+        """The volumes as this host reaches them: iSCSI LUNs as block devices of its kernel sessions or as
+        ``iscsi://`` network disks, by the ``iscsi_access`` setting (:mod:`.iscsi`).
+
+        Raises:
+            DriverError: ``kernel`` access and a LUN the host has no session for, or the host cannot be asked.
+        """
+        access = self.opts.iscsi_access
+        shell = None if self._is_test else vlans.host_shell(self.uri, self.opts.ssh_command)
+
+        def present(devices: list[str]) -> set[str]:
+            if shell is None:  # no way to look: trust the setting (kernel), else QEMU's own initiator
+                return set(devices) if access == "kernel" else set()
+            return iscsi.present_devices(shell, self.uri, devices)
+
+        return iscsi.host_disks(volumes, access, present, self.uri)
+
     # -- lifecycle --------------------------------------------------------------------------------
 
     def _resolve_domain_type(self) -> str:
@@ -327,8 +355,9 @@ class LibvirtCore(HypervisorDriver):
         root = spec.disks[0] if spec.disks else None
         base = self.opts.seed_dir
         if base is None and root is not None:
-            # Beside a file root disk; a network root disk (nfs://, iscsi://) has no directory on the host.
-            is_file = root.source_kind is SourceKind.FILE
+            # Beside a file root disk; a network root disk (nfs://, iscsi://) or a block device has no directory
+            # of its own on the host.
+            is_file = root.source_kind is SourceKind.FILE and not iscsi.is_block_device_path(root.source)
             base = str(Path(root.source).parent) if is_file else self.opts.network_seed_dir
         if base is None:
             raise DriverValueError(f"VM {spec.name} has a cloud-init seed but no disk and no seed_dir setting")
@@ -381,6 +410,7 @@ class LibvirtCore(HypervisorDriver):
             self._domain(spec.name)
             raise VMExistsError(f"VM {spec.name} is already defined on {self.uri}")
         domain_type = self._resolve_domain_type()
+        spec = replace(spec, disks=self.ex_host_disks(spec.disks))
         bridges = self._vlan_bridges([("label", nic.bridge, nic.vlan) for nic in spec.nics if nic.vlan is not None])
         seed_path, created = self._prepare_files(spec)
         if self.opts.console_log_dir and self._is_local and spec.serial is None:

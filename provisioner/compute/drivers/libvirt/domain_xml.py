@@ -9,6 +9,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from provisioner.compute.drivers.libvirt.iscsi import is_block_device_path
 from provisioner.compute.drivers.libvirt.vlans import VlanBridge, default_bridge
 from provisioner.compute.types import (
     ConsoleAddress,
@@ -102,11 +103,16 @@ def _network_source(disk: ET.Element, volume: VolumeSpec, nfs_identity: tuple[st
 def disk_element(volume: VolumeSpec, nfs_identity: tuple[str, str] = ("root", "root")) -> ET.Element:
     """The ``<disk>`` element of one volume (also used for hot-plug)."""
     is_file = volume.source_kind is SourceKind.FILE
+    # A device node (an iSCSI LUN's /dev/disk/by-path/... after a kernel login) is a block disk.
+    is_block = is_file and is_block_device_path(volume.source)
     is_cdrom = volume.format is DiskFormat.ISO and volume.bus is not DiskBus.VIRTIO
-    disk = ET.Element("disk", {"type": "file" if is_file else "network", "device": "cdrom" if is_cdrom else "disk"})
+    kind = "block" if is_block else "file" if is_file else "network"
+    disk = ET.Element("disk", {"type": kind, "device": "cdrom" if is_cdrom else "disk"})
     image_format = DiskFormat.RAW if volume.format is DiskFormat.ISO else volume.format
     _sub(disk, "driver", name="qemu", type=image_format.value, cache="none" if not volume.read_only else "default")
-    if is_file:
+    if is_block:
+        _sub(disk, "source", dev=volume.source)
+    elif is_file:
         _sub(disk, "source", file=volume.source)
     else:
         _network_source(disk, volume, nfs_identity)

@@ -129,8 +129,10 @@ class LibvirtDriver(LibvirtCore):
     # -- volumes and ISOs ---------------------------------------------------------------------------
 
     def attach_volume(self, name: str, volume: VolumeSpec) -> None:
-        """Attach a volume: hot-plug when running, else add it to the persistent XML."""
+        """Attach a volume: hot-plug when running, else add it to the persistent XML (an iSCSI LUN as the host
+        reaches it: :meth:`ex_host_disks`)."""
         dom = self._domain(name)
+        (volume,) = self.ex_host_disks((volume,))
         dev = domain_xml.target_dev(volume.bus, volume.device_id)
         element = domain_xml.disk_element(volume)
 
