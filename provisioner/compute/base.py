@@ -23,6 +23,7 @@ from provisioner.compute.types import (
     ConsoleAddress,
     Features,
     HostFacts,
+    NicSpec,
     SnapshotInfo,
     VMInfo,
     VMSpec,
@@ -213,6 +214,24 @@ class HypervisorDriver(abc.ABC):
     def detach_volume(self, name: str, volume: VolumeSpec) -> None:
         """Detach a volume, found by its bus and device id."""
         raise self._unsupported("detach_volume")
+
+    def attach_nic(self, name: str, nic: NicSpec) -> None:
+        """Plug a NIC into a VM: hot-plugged when it runs (CloudStack's PlugNicCommand), else added to its
+        definition for the next start; a VLAN NIC's bridge is made on the host first.
+
+        Raises:
+            VMNotFoundError: no such VM.
+            DriverValueError: the VM has a NIC with that MAC already.
+        """
+        raise self._unsupported("attach_nic")
+
+    def detach_nic(self, name: str, nic: NicSpec) -> None:
+        """Unplug the NIC with ``nic.mac`` from a VM (live when it runs, CloudStack's UnPlugNicCommand).
+
+        Raises:
+            VMNotFoundError: no such VM, or it has no NIC with that MAC.
+        """
+        raise self._unsupported("detach_nic")
 
     def attach_iso(self, name: str, iso: str) -> None:
         """Insert an ISO into the VM's CD-ROM drive."""

@@ -18,6 +18,7 @@ from provisioner.compute.base import HypervisorDriver
 from provisioner.compute.types import (
     ConsoleAddress,
     HostFacts,
+    NicSpec,
     SnapshotInfo,
     VMInfo,
     VMSpec,
@@ -129,6 +130,22 @@ class DettachCommand(Command[None]):
 
 
 @dataclass(frozen=True, slots=True)
+class PlugNicCommand(Command[None]):
+    """Plug a NIC into a VM (hot-plugged when it runs)."""
+
+    name: str
+    nic: NicSpec
+
+
+@dataclass(frozen=True, slots=True)
+class UnPlugNicCommand(Command[None]):
+    """Unplug the NIC with ``nic.mac`` from a VM."""
+
+    name: str
+    nic: NicSpec
+
+
+@dataclass(frozen=True, slots=True)
 class CreateVMSnapshotCommand(Command[SnapshotInfo]):
     """Take a VM snapshot."""
 
@@ -191,6 +208,8 @@ _HANDLERS: dict[type[Any], Callable[[HypervisorDriver, Any], Any]] = {
     ScaleVmCommand: lambda d, c: d.scale_vm(c.name, vcpus=c.vcpus, memory_bytes=c.memory_bytes),
     AttachCommand: _attach,
     DettachCommand: _detach,
+    PlugNicCommand: lambda d, c: d.attach_nic(c.name, c.nic),
+    UnPlugNicCommand: lambda d, c: d.detach_nic(c.name, c.nic),
     CreateVMSnapshotCommand: lambda d, c: d.create_snapshot(c.name, c.snapshot, description=c.description),
     RevertToVMSnapshotCommand: lambda d, c: d.revert_snapshot(c.name, c.snapshot),
     DeleteVMSnapshotCommand: lambda d, c: d.delete_snapshot(c.name, c.snapshot),
@@ -209,6 +228,8 @@ COMMAND_VERBS: Mapping[str, str] = {
     "ScaleVmCommand": "scale_vm",
     "AttachCommand": "attach_volume",
     "DettachCommand": "detach_volume",
+    "PlugNicCommand": "attach_nic",
+    "UnPlugNicCommand": "detach_nic",
     "CreateVMSnapshotCommand": "create_snapshot",
     "RevertToVMSnapshotCommand": "revert_snapshot",
     "DeleteVMSnapshotCommand": "delete_snapshot",

@@ -75,6 +75,7 @@ class Features(enum.Flag):
     CONSOLE = enum.auto()
     EVENTS = enum.auto()
     CLOUD_INIT = enum.auto()
+    NIC_ATTACH = enum.auto()
 
 
 class SourceKind(enum.StrEnum):

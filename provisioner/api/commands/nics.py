@@ -17,11 +17,18 @@ from provisioner.api.commands.virtual_machines import NicResponse, VirtualMachin
 from provisioner.api.fields import BaseListParams, BaseParams, param
 from provisioner.api.registry import CommandContext, api_command
 from provisioner.api.responses import ListResult
+from provisioner.server.backend import backend_of
 from provisioner.services.compute.lifecycle import views
-from provisioner.services.networks import nics
+from provisioner.services.networks import nic_plug, nics
 from provisioner.services.principal import Caller
 
 VM = "VirtualMachine"
+
+
+def _vm_response(row: dict[str, Any]) -> VirtualMachineResponse:
+    for entry in row["nic"]:
+        entry.setdefault("virtualmachineid", row["id"])
+    return VirtualMachineResponse.model_validate(row)
 
 
 def answer_vm(ctx: CommandContext, change: Callable[..., int], **kwargs: Any) -> VirtualMachineResponse:
@@ -30,10 +37,14 @@ def answer_vm(ctx: CommandContext, change: Callable[..., int], **kwargs: Any) ->
     def work(conn: Connection, caller: Caller) -> dict[str, Any]:
         return views.get_vm(conn, caller, change(conn, caller, **kwargs))
 
-    row = call(ctx, work)
-    for entry in row["nic"]:
-        entry.setdefault("virtualmachineid", row["id"])
-    return VirtualMachineResponse.model_validate(row)
+    return _vm_response(call(ctx, work))
+
+
+def plug_and_answer(
+    ctx: CommandContext, change: Callable[..., dict[str, Any]], **kwargs: Any
+) -> VirtualMachineResponse:
+    """Run a NIC change that tells the hypervisor (:mod:`~provisioner.services.networks.nic_plug`), answer the VM."""
+    return _vm_response(change(backend_of(ctx).engine, ctx.caller, **kwargs))
 
 
 class ListNicsParams(BaseListParams):
@@ -96,10 +107,10 @@ class AddNicParams(BaseParams):
 
 @_async_nic("addNicToVirtualMachine", AddNicParams, "4.2.0", "Adds VM to specified network by creating a NIC")
 def add_nic_to_virtual_machine(ctx: CommandContext, params: AddNicParams) -> VirtualMachineResponse:
-    """Plug the VM into another network, with the address asked for or the first free one."""
-    return answer_vm(
+    """Plug the VM into another network, with the address asked for or the first free one (hot-plugged when it runs)."""
+    return plug_and_answer(
         ctx,
-        nics.add_nic,
+        nic_plug.add_nic,
         virtualmachineid=params.virtualmachineid,
         networkid=params.networkid,
         ipaddress=params.ipaddress,
@@ -118,8 +129,8 @@ class RemoveNicParams(BaseParams):
     "removeNicFromVirtualMachine", RemoveNicParams, "4.2.0", "Removes VM from specified network by deleting a NIC"
 )
 def remove_nic_from_virtual_machine(ctx: CommandContext, params: RemoveNicParams) -> VirtualMachineResponse:
-    """Unplug a non-default NIC and free its address."""
-    return answer_vm(ctx, nics.remove_nic, virtualmachineid=params.virtualmachineid, nicid=params.nicid)
+    """Unplug a non-default NIC (live when the VM runs) and free its address."""
+    return plug_and_answer(ctx, nic_plug.remove_nic, virtualmachineid=params.virtualmachineid, nicid=params.nicid)
 
 
 @_async_nic(

@@ -3,9 +3,9 @@
 
 Addresses come from the network's range through ``services/compute/ipam.py`` (the unique
 ``(network_id, number)`` index is the final guard, so two NICs never get one address, whatever
-runs concurrently); MACs from ``services/compute/macs.py``. The driver contract has no NIC hot-plug,
-so a NIC added to or changed on a Running VM is recorded now and reaches the hypervisor when the
-VM is next started (or defined) — CloudStack's behaviour for hypervisors without hot-plug.
+runs concurrently); MACs from ``services/compute/macs.py``. Adding and removing a NIC is recorded
+here; :mod:`.nic_plug` tells the hypervisor (hot-plug into a running VM). An address changed on a
+running VM reaches the guest through DHCP.
 """
 
 from __future__ import annotations
@@ -127,7 +127,24 @@ def add_nic(
     ipaddress: str | None = None,
     macaddress: str | None = None,
 ) -> int:
-    """Give a VM a NIC on another network (``addNicToVirtualMachine``); returns the VM's id.
+    """Record a new NIC of a VM (:func:`add_nic_row`); returns the VM's id."""
+    vm_id, _nic_id = add_nic_row(
+        conn, caller, virtualmachineid=virtualmachineid, networkid=networkid, ipaddress=ipaddress, macaddress=macaddress
+    )
+    return vm_id
+
+
+def add_nic_row(
+    conn: Connection,
+    caller: Caller,
+    *,
+    virtualmachineid: str,
+    networkid: str,
+    ipaddress: str | None = None,
+    macaddress: str | None = None,
+) -> tuple[int, int]:
+    """Give a VM a NIC on another network (``addNicToVirtualMachine``) in the database; returns the VM's and
+    the NIC's ids (:mod:`.nic_plug` then plugs it into a running VM).
 
     Raises:
         ParamError: the VM is not Running or Stopped, already has a NIC there, the network is in another
@@ -163,7 +180,7 @@ def add_nic(
     has_default = conn.execute(
         select(nic.c.id).where(nic.c.vm_id == vm["id"], nic.c.removed.is_(None), nic.c.is_default.is_(True))
     ).first()
-    macs.insert_nic(
+    nic_id, _mac = macs.insert_nic(
         conn,
         {
             "vm_id": vm["id"],
@@ -180,7 +197,7 @@ def add_nic(
     )
     if vm["state"] == "Running":
         implement_network(conn, network["id"])
-    return int(vm["id"])
+    return int(vm["id"]), nic_id
 
 
 def _vm_nic(conn: Connection, vm: RowMapping, nicid: str) -> RowMapping:
@@ -200,8 +217,8 @@ def _release_address(conn: Connection, network_id: int, vm_id: int, address: str
         )
 
 
-def remove_nic(conn: Connection, caller: Caller, *, virtualmachineid: str, nicid: str) -> int:
-    """Remove a non-default NIC and free its address (``removeNicFromVirtualMachine``); returns the VM's id.
+def removable_nic(conn: Connection, caller: Caller, *, virtualmachineid: str, nicid: str) -> tuple[int, int]:
+    """Check that a NIC may be removed (``removeNicFromVirtualMachine``); returns the VM's and the NIC's ids.
 
     Raises:
         ParamError: the NIC is the default one or another VM's, or the VM is not Running or Stopped (431).
@@ -214,9 +231,23 @@ def remove_nic(conn: Connection, caller: Caller, *, virtualmachineid: str, nicid
             f"Unable to remove nic from VM {vm['instance_name']} in network {row['network_id']}, nic is default; "
             "make another NIC the default first (updateDefaultNicForVirtualMachine)"
         )
-    _release_address(conn, row["network_id"], vm["id"], row["ip_address"])
-    conn.execute(update(nic).where(nic.c.id == row["id"]).values(state="Released", removed=utcnow()))
-    return int(vm["id"])
+    return int(vm["id"]), int(row["id"])
+
+
+def forget_nic(conn: Connection, nic_id: int) -> None:
+    """Retire a live NIC: its address is freed and the row marked Released and removed (its MAC freed too)."""
+    row = conn.execute(select(nic).where(nic.c.id == nic_id, nic.c.removed.is_(None))).mappings().first()
+    if row is None:
+        return
+    _release_address(conn, row["network_id"], row["vm_id"], row["ip_address"])
+    conn.execute(update(nic).where(nic.c.id == nic_id).values(state="Released", removed=utcnow()))
+
+
+def remove_nic(conn: Connection, caller: Caller, *, virtualmachineid: str, nicid: str) -> int:
+    """Remove a non-default NIC and free its address in the database (:func:`removable_nic`); returns the VM's id."""
+    vm_id, nic_id = removable_nic(conn, caller, virtualmachineid=virtualmachineid, nicid=nicid)
+    forget_nic(conn, nic_id)
+    return vm_id
 
 
 def update_default_nic(conn: Connection, caller: Caller, *, virtualmachineid: str, nicid: str) -> int:

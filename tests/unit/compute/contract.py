@@ -18,6 +18,7 @@ from provisioner.compute.types import (
     ConsoleAddress,
     Features,
     HostFacts,
+    NicSpec,
     PowerState,
     SerialConsole,
     SnapshotInfo,
@@ -36,6 +37,8 @@ OPTIONAL_VERBS: dict[str, Features] = {
     "scale_vm": Features.SCALE,
     "attach_volume": Features.VOLUME_ATTACH,
     "detach_volume": Features.VOLUME_ATTACH,
+    "attach_nic": Features.NIC_ATTACH,
+    "detach_nic": Features.NIC_ATTACH,
     "attach_iso": Features.ISO_ATTACH,
     "detach_iso": Features.ISO_ATTACH,
     "create_snapshot": Features.SNAPSHOTS,
@@ -56,6 +59,9 @@ class DriverContract:
     supports_volumes: bool | None = None
     supports_iso: bool | None = None
     supports_console: bool | None = None
+    supports_nics: bool | None = None
+    #: NIC hot-plug into a running VM (libvirt's test:/// has no attachDeviceFlags).
+    supports_live_nics: bool | None = None
 
     @pytest.fixture
     def driver(self) -> Iterator[HypervisorDriver]:
@@ -234,6 +240,36 @@ class DriverContract:
         driver.detach_volume("c-vol", volume)
         with pytest.raises(VMNotFoundError):
             driver.detach_volume("c-vol", volume)
+
+    def test_attach_and_detach_nic(self, driver: HypervisorDriver) -> None:
+        self._need(self.supports_nics, Features.NIC_ATTACH, driver)
+        driver.define_vm(self.make_spec("c-nic", nics=(NicSpec("02:00:00:00:0c:00", "cloudbr0"),)))
+        nic = NicSpec("02:00:00:00:0c:01", "cloudbr0", device_id=1)
+        driver.attach_nic("c-nic", nic)
+        with pytest.raises(DriverError, match="02:00:00:00:0c:01"):
+            driver.attach_nic("c-nic", nic)
+        driver.detach_nic("c-nic", nic)
+        with pytest.raises(VMNotFoundError, match="02:00:00:00:0c:01"):
+            driver.detach_nic("c-nic", nic)
+        driver.detach_nic("c-nic", NicSpec("02:00:00:00:0c:00", "cloudbr0"))
+        with pytest.raises(VMNotFoundError):
+            driver.attach_nic("c-no-such-vm", nic)
+
+    def test_hot_plug_and_unplug_nic(self, driver: HypervisorDriver) -> None:
+        self._need(self.supports_nics, Features.NIC_ATTACH, driver)
+        if not self._can(self.supports_live_nics, Features.NIC_ATTACH, driver):
+            pytest.skip(f"{type(driver).__name__} on this backend cannot hot-plug NICs")
+        driver.define_vm(self.make_spec("c-hotnic"))
+        driver.start_vm("c-hotnic")
+        nic = NicSpec("02:00:00:00:0c:02", self.live_nic_bridge, device_id=1)
+        driver.attach_nic("c-hotnic", nic)
+        assert driver.get_vm("c-hotnic").state is VMState.RUNNING
+        driver.detach_nic("c-hotnic", nic)
+        with pytest.raises(VMNotFoundError, match="02:00:00:00:0c:02"):
+            driver.detach_nic("c-hotnic", nic)
+
+    #: The host bridge a NIC is hot-plugged onto (it must exist where the backend is real).
+    live_nic_bridge = "cloudbr0"
 
     def test_attach_and_detach_iso(self, driver: HypervisorDriver) -> None:
         self._need(self.supports_iso, Features.ISO_ATTACH, driver)

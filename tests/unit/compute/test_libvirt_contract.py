@@ -41,6 +41,8 @@ def node_uri(tmp_path: Path) -> str:
 class TestLibvirtContract(DriverContract):
     # The test driver keeps one host per connection: there is nowhere to migrate to.
     supports_migration = False
+    # The test driver has no attachDeviceFlags: NICs go into a stopped domain's definition only.
+    supports_live_nics = False
 
     @pytest.fixture
     def driver(self, tmp_path: Path) -> Iterator[HypervisorDriver]:

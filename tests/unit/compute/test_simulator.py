@@ -15,7 +15,7 @@ from provisioner.compute.drivers.simulator import (
     SimulatorDriver,
     parse_sim_url,
 )
-from provisioner.compute.types import VMState
+from provisioner.compute.types import NicSpec, VMState
 from provisioner.exceptions import DriverSettingsError, DriverValueError, HostUnreachableError, VMNotFoundError
 from tests.unit.compute.contract import MIB, DriverContract
 
@@ -167,6 +167,20 @@ def test_live_scale_beyond_maximum_is_refused(cloud: SimulatorCloud) -> None:
             driver.scale_vm("vm-a", vcpus=3)
         with pytest.raises(Exception, match="stop it first"):
             driver.scale_vm("vm-a", memory_bytes=256 * MIB)
+
+
+def test_nics_are_recorded_and_plug_faults_go_by_cloudstack_name(cloud: SimulatorCloud) -> None:
+    first, second = NicSpec("02:00:00:00:0e:00", "cloudbr0"), NicSpec("02:00:00:00:0e:01", "cloudbr0", 5, device_id=1)
+    with SimulatorDriver("http://sim/c0/h0", cloud=cloud) as driver:
+        driver.define_vm(DriverContract().make_spec("vm-n", nics=(first,)))
+        driver.start_vm("vm-n")
+        driver.attach_nic("vm-n", second)
+        assert driver.ex_nics("vm-n") == (first, second)
+        driver.ex_host.fail_next("UnPlugNicCommand", message="mocked unplug failure")
+        with pytest.raises(InjectedFailureError, match="mocked unplug failure"):
+            driver.detach_nic("vm-n", second)
+        driver.detach_nic("vm-n", second)
+        assert driver.ex_nics("vm-n") == (first,)
 
 
 def test_migration_to_a_down_host_fails_and_keeps_the_vm(cloud: SimulatorCloud) -> None:

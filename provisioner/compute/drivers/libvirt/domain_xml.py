@@ -279,6 +279,64 @@ def vlan_bridges(domain_xml: str) -> list[tuple[str, int]]:
     return [(el.get("device", ""), int(el.get("vlan", "0"))) for el in root.iter(f"{{{METADATA_NS}}}vlan-bridge")]
 
 
+def find_interface(devices: ET.Element, mac: str) -> ET.Element | None:
+    """The ``<interface>`` whose MAC is ``mac`` (any case), or None."""
+    for interface in devices.findall("interface"):
+        address = interface.find("mac")
+        if address is not None and (address.get("address") or "").lower() == mac.lower():
+            return interface
+    return None
+
+
+def interface_bridge(interface: ET.Element) -> str | None:
+    """The host bridge an ``<interface>`` is on, or None."""
+    source = interface.find("source")
+    return None if source is None else source.get("bridge")
+
+
+def metadata_element(root: ET.Element) -> ET.Element:
+    """The domain's own metadata element (``<provisioner:vm>``), made when the domain has none."""
+    metadata = root.find("metadata")
+    if metadata is None:
+        metadata = _sub(root, "metadata")
+    vm = metadata.find(f"{{{METADATA_NS}}}vm")
+    return vm if vm is not None else _sub(metadata, f"{{{METADATA_NS}}}vm")
+
+
+def bare_metadata(root: ET.Element) -> ET.Element:
+    """The domain's metadata element with its namespace taken off every tag (what ``setMetadata`` wants)."""
+    bare = ET.Element("vm")
+    for child in metadata_element(root):
+        bare.append(ET.Element(child.tag.rsplit("}", 1)[-1], dict(child.attrib)))
+    return bare
+
+
+def record_vlan_bridges(root: ET.Element, made: tuple[VlanBridge, ...]) -> bool:
+    """Add the VLAN bridges of ``made`` the domain's metadata does not record yet; tells whether any was added."""
+    vm = metadata_element(root)
+    recorded = {(el.get("device"), el.get("vlan")) for el in vm.iter(f"{{{METADATA_NS}}}vlan-bridge")}
+    added = False
+    for bridge in made:
+        if (bridge.device, str(bridge.vlan)) not in recorded:
+            _sub(vm, f"{{{METADATA_NS}}}vlan-bridge", device=bridge.device, vlan=str(bridge.vlan), bridge=bridge.bridge)
+            added = True
+    return added
+
+
+def forget_vlan_bridge(root: ET.Element, bridge: str) -> tuple[str, int] | None:
+    """Drop the metadata record of the VLAN bridge ``bridge`` when no ``<interface>`` is on it any more;
+    returns its (device, VLAN), or None when it is not a recorded VLAN bridge or still in use."""
+    devices = root.find("devices")
+    if devices is not None and any(interface_bridge(i) == bridge for i in devices.findall("interface")):
+        return None
+    vm = metadata_element(root)
+    for record in vm.findall(f"{{{METADATA_NS}}}vlan-bridge"):
+        if record.get("bridge") == bridge:
+            vm.remove(record)
+            return record.get("device", ""), int(record.get("vlan", "0"))
+    return None
+
+
 def find_disk(devices: ET.Element, dev: str) -> ET.Element | None:
     """The ``<disk>`` whose target is ``dev``, or None."""
     for disk in devices.findall("disk"):
@@ -370,13 +428,19 @@ def set_vcpus_and_memory(root: ET.Element, vcpus: int, memory_bytes: int) -> Non
 
 __all__ = [
     "RenderOptions",
+    "bare_metadata",
     "cdrom_element",
     "console_from_xml",
     "dimm_element",
     "disk_element",
     "find_disk",
+    "find_interface",
+    "forget_vlan_bridge",
+    "interface_bridge",
     "live_room",
+    "metadata_element",
     "owned_files",
+    "record_vlan_bridges",
     "render_domain",
     "set_vcpus_and_memory",
     "target_dev",

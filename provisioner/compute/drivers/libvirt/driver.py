@@ -9,10 +9,19 @@ from xml.sax.saxutils import escape
 import libvirt
 
 from provisioner.compute.base import HypervisorDriver
-from provisioner.compute.drivers.libvirt import domain_xml
+from provisioner.compute.drivers.libvirt import domain_xml, vlans
 from provisioner.compute.drivers.libvirt.core import LibvirtCore, LibvirtSettings
-from provisioner.compute.types import ConsoleAddress, Features, SnapshotInfo, VMInfo, VMSpec, VolumeSpec, power_of
-from provisioner.exceptions import DriverValueError, VMExistsError, VMNotFoundError, VMStateError
+from provisioner.compute.types import (
+    ConsoleAddress,
+    Features,
+    NicSpec,
+    SnapshotInfo,
+    VMInfo,
+    VMSpec,
+    VolumeSpec,
+    power_of,
+)
+from provisioner.exceptions import DriverError, DriverValueError, VMExistsError, VMNotFoundError, VMStateError
 
 _LIVE = libvirt.VIR_DOMAIN_AFFECT_LIVE
 _CONFIG = libvirt.VIR_DOMAIN_AFFECT_CONFIG
@@ -44,6 +53,7 @@ class LibvirtDriver(LibvirtCore):
         | Features.CONSOLE
         | Features.EVENTS
         | Features.CLOUD_INIT
+        | Features.NIC_ATTACH
     )
 
     # -- migration and scaling ----------------------------------------------------------------------
@@ -166,6 +176,80 @@ class LibvirtDriver(LibvirtCore):
             devices.remove(disk)
             with self._calling(f"redefining VM {name}"):
                 self.ex_connection.defineXML(ET.tostring(root, encoding="unicode"))
+
+    # -- NICs --------------------------------------------------------------------------------------
+
+    def attach_nic(self, name: str, nic: NicSpec) -> None:
+        """Plug a NIC: make its VLAN bridge on the host, then hot-plug the ``<interface>`` define time renders
+        (live and persistent) into a running domain, or add it to a stopped one's definition.
+
+        The bridge is recorded in the domain's metadata, so start, stop, destroy and migration treat it as one
+        made at define time; when the plug fails, a bridge made for it that no guest is on is removed again.
+        """
+        dom = self._domain(name)
+        root = ET.fromstring(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
+        devices = root.find("devices")
+        assert devices is not None
+        if domain_xml.find_interface(devices, nic.mac) is not None:
+            raise DriverValueError(f"VM {name} on {self.uri} already has a NIC with MAC {nic.mac}")
+        known = set(domain_xml.vlan_bridges(ET.tostring(root, encoding="unicode")))
+        bridges = self._vlan_bridges([("label", nic.bridge, nic.vlan)] if nic.vlan is not None else [])
+        element = domain_xml.interface_element(nic, self.opts.vlan_mode, bridges)
+        try:
+            if self._active(dom):
+                with self._calling(f"plugging NIC {nic.mac} into VM {name}"):
+                    dom.attachDeviceFlags(ET.tostring(element, encoding="unicode"), _LIVE | _CONFIG)
+                self._record_bridges(dom, bridges)
+            else:
+
+                def add(definition: ET.Element) -> None:
+                    found = definition.find("devices")
+                    assert found is not None
+                    found.append(element)
+                    domain_xml.record_vlan_bridges(definition, bridges)
+
+                self._edit_inactive(dom, add)
+        except DriverError:
+            self._release_bridges([(b.device, b.vlan) for b in bridges if (b.device, b.vlan) not in known])
+            raise
+
+    def _record_bridges(self, dom: libvirt.virDomain, bridges: tuple[vlans.VlanBridge, ...]) -> None:
+        """Add VLAN bridges made for a hot-plugged NIC to a running domain's metadata (live and persistent)."""
+        root = ET.fromstring(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
+        if not domain_xml.record_vlan_bridges(root, bridges):
+            return
+        self._set_metadata(dom, root)
+
+    def _set_metadata(self, dom: libvirt.virDomain, root: ET.Element) -> None:
+        # libvirt puts the element and its children in the namespace itself: they go without one.
+        text = ET.tostring(domain_xml.bare_metadata(root), encoding="unicode")
+        flags = _LIVE | _CONFIG if self._active(dom) else _CONFIG
+        with self._calling(f"recording the VLAN bridges of VM {dom.name()}"):
+            dom.setMetadata(libvirt.VIR_DOMAIN_METADATA_ELEMENT, text, "provisioner", domain_xml.METADATA_NS, flags)
+
+    def detach_nic(self, name: str, nic: NicSpec) -> None:
+        """Unplug the NIC with ``nic.mac`` (live and persistent when the domain runs), then remove its VLAN bridge
+        when no guest is on it any more (one a guest has not released yet stays until a later stop)."""
+        dom = self._domain(name)
+        root = ET.fromstring(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
+        devices = root.find("devices")
+        assert devices is not None
+        interface = domain_xml.find_interface(devices, nic.mac)
+        if interface is None:
+            raise VMNotFoundError(f"VM {name} on {self.uri} has no NIC with MAC {nic.mac}")
+        devices.remove(interface)
+        bridge = domain_xml.interface_bridge(interface)
+        released = domain_xml.forget_vlan_bridge(root, bridge) if bridge else None
+        if self._active(dom):
+            with self._calling(f"unplugging NIC {nic.mac} from VM {name}"):
+                dom.detachDeviceFlags(ET.tostring(interface, encoding="unicode"), _LIVE | _CONFIG)
+            if released is not None:
+                self._set_metadata(dom, root)
+        else:
+            with self._calling(f"redefining VM {name}"):
+                self.ex_connection.defineXML(ET.tostring(root, encoding="unicode"))
+        if released is not None:
+            self._release_bridges([released])
 
     def _set_iso(self, name: str, iso: str | None) -> None:
         dom = self._domain(name)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlsplit
 
 from provisioner.compute.commands import COMMAND_VERBS
-from provisioner.compute.types import SnapshotInfo, VMState, VolumeSpec
+from provisioner.compute.types import NicSpec, SnapshotInfo, VMState, VolumeSpec
 from provisioner.exceptions import DriverError, DriverValueError, HostUnreachableError
 
 GIB = 1 << 30
@@ -78,6 +78,7 @@ class SimVM:
         "max_vcpus",
         "memory_bytes",
         "name",
+        "nics",
         "snapshots",
         "state",
         "uuid",
@@ -94,6 +95,7 @@ class SimVM:
         self.iso: str | None = None
         self.max_vcpus: int | None = None
         self.max_memory_bytes: int | None = None
+        self.nics: tuple[NicSpec, ...] = ()
         #: (snapshot, vcpus, memory, state) oldest first; None until the first snapshot, to save memory.
         self.snapshots: list[tuple[SnapshotInfo, int, int, VMState]] | None = None
 

@@ -15,6 +15,7 @@ from provisioner.compute.types import (
     ConsoleAddress,
     Features,
     HostFacts,
+    NicSpec,
     SnapshotInfo,
     VMInfo,
     VMSpec,
@@ -53,6 +54,7 @@ class SimulatorDriver(HypervisorDriver):
         | Features.ISO_ATTACH
         | Features.CONSOLE
         | Features.CLOUD_INIT
+        | Features.NIC_ATTACH
     )
     # The simulator stores CloudStack states directly.
     STATE_MAP: ClassVar[Mapping[Any, VMState]] = {state: state for state in VMState}
@@ -148,6 +150,7 @@ class SimulatorDriver(HypervisorDriver):
             vm.iso = spec.iso
             vm.max_vcpus = spec.max_vcpus
             vm.max_memory_bytes = spec.max_memory_bytes
+            vm.nics = spec.nics
             host.vms[spec.name] = vm
             return self._info(host, vm)
 
@@ -249,6 +252,25 @@ class SimulatorDriver(HypervisorDriver):
                 raise VMNotFoundError(f"VM {name} has no {volume.bus} disk at device_id {volume.device_id}")
             vm.disks = kept
 
+    def attach_nic(self, name: str, nic: NicSpec) -> None:
+        """Record the NIC on the VM (running or not)."""
+        host = self._enter("attach_nic", name)
+        with host.lock:
+            vm = self._vm(host, name)
+            if any(n.mac == nic.mac for n in vm.nics):
+                raise DriverValueError(f"VM {name} already has a NIC with MAC {nic.mac}")
+            vm.nics = (*vm.nics, nic)
+
+    def detach_nic(self, name: str, nic: NicSpec) -> None:
+        """Remove the NIC with the same MAC."""
+        host = self._enter("detach_nic", name)
+        with host.lock:
+            vm = self._vm(host, name)
+            kept = tuple(n for n in vm.nics if n.mac != nic.mac)
+            if len(kept) == len(vm.nics):
+                raise VMNotFoundError(f"VM {name} on simulated host {host.url} has no NIC with MAC {nic.mac}")
+            vm.nics = kept
+
     def attach_iso(self, name: str, iso: str) -> None:
         """Insert an ISO."""
         host = self._enter("attach_iso", name)
@@ -265,6 +287,11 @@ class SimulatorDriver(HypervisorDriver):
         """The volumes the simulator has recorded for a VM."""
         with self.ex_host.lock:
             return self._vm(self.ex_host, name).disks
+
+    def ex_nics(self, name: str) -> tuple[NicSpec, ...]:
+        """The NICs the simulator has recorded for a VM."""
+        with self.ex_host.lock:
+            return self._vm(self.ex_host, name).nics
 
     def ex_iso(self, name: str) -> str | None:
         """The ISO in the VM's CD-ROM drive."""

@@ -34,6 +34,7 @@ from provisioner.services.compute.lifecycle import base_images, host_disks, plac
 from provisioner.services.compute.lifecycle.specs import DriverPlan, driver_plan, host_row
 from provisioner.services.compute.states import VMEvent, VolumeState
 from provisioner.services.compute.vms import vm_row
+from provisioner.services.networks import nic_plug
 from provisioner.services.networks.defaults import implement_network
 from provisioner.services.volumes import attachment
 
@@ -178,6 +179,8 @@ def _run_on_host(engine: Engine, plan: DriverPlan) -> DriverPlan:
             else:
                 if info.state is VMState.STOPPED and driver.supports(Features.VOLUME_ATTACH):
                     _refresh_data_disks(driver, plan.spec)
+                if info.state is VMState.STOPPED:  # a NIC added while its host could not be told
+                    nic_plug.plug_missing_nics(driver, plan.spec)
                 # Keys, password or user data changed while it was stopped reach the guest at this boot.
                 if info.state is VMState.STOPPED and driver.supports(Features.CLOUD_INIT):
                     driver.write_seed(plan.spec)

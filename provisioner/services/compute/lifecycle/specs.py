@@ -94,7 +94,8 @@ def _bridges(conn: Connection, physical_ids: set[int]) -> dict[int, str]:
     return {pid: label for pid, label in rows if label}
 
 
-def _nics(conn: Connection, vm_id: int) -> tuple[NicSpec, ...]:
+def _nics(conn: Connection, vm_id: int, nic_id: int | None = None) -> tuple[NicSpec, ...]:
+    only = () if nic_id is None else (nic.c.id == nic_id,)
     rows = conn.execute(
         select(
             nic.c.mac_address,
@@ -104,7 +105,7 @@ def _nics(conn: Connection, vm_id: int) -> tuple[NicSpec, ...]:
             guest_network.c.physical_network_id,
         )
         .join(guest_network, guest_network.c.id == nic.c.network_id)
-        .where(nic.c.vm_id == vm_id, nic.c.removed.is_(None))
+        .where(nic.c.vm_id == vm_id, nic.c.removed.is_(None), *only)
         .order_by(nic.c.device_id)
     ).all()
     bridges = _bridges(conn, {r.physical_network_id for r in rows if r.physical_network_id is not None})
@@ -117,6 +118,12 @@ def _nics(conn: Connection, vm_id: int) -> tuple[NicSpec, ...]:
         )
         for r in rows
     )
+
+
+def nic_spec(conn: Connection, vm_id: int, nic_id: int) -> NicSpec:
+    """The driver spec of one live NIC of a VM, as the VM's spec at define time has it."""
+    (spec,) = _nics(conn, vm_id, nic_id)
+    return spec
 
 
 def _seed(conn: Connection, vm: Any) -> CloudInitSeed:
