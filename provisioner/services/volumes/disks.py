@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from provisioner.compute.types import DiskFormat, VolumeSpec
-from provisioner.exceptions import DriverError
+from provisioner.exceptions import DriverError, DriverValueError
 from provisioner.storage import qemu
 from provisioner.storage.base import StorageDriver
 from provisioner.storage.types import ImageFormat
@@ -138,9 +138,28 @@ def volume_spec(driver_name: str, pool: Mapping[str, Any], name: str, device_id:
     return VolumeSpec(source=uri, device_id=device_id, format=fmt, volume_uuid=volume_uuid)
 
 
+#: The pool detail naming where KVM hosts mount an NFS pool, when not at CloudStack's ``/mnt/<pool uuid>``
+#: (the kvm_host role mounts a pool whose uuid it was not given at ``<kvm_host_nfs_mount_root>/<pool name>``).
+HOST_MOUNT_POINT = "host_mount_point"
+
+
 def mount_directory(pool: Mapping[str, Any]) -> str:
-    """Where a KVM host mounts an NFS pool: ``/mnt/<pool uuid>``, as CloudStack's agent does."""
-    return f"/mnt/{pool['uuid']}"
+    """Where a KVM host mounts an NFS pool: the pool's ``host_mount_point`` detail, else ``/mnt/<pool uuid>``
+    as CloudStack's agent does.
+
+    Raises:
+        DriverValueError: the detail is not an absolute path.
+    """
+    detail = (pool.get("details") or {}).get(HOST_MOUNT_POINT)
+    if not detail:
+        return f"/mnt/{pool['uuid']}"
+    directory = str(detail).rstrip("/")
+    if not directory.startswith("/"):
+        raise DriverValueError(
+            f"storage pool {pool.get('name')}: its {HOST_MOUNT_POINT} detail {detail!r} is not an absolute "
+            "directory; set it to where the KVM hosts mount the pool (e.g. /mnt/<pool name>)"
+        )
+    return directory
 
 
 def host_volume_spec(

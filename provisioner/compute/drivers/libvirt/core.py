@@ -107,10 +107,10 @@ class LibvirtSettings(DriverSettings):
     nfs_access: Literal["auto", "mount", "userspace"] = pydantic.Field(
         "auto",
         description="How VM disks on NFS primary pools are reached (as the kvm_host role's kvm_host_nfs_access): "
-        "mount: files under /mnt/<pool uuid>, the kernel mount CloudStack's KVM agent makes; userspace: nfs:// "
-        "network disks QEMU opens with libnfs (qemu-block-extra), for hosts that cannot mount NFS; auto: mount "
-        "where /mnt/<pool uuid> is a mount point (this machine) or an active libvirt pool's target (remote hosts), "
-        "else userspace.",
+        "mount: files under /mnt/<pool uuid>, the kernel mount CloudStack's KVM agent makes (or under the pool's "
+        "host_mount_point detail); userspace: nfs:// network disks QEMU opens with libnfs (qemu-block-extra), for "
+        "hosts that cannot mount NFS; auto: mount where that directory is a mount point (this machine) or an active "
+        "libvirt pool's target (remote hosts), else userspace.",
     )
     iscsi_access: iscsi.IscsiAccess = pydantic.Field(
         "auto",

@@ -2,7 +2,8 @@
 
 The rule, per volume (CloudStack's KVM layout, plus user space where the host has no kernel mount):
 
-* an NFS pool is a directory of files at ``/mnt/<pool uuid>`` on a host that mounts it there (the
+* an NFS pool is a directory of files at ``/mnt/<pool uuid>`` (or at the pool's ``host_mount_point``
+  detail: where the kvm_host role mounted a pool it knew only by name) on a host that mounts it there (the
   host driver's :meth:`~provisioner.compute.base.HypervisorDriver.mounts`; for libvirt, its
   ``nfs_access`` setting, by default whether that directory is a mount). The compute driver makes the
   root disk there, a qcow2 overlay on the template's base image ``/mnt/<pool uuid>/tmpl-<id>.qcow2``,

@@ -125,3 +125,31 @@ def test_lunless_iscsi_volumes_get_free_luns_as_an_attach_gives_them(monkeypatch
 def test_a_template_root_disk_is_not_made_on_a_lun() -> None:
     with pytest.raises(DriverError, match="root volume root-uuid on iSCSI pool lun1: a template's root disk cannot"):
         place((root(ISCSI_POOL, "iscsi"),), template_key="7", acquired=None, mounts=bool)
+
+
+def test_a_pool_mounted_by_name_is_found_through_its_host_mount_point_detail() -> None:
+    """The kvm_host role mounts a pool it was given no uuid for at <root>/<name>; the pool's detail says where."""
+    pool = {**NFS_POOL, "details": {"host_mount_point": "/mnt/nfs1/"}}
+    asked: list[str] = []
+
+    def mounts(directory: str) -> bool:
+        asked.append(directory)
+        return True
+
+    placed = place(
+        (root(pool, "nfs"), data(pool, "nfs", "data-uuid")),
+        template_key="7",
+        acquired="nfs://127.0.0.1/export/tmpl-7.qcow2",
+        mounts=mounts,
+    )
+    assert [(d.source, d.backing) for d in placed.disks] == [
+        ("/mnt/nfs1/root-uuid", "/mnt/nfs1/tmpl-7.qcow2"),
+        ("/mnt/nfs1/data-uuid", None),
+    ]
+    assert asked == ["/mnt/nfs1", "/mnt/nfs1"]
+
+
+def test_a_relative_host_mount_point_is_refused() -> None:
+    pool = {**NFS_POOL, "details": {"host_mount_point": "nfs1"}}
+    with pytest.raises(DriverError, match="storage pool nfs1: its host_mount_point detail 'nfs1' is not an absolute"):
+        place((data(pool, "nfs", "data-uuid"),), template_key=None, acquired=None, mounts=bool)
