@@ -200,3 +200,20 @@ def test_a_start_without_a_free_lun_fails_and_claims_nothing(
         assert sorted(tuple(r) for r in rows) == [("Allocated", None, None)] * 3
         assert conn.execute(select(vm_instance.c.state).where(vm_instance.c.uuid == vm)).scalar_one() == "Stopped"
     assert run_in_transaction(db_engine, capacity.drift) == []
+
+
+def test_a_start_that_fails_on_the_host_gives_its_luns_back(
+    db_engine: Engine, iscsi_cloud: dict[str, Any], iscsi_target: IscsiTarget, recording_host: list[VMSpec]
+) -> None:
+    """The LUNs are claimed on the volume rows before the VM starts; a start the host refuses drops the claim."""
+    alice, vm = iscsi_cloud["alice"], iscsi_cloud["vm"]
+    first = link_data_volume(db_engine, iscsi_cloud, "first", 1)
+    CLOUD.add_host("http://sim/c1/kvm1").fail_next("start_vm")
+    with pytest.raises(ApiError, match="injected failure of start_vm"):
+        service.start_vm(db_engine, alice, vm)
+    assert [d.source for d in recording_host[0].disks[1:]] == [iscsi_target.url("primary", 2)]  # it was defined
+    assert volume_rows(db_engine, [first]) == {first: ("Allocated", None)}
+    assert run_in_transaction(db_engine, capacity.drift) == []
+    # The next start takes the same LUN again.
+    service.start_vm(db_engine, alice, vm)
+    assert volume_rows(db_engine, [first]) == {first: ("Ready", "lun2")}
