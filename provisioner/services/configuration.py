@@ -104,6 +104,14 @@ DEFAULTS: tuple[Setting, ...] = (
         is_dynamic=False,
     ),
     Setting(
+        "enable.dynamic.scale.vm",
+        "false",
+        "Advanced",
+        "Enables/Disables dynamically scaling a vm (a running VM of a dynamically scalable template started "
+        "while it is true can be scaled live)",
+        "zone",
+    ),
+    Setting(
         "vm.serviceoffering.cpu.cores.max",
         "0",
         "Advanced",

@@ -176,6 +176,7 @@ def test_a_real_guest_through_the_api(
         name="tiny3", displaytext="tiny3", cpunumber=2, cpuspeed=500, memory=512, storagetype="local"
     )
     # VMs of a dynamically scalable template are defined with room to grow live: 2 vCPUs and 384 MiB here.
+    api.updateConfiguration(name="enable.dynamic.scale.vm", value="true")  # CloudStack's default is false
     api.updateConfiguration(name="vm.serviceoffering.cpu.cores.max", value="2")
     api.updateConfiguration(name="vm.serviceoffering.ram.size.max", value="384")
     template = register_template(api, template_url, ids["zone"], "tiny", isdynamicallyscalable=True)

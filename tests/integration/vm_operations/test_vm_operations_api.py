@@ -84,6 +84,12 @@ def test_migrate_scale_change_offering_and_maintenance(live_server: LiveServer, 
         api.migrateVirtualMachine(virtualmachineid=vm["id"], hostid=auto["hostid"])
     assert "same as current host" in str(same.value)
 
+    # CloudStack's default: no live scaling until the admin enables it (531 naming the setting to change).
+    with pytest.raises(CloudStackApiException) as disabled:
+        api.scaleVirtualMachine(id=vm["id"], serviceofferingid=cloud["big"])
+    assert disabled.value.error["errorcode"] == 531
+    assert "set enable.dynamic.scale.vm to true" in disabled.value.error["errortext"]
+    api.updateConfiguration(name="enable.dynamic.scale.vm", value="true")
     try:  # live scaling needs a VM defined with room to grow (the lifecycle decides maxima)
         assert api.scaleVirtualMachine(id=vm["id"], serviceofferingid=cloud["big"])["success"] is True
         grown = True

@@ -123,7 +123,7 @@ class LibvirtDriver(LibvirtCore):
         if (max_vcpus, max_memory) == old and new != old:
             raise VMStateError(
                 f"{where} has no room to grow live: it runs at the maxima it was started with, or its template "
-                "is not dynamically scalable; stop it to scale it"
+                "is not dynamically scalable or enable.dynamic.scale.vm was false when it started; stop it to scale it"
             )
         if new[0] > max_vcpus or new[1] > max_memory:
             raise VMStateError(

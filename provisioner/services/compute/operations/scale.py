@@ -22,11 +22,15 @@ from provisioner.compute.registry import get_driver
 from provisioner.compute.types import Features, VMState
 from provisioner.db.engine import run_in_transaction
 from provisioner.db.schema import service_offering, utcnow, vm_instance
-from provisioner.exceptions import InternalError, ParamError, VMNotFoundError, VMStateError
+from provisioner.exceptions import InternalError, ParamError, PermissionDeniedError, VMNotFoundError, VMStateError
 from provisioner.services.compute.allocator import DeploymentRequest, PlannerSettings, allocate, release_host
 from provisioner.services.compute.allocator.model import MIB
 from provisioner.services.compute.host_drivers import open_host_driver
-from provisioner.services.compute.lifecycle.scaling import dynamically_scalable
+from provisioner.services.compute.lifecycle.scaling import (
+    ENABLE_DYNAMIC_SCALE,
+    dynamic_scaling_enabled,
+    dynamically_scalable,
+)
 from provisioner.services.compute.operations.migrate import host_by_id
 from provisioner.services.compute.vms import split_tags, vm_row
 from provisioner.services.infrastructure.capacity import adjust_host_allocation
@@ -140,6 +144,13 @@ def _begin(
             f"(speed={new.cpu_speed}, cpu={new.cpu_number}, memory={new.memory}) should have at least one value"
             f"(cpu/ram) greater than old value and no resource value less than older"
             f"(speed={old.cpu_speed}, cpu={old.cpu_number}, memory={old.memory})"
+        )
+    if not dynamic_scaling_enabled(conn, vm.zone_id):
+        raise PermissionDeniedError(
+            "Dynamically scaling virtual machines is disabled for this zone, please contact your admin: set "
+            f"{ENABLE_DYNAMIC_SCALE} to true (updateConfiguration, globally or for the zone) and start VM {vm.name} "
+            "again (it gets room to grow when it starts, if its template is dynamically scalable), or stop it and "
+            "scale it stopped"
         )
     source = host_by_id(conn, vm.host_id)
     if Features.SCALE not in get_driver(source["driver"]).features:

@@ -1,5 +1,5 @@
-"""The maxima a VM's domain is defined with: only for a dynamically scalable template, from the settings or the
-host's capacity (0), never above the host nor below the VM."""
+"""The maxima a VM's domain is defined with: only for a dynamically scalable template in a zone where
+enable.dynamic.scale.vm is true, from the settings or the host's capacity (0), never above the host nor below the VM."""
 
 from __future__ import annotations
 
@@ -10,7 +10,12 @@ from sqlalchemy import Engine, delete, insert, update
 
 from provisioner.db.schema import configuration, vm_template
 from provisioner.services.compute.allocator.model import MIB
-from provisioner.services.compute.lifecycle.scaling import CPU_CORES_MAX, RAM_SIZE_MAX, live_maxima
+from provisioner.services.compute.lifecycle.scaling import (
+    CPU_CORES_MAX,
+    ENABLE_DYNAMIC_SCALE,
+    RAM_SIZE_MAX,
+    live_maxima,
+)
 from tests.unit.services.compute.cloud import Cloud
 from tests.unit.services.compute.lifecycle.conftest import offering_and_template
 
@@ -32,11 +37,16 @@ def test_maxima_of_a_dynamically_scalable_template(
     cloud = Cloud(db_engine)
     with db_engine.begin() as conn:
         template = offering_and_template(conn, cloud, hypervisor="KVM", size=1 << 30)
-        vm = SimpleNamespace(template_id=template, cpu_number=2, memory=512)
+        vm = SimpleNamespace(template_id=template, zone_id=cloud.zone_id, cpu_number=2, memory=512)
         assert live_maxima(conn, vm, HOST) == (None, None)  # templates are not scalable by default
         conn.execute(update(vm_template).values(dynamically_scalable=True))
+        assert live_maxima(conn, vm, HOST) == (None, None)  # nor is dynamic scaling enabled (CloudStack's default)
+        cloud_setting = insert(configuration).values(name=ENABLE_DYNAMIC_SCALE, value="true", scope="zone")
+        conn.execute(cloud_setting.values(scope_id=cloud.zone_id))
         for name, value in ((CPU_CORES_MAX, cores), (RAM_SIZE_MAX, ram)):  # updateConfiguration's global row
             conn.execute(delete(configuration).where(configuration.c.name == name))
             conn.execute(insert(configuration).values(name=name, value=value, scope="global", scope_id=0))
         assert live_maxima(conn, vm, HOST) == expected
-        assert live_maxima(conn, SimpleNamespace(template_id=None, cpu_number=2, memory=512), HOST) == (None, None)
+        assert live_maxima(
+            conn, SimpleNamespace(template_id=None, zone_id=cloud.zone_id, cpu_number=2, memory=512), HOST
+        ) == (None, None)

@@ -8,7 +8,7 @@ from sqlalchemy import Engine, select, update
 from provisioner.compute.drivers.simulator.cloud import CLOUD
 from provisioner.compute.drivers.simulator.driver import SimulatorDriver
 from provisioner.db.schema import host, storage_pool, vm_instance, vm_migration
-from provisioner.exceptions import InsufficientCapacityError, InternalError, ParamError
+from provisioner.exceptions import InsufficientCapacityError, InternalError, ParamError, PermissionDeniedError
 from provisioner.services.compute import capacity
 from provisioner.services.compute.operations import maintenance
 from provisioner.services.compute.operations.migrate import begin_migration, migrate, release_stale_migrations
@@ -28,6 +28,7 @@ def setup(cloud: Cloud) -> Setup:
     c1 = cloud.cluster("c1", hypervisor="Simulator")
     cloud.pool("p1", cluster_id=c1)
     hosts = [sim_host(cloud, c1, f"h{i}") for i in range(3)]
+    cloud.setting("enable.dynamic.scale.vm", "true")  # live scaling is off by default, as in CloudStack
     return cloud, hosts, cloud.network()
 
 
@@ -131,6 +132,19 @@ def test_scale_running_up_in_place_and_refusals(setup: Setup) -> None:
     assert held(cloud.engine, h0) == (2000, 2 * GIB)
     with pytest.raises(ParamError, match="stop it first"):
         scale(cloud.engine, vm, small, running_ok=False)
+    assert drift(cloud.engine) == []
+
+
+def test_live_scale_needs_dynamic_scaling_enabled_for_the_zone(setup: Setup) -> None:
+    cloud, (h0, _, _), net = setup
+    vm = running_vm(cloud, net, "a", room=True)
+    cloud.setting("enable.dynamic.scale.vm", "false", "zone", cloud.zone_id)  # the zone's value beats the global one
+    with pytest.raises(PermissionDeniedError, match=r"disabled for this zone.*set enable\.dynamic\.scale\.vm to true"):
+        scale(cloud.engine, vm, cloud.offering("big", cpu=2, speed=1000, memory=2048))
+    assert held(cloud.engine, h0) == (1000, GIB)
+    cloud.setting("enable.dynamic.scale.vm", "true", "zone", cloud.zone_id)
+    scale(cloud.engine, vm, cloud.offering("big2", cpu=2, speed=1000, memory=2048))
+    assert held(cloud.engine, h0) == (2000, 2 * GIB)
     assert drift(cloud.engine) == []
 
 
