@@ -1,4 +1,5 @@
-"""NIC plug and unplug in the libvirt driver (test:///): the interface define time renders, and its VLAN bridge."""
+"""NIC plug and unplug in the libvirt driver (test:///): the interface define time renders, and its VLAN bridge;
+the VLAN bridges a peer-to-peer migration makes on its target."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from provisioner.compute.drivers.libvirt import LibvirtDriver, domain_xml
+from provisioner.compute.drivers.libvirt import LibvirtDriver, domain_xml, vlans
 from provisioner.compute.drivers.libvirt.vlans import VlanBridge
 from provisioner.compute.types import NicSpec
 from provisioner.exceptions import DriverError
@@ -92,3 +93,32 @@ def test_a_running_vm_records_a_bridge_live_and_persistently(
     driver._record_bridges(driver._domain("n-1"), (MADE,))
     for inactive in (False, True):
         assert domain_xml.vlan_bridges(driver.ex_domain_xml("n-1", inactive=inactive)) == [("eth0", 200)]
+
+
+def test_a_peer_to_peer_migration_makes_the_bridges_on_the_target_first(
+    driver: LibvirtDriver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[tuple[str, list[str], str, list[tuple[str, str, int]]]] = []
+
+    def ensure(shell: list[str], host: str, wanted: list[tuple[str, str, int]]) -> list[VlanBridge]:
+        calls.append(("make", shell, host, list(wanted)))
+        return [MADE]
+
+    def remove_unused(shell: list[str], host: str, made: dict[tuple[str, int], None]) -> list[VlanBridge]:
+        calls.append(("remove", shell, host, [("device", device, vlan) for device, vlan in made]))
+        return []
+
+    monkeypatch.setattr(vlans, "ensure", ensure)
+    monkeypatch.setattr(vlans, "remove_unused", remove_unused)
+    driver.attach_nic("n-1", NIC)
+    driver.start_vm("n-1")
+    monkeypatch.setattr(driver, "_is_test", False)  # as a qemu:// host would: the target's links are reachable
+    target = "qemu+ssh://root@kvm2/system"
+    # test:/// cannot migrate: the guest stays, and the bridge made for it on the target goes again when unused.
+    with pytest.raises(DriverError, match="migrating VM n-1 failed"):
+        driver.migrate_vm("n-1", target)
+    shell = ["ssh", "-l", "root", "--", "kvm2"]
+    assert calls == [
+        ("make", shell, target, [("device", "eth0", 200)]),
+        ("remove", shell, target, [("device", "eth0", 200)]),
+    ]

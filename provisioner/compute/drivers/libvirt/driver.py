@@ -3,6 +3,7 @@ snapshots and consoles."""
 
 from __future__ import annotations
 
+import logging
 import xml.etree.ElementTree as ET
 from xml.sax.saxutils import escape
 
@@ -23,6 +24,7 @@ from provisioner.compute.types import (
 )
 from provisioner.exceptions import DriverError, DriverValueError, VMExistsError, VMNotFoundError, VMStateError
 
+log = logging.getLogger(__name__)
 _LIVE = libvirt.VIR_DOMAIN_AFFECT_LIVE
 _CONFIG = libvirt.VIR_DOMAIN_AFFECT_CONFIG
 _MIGRATE_FLAGS = libvirt.VIR_MIGRATE_LIVE | libvirt.VIR_MIGRATE_PERSIST_DEST | libvirt.VIR_MIGRATE_UNDEFINE_SOURCE
@@ -67,18 +69,45 @@ class LibvirtDriver(LibvirtCore):
         if not isinstance(target, (LibvirtDriver, str)):
             raise DriverValueError(f"cannot migrate VM {name} to {target!r}: give a LibvirtDriver or a libvirt URI")
         recorded = self._recorded_bridges(dom)
-        if isinstance(target, LibvirtDriver):  # a peer-to-peer target (a URI) must have them already
+        # The guest's VLAN bridges must be on the target before the guest arrives (its XML names them).
+        if isinstance(target, LibvirtDriver):
             target._ensure_recorded_bridges(dom)
-        with self._calling(f"migrating VM {name}"):
+        else:
+            self._peer_bridges(target, recorded, make=True)
+        try:
+            with self._calling(f"migrating VM {name}"):
+                if isinstance(target, LibvirtDriver):
+                    info = target._info(dom.migrate(target.ex_connection, flags, None, None, 0))
+                else:
+                    dom.migrateToURI3(target, {}, flags | libvirt.VIR_MIGRATE_PEER2PEER)
+                    vcpus, memory = self._size(dom)
+                    running = self.map_state(libvirt.VIR_DOMAIN_RUNNING)
+                    info = VMInfo(name, dom.UUIDString(), running, power_of(running), vcpus, memory, target)
+        except DriverError:  # the guest stays here: bridges made for it there go again when unused
             if isinstance(target, LibvirtDriver):
-                info = target._info(dom.migrate(target.ex_connection, flags, None, None, 0))
+                target._release_bridges(recorded)
             else:
-                dom.migrateToURI3(target, {}, flags | libvirt.VIR_MIGRATE_PEER2PEER)
-                vcpus, memory = self._size(dom)
-                running = self.map_state(libvirt.VIR_DOMAIN_RUNNING)
-                info = VMInfo(name, dom.UUIDString(), running, power_of(running), vcpus, memory, target)
+                self._peer_bridges(target, recorded, make=False)
+            raise
         self._release_bridges(recorded)
         return info
+
+    def _peer_bridges(self, uri: str, recorded: list[tuple[str, int]], *, make: bool) -> None:
+        """Make (or remove when unused, best effort) a guest's VLAN bridges on the peer-to-peer target ``uri``,
+        reached as this driver reaches its own host's links (:meth:`_bridge_shell`)."""
+        if self._is_test or self.opts.vlan_mode != "bridge" or not recorded:
+            return
+        shell = vlans.host_shell(uri, self.opts.ssh_command)
+        if shell is None:  # no shell there (qemu+tls://): the target must have them already
+            return
+        wanted = dict.fromkeys(recorded)
+        if make:
+            vlans.ensure(shell, uri, [("device", device, vlan) for device, vlan in wanted])
+            return
+        try:
+            vlans.remove_unused(shell, uri, wanted)
+        except DriverError as error:
+            log.warning("%s; the bridges stay until a later stop there removes them", error)
 
     def _size(self, dom: libvirt.virDomain) -> tuple[int, int]:
         return domain_xml.vcpus_and_memory(ET.fromstring(dom.XMLDesc(0)))

@@ -11,7 +11,8 @@ One shell script does it on the host, for every NIC of a VM at once: on this mac
 URIs, over the driver's ssh program for ``qemu+ssh://`` URIs. Each step runs only when the link is not as
 wanted, under an ``flock`` on the host, so concurrent deployments and several management servers agree.
 When a VM stops, is destroyed or migrates away, the same script removes its bridges that no guest is on any
-more (CloudStack's ``deleteVnetBr``); a start makes them again.
+more (CloudStack's ``deleteVnetBr``); a start makes them again, and so does a migration on its target (a
+peer-to-peer one over the target URI's shell) before the guest leaves. A NIC plugged later makes its own.
 """
 
 from __future__ import annotations
