@@ -213,7 +213,8 @@ class LibvirtDriver(LibvirtCore):
         (live and persistent) into a running domain, or add it to a stopped one's definition.
 
         The bridge is recorded in the domain's metadata, so start, stop, destroy and migration treat it as one
-        made at define time; when the plug fails, a bridge made for it that no guest is on is removed again.
+        made at define time; when the plug fails, or the domain is not running, a bridge made for it that no
+        guest is on is removed again (a start makes it again).
         """
         dom = self._domain(name)
         root = ET.fromstring(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
@@ -241,6 +242,8 @@ class LibvirtDriver(LibvirtCore):
         except DriverError:
             self._release_bridges([(b.device, b.vlan) for b in bridges if (b.device, b.vlan) not in known])
             raise
+        if not self._active(dom):  # recorded: the next start makes it again; until then no guest needs it
+            self._release_bridges([(b.device, b.vlan) for b in bridges if (b.device, b.vlan) not in known])
 
     def _record_bridges(self, dom: libvirt.virDomain, bridges: tuple[vlans.VlanBridge, ...]) -> None:
         """Add VLAN bridges made for a hot-plugged NIC to a running domain's metadata (live and persistent)."""
