@@ -10,7 +10,9 @@ to the export, the VM's root disk is a qcow2 overlay made on the export whose ba
 the LUN is attached while it runs and the guest writes a marker on its second disk, read back from the LUN
 with ``qemu-img dd`` over ``iscsi://`` after the VM is stopped. The stopped VM, its iSCSI volume still
 attached, is started again: it gets the same ``iscsi`` network disk as the hot attach, and the guest marks
-the LUN again at boot. The expunge deletes the root overlay and, with its last user gone, the base image.
+the LUN again at boot. The expunge deletes the root overlay. A second VM deployed with a data disk on the LUN
+pool (``diskofferingid``) gets the LUN at its start, as the attach did, and marks it at its first boot; with
+its expunge, the base image loses its last user and goes.
 """
 
 from __future__ import annotations
@@ -347,5 +349,40 @@ def run_guest(
     api.detachVolume(id=volume["id"])
     api.deleteVolume(id=volume["id"])
     api.destroyVirtualMachine(id=vm["id"], expunge=True)
-    # The root overlay went with the VM, and the base image with its last user.
+    deploy_with_a_lun(api, zone=zone, template=template, offerings=offerings, libvirtd=libvirtd, lun=lun, hot=hot)
+    assert lun_head(lun, readback).startswith(DISK_MARKER.encode() + b"\n")
+    # The root overlays went with their VMs, and the base image with its last user.
     assert sorted(p.name for p in export.iterdir()) == []
+
+
+def deploy_with_a_lun(
+    api: Any, *, zone: str, template: str, offerings: tuple[str, str], libvirtd: str, lun: str, hot: dict[str, str]
+) -> None:
+    """Deploy a VM whose data disk (``diskofferingid``) goes to the LUN pool: its start gives the Allocated volume
+    the free LUN as attachVolume does, the domain opens it as the hot attach's network disk, and the guest marks
+    the LUN at its first boot. The VM is expunged, and its data volume (detached by the expunge) deleted."""
+    qemu_io = require_tool("qemu-io")
+    wiped = subprocess.run(
+        [qemu_io, "-f", "raw", "-c", "write -z 0 512", lun], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert wiped.returncode == 0, wiped.stderr
+    logs = Path("/var/log/libvirt/qemu")
+    offsets = {path.name: path.stat().st_size for path in logs.glob("*.console.log")}
+    offering, disk_offering = offerings
+    vm = api.deployVirtualMachine(
+        zoneid=zone,
+        serviceofferingid=offering,
+        templateid=template,
+        diskofferingid=disk_offering,
+        name="storage-e2e-lun",
+        userdata=base64.b64encode(USER_DATA.encode()).decode(),
+    )["virtualmachine"]
+    assert vm["state"] == "Running"
+    (data,) = api.listVolumes(virtualmachineid=vm["id"], type="DATADISK")["volume"]
+    assert (data["storage"], data["state"]) == ("zb-iscsi", "Ready")
+    assert disk_sources(libvirtd, vm["instancename"])["vdb"] == hot
+    console = logs / f"{vm['instancename']}.console.log"
+    wait_for_console(console, DISK_MARKER_WRITTEN, offset=offsets.get(console.name, 0), timeout=300)
+    api.stopVirtualMachine(id=vm["id"], forced=True)
+    api.destroyVirtualMachine(id=vm["id"], expunge=True)
+    api.deleteVolume(id=data["id"])
