@@ -1,6 +1,6 @@
-"""Where the kvm_host role mounts NFS pools and where compute looks for them agree: the role's mount task run in
-check mode (the kernel here cannot mount NFS, and check mode neither mounts nor writes /etc/fstab), its paths
-compared with ``disks.mount_directory`` of the same pools."""
+"""Where the kvm_host role mounts NFS pools and where compute looks for them agree: the role's storage tasks run in
+check mode (the kernel here cannot mount NFS, and check mode neither mounts, writes /etc/fstab nor runs virsh),
+the mount paths and the libvirt dir pools over them compared with ``disks.mount_directory`` of the same pools."""
 
 from __future__ import annotations
 
@@ -28,8 +28,8 @@ POOLS = [
 ]  # fmt: skip
 
 
-def mount_results(tmp_path: Path, extra: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """The role's "Mount the NFS pools" results by pool name, from a check-mode run of its storage tasks."""
+def storage_results(tmp_path: Path, extra: dict[str, Any], task: str) -> dict[str, dict[str, Any]]:
+    """The results of the role's storage task named ``task`` by pool name, from a check-mode run."""
     play = [
         {
             "name": "storage",
@@ -64,8 +64,12 @@ def mount_results(tmp_path: Path, extra: dict[str, Any]) -> dict[str, dict[str, 
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     tasks = json.loads(done.stdout)["plays"][0]["tasks"]
-    (mount,) = [t for t in tasks if t["task"]["name"].endswith("Mount the NFS pools")]
-    return {item["item"]["name"]: item for item in mount["hosts"]["localhost"]["results"]}
+    (found,) = [t for t in tasks if t["task"]["name"].endswith(task)]
+    return {item["item"]["name"]: item for item in found["hosts"]["localhost"]["results"]}
+
+
+def mount_results(tmp_path: Path, extra: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return storage_results(tmp_path, extra, "Mount the NFS pools")
 
 
 def test_the_role_mounts_where_compute_looks(tmp_path: Path) -> None:
@@ -82,3 +86,17 @@ def test_the_role_mounts_where_compute_looks(tmp_path: Path) -> None:
 def test_a_mount_root_moves_both(tmp_path: Path) -> None:
     paths = {name: r["name"] for name, r in mount_results(tmp_path, {"kvm_host_nfs_mount_root": "/srv/pools"}).items()}
     assert paths == {"nfs-a": f"/srv/pools/{UUID}", "nfs-b": "/srv/pools/nfs-b"}
+
+
+def test_mounted_pools_become_libvirt_dir_pools_named_by_uuid(tmp_path: Path) -> None:
+    """What the libvirt driver's nfs_access=auto looks for on a remote host (an active pool at the directory)."""
+    defined = storage_results(tmp_path, {}, "Define, start and autostart the local pools and the NFS mounts in libvirt")
+    assert f"pool-define-as {UUID} dir --target /mnt/{UUID} " in defined["nfs-a"]["cmd"]
+    assert "pool-define-as nfs-b dir --target /mnt/nfs-b " in defined["nfs-b"]["cmd"]
+    local = {"name": "local-1", "zone": "z1", "protocol": "local", "scope": "host", "path": str(tmp_path / "local-1")}
+    extra = {"kvm_host_nfs_access": "userspace", "kvm_host_local_storage_pools": [{**local, "url": "file:///x"}]}
+    userspace = storage_results(
+        tmp_path, extra, "Define, start and autostart the local pools and the NFS mounts in libvirt"
+    )
+    assert list(userspace) == ["local-1"]  # no NFS mount to define a pool on
+    assert f"pool-define-as local-1 dir --target {local['path']} " in userspace["local-1"]["cmd"]
