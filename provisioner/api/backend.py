@@ -50,8 +50,8 @@ class ApiBackend(Protocol):
         """Whether ``caller`` may run ``command``: dynamic role rules first, else ``default_roles``."""
         ...
 
-    def resolve_ids(self, kind: str, ids: list[str]) -> set[str]:
-        """Of ``ids`` (lower-case UUIDs of entities of ``kind``, e.g. ``Zone``), return those that exist."""
+    def resolve_ids(self, wanted: Mapping[str, list[str]]) -> Mapping[str, set[str]]:
+        """Of the lower-case UUIDs wanted per entity kind (e.g. ``{"Zone": [...]}``), those that exist, per kind."""
         ...
 
     def submit_job(

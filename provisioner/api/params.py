@@ -28,7 +28,8 @@ Value = str | list[dict[str, str]]
 ANY_ID = "-1"
 
 #: Given an entity kind and ids, return the ids that exist (the services implement it).
-Resolver = Callable[[str, list[str]], set[str]]
+#: Given the UUIDs wanted per entity kind (e.g. ``{"Zone": [...]}``), answers those that exist, per kind.
+Resolver = Callable[[Mapping[str, list[str]]], Mapping[str, set[str]]]
 
 _MAP_NAME = re.compile(r"^([^\[\]]+)\[(\d+)\]\.([^\[\]]+)$")
 UUID_TEXT = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE)
@@ -163,10 +164,13 @@ def _check_ids(specs: list[ParamSpec], converted: dict[str, Any], resolver: Reso
         for item in value if isinstance(value, list) else [value]:
             if item != ANY_ID:
                 wanted.setdefault(spec.entity, []).append((spec.name, item))
+    if not wanted:
+        return
+    # Every kind in one call: the backend answers them in one transaction.
+    found = resolver({entity: sorted({item for _, item in pairs}) for entity, pairs in wanted.items()})
     for entity, pairs in wanted.items():
-        found = resolver(entity, sorted({item for _, item in pairs}))
         for name, item in pairs:
-            if item not in found:
+            if item not in found.get(entity, ()):
                 raise unknown_id(name, item)
 
 

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from pydantic import BaseModel
 
 from provisioner.api.fields import ParamSpec, param_specs
-from provisioner.api.params import Page, Value, validate_params
+from provisioner.api.params import Page, Resolver, Value, validate_params
 from provisioner.api.responses import ListResult, SuccessResponse, dump, list_body, object_body
 from provisioner.exceptions import UnsupportedActionError
 from provisioner.services.principal import Caller, RoleType
@@ -95,7 +95,7 @@ class ApiCommand:
         """True when the command takes ``page``/``pagesize``."""
         return {"page", "pagesize"} <= {spec.name for spec in self.specs}
 
-    def validate(self, values: Mapping[str, Value], resolver: Callable[[str, list[str]], set[str]] | None) -> Any:
+    def validate(self, values: Mapping[str, Value], resolver: Resolver | None) -> Any:
         """Convert and check the unpacked parameters (see :func:`validate_params`)."""
         return validate_params(self.name, self.params, values, resolver)
 

@@ -157,9 +157,11 @@ class DatabaseBackend:
         """See ``ApiBackend.system_caller``."""
         return self.identity.system_caller()
 
-    def resolve_ids(self, kind: str, ids: list[str]) -> set[str]:
+    def resolve_ids(self, wanted: Mapping[str, list[str]]) -> dict[str, set[str]]:
         """See ``ApiBackend.resolve_ids``; an unknown kind resolves nothing (every id is then refused)."""
-        return run_in_transaction(self.engine, lambda conn: existing(conn, kind, ids), read_only=True)
+        return run_in_transaction(
+            self.engine, lambda conn: {kind: existing(conn, kind, ids) for kind, ids in wanted.items()}, read_only=True
+        )
 
     # -- jobs (JobService) ---------------------------------------------------------------------
 

@@ -111,8 +111,8 @@ class MemoryBackend:
             return False
         return caller.is_root_admin or caller.role_type in default_roles
 
-    def resolve_ids(self, kind: str, ids: list[str]) -> set[str]:
-        return {i for i in ids if i in self.zones} if kind == "Zone" else set()
+    def resolve_ids(self, wanted: Mapping[str, list[str]]) -> dict[str, set[str]]:
+        return {kind: {i for i in ids if i in self.zones} if kind == "Zone" else set() for kind, ids in wanted.items()}
 
     def submit_job(
         self,

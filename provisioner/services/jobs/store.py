@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, and_, delete, exists, insert, select, update
 
-from provisioner.db.schema import account, async_job, domain, user, utcnow
+from provisioner.db.schema import account, async_job, domain, new_uuid, user, utcnow
 from provisioner.exceptions import ParamError, PermissionDeniedError
 from provisioner.services.common import count_of, paginate
 from provisioner.services.identity.visibility import can_manage_domain, visible_condition
@@ -61,13 +61,11 @@ def submit(
         "sync_object": sync_object,
         "init_msid": init_msid,
     }
-    if job_uuid:
-        if conn.execute(select(async_job.c.id).where(async_job.c.uuid == job_uuid.lower())).first():
-            raise ParamError(f"A job with id {job_uuid} already exists")
-        values["uuid"] = job_uuid.lower()
-    key = conn.execute(insert(async_job).values(**values)).inserted_primary_key
-    assert key is not None
-    return str(conn.execute(select(async_job.c.uuid).where(async_job.c.id == key[0])).scalar_one())
+    if job_uuid and conn.execute(select(async_job.c.id).where(async_job.c.uuid == job_uuid.lower())).first():
+        raise ParamError(f"A job with id {job_uuid} already exists")
+    values["uuid"] = job_uuid.lower() if job_uuid else new_uuid()
+    conn.execute(insert(async_job).values(**values))
+    return str(values["uuid"])
 
 
 def claimable() -> Any:

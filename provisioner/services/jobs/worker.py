@@ -20,6 +20,7 @@ from provisioner.services.configuration import config_value
 from provisioner.services.identity.auth import caller_for_user
 from provisioner.services.jobs import recovery, store
 from provisioner.services.jobs.models import JobStatus, RunningJob
+from provisioner.services.principal import Caller
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +115,8 @@ class JobWorkerPool:
     def stop(self, timeout: float | None = None) -> list[str]:
         """Stop claiming, wait for running jobs, fail the ones still running; returns those failed."""
         self._stopping.set()
-        self.notify()
+        with self._wake:
+            self._wake.notify_all()
         deadline = time.monotonic() + (self.settings.shutdown_timeout if timeout is None else timeout)
         # Leases keep being renewed while running jobs finish, so no peer fails them meanwhile.
         for thread in self._threads[1:]:
@@ -135,9 +137,12 @@ class JobWorkerPool:
         return any(thread.is_alive() for thread in self._threads)
 
     def notify(self) -> None:
-        """Wake idle workers now (after a local submit) instead of at the next poll."""
+        """Wake an idle worker now (after a local submit) instead of at the next poll.
+
+        One per submitted job: waking them all made every idle worker claim and find nothing.
+        """
         with self._wake:
-            self._wake.notify_all()
+            self._wake.notify()
 
     def recover(self, include_own: bool = False) -> list[str]:
         """Fail jobs of dead nodes (and this node's, when ``include_own``) and reconcile their resources."""
@@ -158,9 +163,7 @@ class JobWorkerPool:
     def _worker_loop(self) -> None:
         while not self._stopping.is_set():
             try:
-                claimed = run_in_transaction(
-                    self.engine, lambda c: store.claim(c, self.msid, self.settings.lease_seconds, limit=1)
-                )
+                claimed = run_in_transaction(self.engine, self._claim)
             except Exception:
                 log.exception("claiming jobs failed")
                 claimed = []
@@ -168,12 +171,20 @@ class JobWorkerPool:
                 with self._wake:
                     self._wake.wait(self.settings.poll_interval)
                 continue
-            for job_id in claimed:
+            for job_id, row, caller in claimed:
                 try:
-                    self._run(job_id)
+                    self._run(job_id, row, caller)
                 except Exception:
                     # Recording the outcome failed (database gone?): the lease runs out and recovery fails it.
                     log.exception("recording the outcome of job %d failed", job_id)
+
+    def _claim(self, conn: Any) -> list[tuple[int, Any, Caller | None]]:
+        """Claim a job and read it and its submitter in the same transaction (one round of BEGIN/COMMIT)."""
+        claimed = []
+        for job_id in store.claim(conn, self.msid, self.settings.lease_seconds, limit=1):
+            row = store.load_running(conn, job_id)
+            claimed.append((job_id, row, caller_for_user(conn, row.user_uuid)))
+        return claimed
 
     def _heartbeat_loop(self) -> None:
         last_maintenance = 0.0
@@ -196,11 +207,11 @@ class JobWorkerPool:
 
     # -- one job -----------------------------------------------------------------------------
 
-    def _run(self, job_id: int) -> None:
+    def _run(self, job_id: int, row: Any, caller: Caller | None) -> None:
         with self._lock:
             self._running.add(job_id)
         try:
-            status, code, result, kind = self._execute(job_id)
+            status, code, result, kind = self._execute(job_id, row, caller)
             stored = run_in_transaction(
                 self.engine,
                 lambda c: store.finish(
@@ -213,10 +224,8 @@ class JobWorkerPool:
             with self._lock:
                 self._running.discard(job_id)
 
-    def _execute(self, job_id: int) -> tuple[JobStatus, int, Any, str]:
+    def _execute(self, job_id: int, row: Any, caller: Caller | None) -> tuple[JobStatus, int, Any, str]:
         try:
-            row = run_in_transaction(self.engine, lambda c: store.load_running(c, job_id))
-            caller = run_in_transaction(self.engine, lambda c: caller_for_user(c, row.user_uuid))
             if caller is None:
                 raise ApiError("The user who submitted this job is no longer enabled")
             job = RunningJob(row.uuid, row.cmd, dict(row.params or {}), caller, row.instance_type, row.instance_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 
 import pytest
@@ -27,9 +28,9 @@ class Params(BaseParams):
     for_: str | None = param("a reserved word", alias="for")
 
 
-def resolver(kind: str, ids: list[str]) -> set[str]:
-    assert kind == "Zone"
-    return {ZONE} & set(ids)
+def resolver(wanted: Mapping[str, list[str]]) -> dict[str, set[str]]:
+    assert set(wanted) == {"Zone"}
+    return {"Zone": {ZONE} & set(wanted["Zone"])}
 
 
 def test_specs_infer_cloudstack_types() -> None:
