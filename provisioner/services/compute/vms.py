@@ -85,6 +85,7 @@ class VmSpec:
     user_data: str | None = None
     keypair: str | None = None
     is_root_admin: bool = False
+    uuid: str | None = None  # chosen by the caller (an unnamed VM is named after it), else a fresh one
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,14 +157,18 @@ def allocate_vm(
     settings: PlannerSettings | None = None,
     rng: random.Random | None = None,
     mac_source: macs.MacSource | None = None,
+    offering: Any = None,
 ) -> AllocatedVm:
     """Create a VM in Starting (capacity reserved) or, with ``spec.start`` False, in Stopped.
+
+    ``offering``: the ``service_offering`` row of ``spec`` when the caller read it already.
 
     Raises:
         ParamError: an unknown offering, network or address, or a missing size (431).
         InsufficientCapacityError: no host or pool fits, or the network is full (533).
     """
-    offering = _offering(conn, spec)
+    if offering is None:
+        offering = _offering(conn, spec)
     cpu_number = spec.cpu_number or offering.cpu_number
     cpu_speed = spec.cpu_speed or offering.cpu_speed
     memory = spec.memory or offering.memory
@@ -196,7 +201,7 @@ def allocate_vm(
             insert(user_data).values(account_id=spec.account_id, domain_id=spec.domain_id, data=spec.user_data)
         ).inserted_primary_key[0]  # type: ignore[index]
     state = VMState.STARTING if placement else VMState.STOPPED
-    vm_uuid = new_uuid()
+    vm_uuid = spec.uuid or new_uuid()
     inserted = conn.execute(
         insert(vm_instance).values(
             uuid=vm_uuid,
@@ -249,6 +254,13 @@ def allocate_vm(
                 )
             ).inserted_primary_key[0]  # type: ignore[index]
         )
+    if spec.affinity_group_ids:
+        conn.execute(
+            insert(affinity_group_vm_map),
+            [{"affinity_group_id": group_id, "vm_id": vm_id} for group_id in spec.affinity_group_ids],
+        )
+    # Addresses last: allocating one locks the network's row (its cursor) until COMMIT, and every
+    # deployment on the network waits for it.
     nics = []
     for device, nic_request in enumerate(spec.nics):
         ip_range = ipam.load_range(conn, nic_request.network_id)
@@ -268,11 +280,6 @@ def allocate_vm(
             source=mac_source,
         )
         nics.append((address, mac))
-    if spec.affinity_group_ids:
-        conn.execute(
-            insert(affinity_group_vm_map),
-            [{"affinity_group_id": group_id, "vm_id": vm_id} for group_id in spec.affinity_group_ids],
-        )
     return AllocatedVm(vm_id, vm_uuid, instance_name, state, placement, tuple(int(v) for v in volume_ids), tuple(nics))
 
 

@@ -16,6 +16,7 @@ from provisioner.services.infrastructure.common import (
     Row,
     common_filters,
     exists,
+    forget_zone_kind,
     get_live,
     ratio_text,
     require_root,
@@ -134,6 +135,7 @@ def add_cluster(
         )
     ).inserted_primary_key
     assert new_id is not None
+    forget_zone_kind(zone_row["id"])
     _set_ratios(conn, new_id[0], cpuovercommitratio, memoryovercommitratio)
     return [_one(conn, new_id[0])]
 
@@ -226,3 +228,4 @@ def delete_cluster(conn: Connection, caller: Caller, id: str) -> None:
     if exists(conn, storage_pool, storage_pool.c.cluster_id == row["id"]):
         raise ResourceInUseError(f"Cluster: {row['uuid']} cannot be deleted: primary storage pools exist in it")
     soft_delete(conn, cluster, row["id"])
+    forget_zone_kind(row["zone_id"])

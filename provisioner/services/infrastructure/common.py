@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -179,13 +180,33 @@ def ip_network(gateway: str, netmask: str) -> ipaddress.IPv4Network:
 SIMULATED_CAPACITY = 1 << 40
 
 
+#: Seconds a zone's answer to :func:`is_simulated_zone` is reused (a deployment asks it three times).
+SIMULATED_ZONE_TTL = 5.0
+_simulated_zones: dict[int, tuple[bool, float]] = {}
+
+
 def is_simulated_zone(conn: Connection, zone_id: int) -> bool:
-    """A zone whose clusters are all ``Simulator`` ones: its storage is accepted without being contacted."""
+    """A zone whose clusters are all ``Simulator`` ones: its storage is accepted without being contacted.
+
+    The answer is kept :data:`SIMULATED_ZONE_TTL` seconds, except for a zone without clusters yet (its first
+    cluster decides); adding or changing a cluster in this process forgets it at once
+    (:func:`forget_zone_kind`).
+    """
     from provisioner.db.schema import cluster
 
+    known = _simulated_zones.get(zone_id)
+    if known is not None and time.monotonic() - known[1] < SIMULATED_ZONE_TTL:
+        return known[0]
     kinds = set(
         conn.execute(
             select(cluster.c.hypervisor_type).where(cluster.c.zone_id == zone_id, live(cluster)).distinct()
         ).scalars()
     )
+    if kinds:
+        _simulated_zones[zone_id] = (kinds == {"Simulator"}, time.monotonic())
     return kinds == {"Simulator"}
+
+
+def forget_zone_kind(zone_id: int) -> None:
+    """Drop the zone's remembered :func:`is_simulated_zone` answer (its clusters changed)."""
+    _simulated_zones.pop(zone_id, None)

@@ -190,8 +190,11 @@ def template_for_deploy(conn: Connection, caller: Caller, template_uuid: str, zo
     )
     if row is None:
         raise ParamError(f"Unable to find template with id {template_uuid}; check listTemplates for its id")
-    allowed = conn.execute(select(vm_template.c.id).where(vm_template.c.id == row["id"], usable_condition(caller)))
-    if allowed.first() is None:
+    allowed = (
+        caller.is_root_admin
+        or conn.execute(select(vm_template.c.id).where(vm_template.c.id == row["id"], usable_condition(caller))).first()
+    )
+    if not allowed:
         raise PermissionDeniedError(
             f"Account {caller.account_name} does not have permission to use template {row['name']} ({row['uuid']}); "
             "its owner must share it with updateTemplatePermissions"
@@ -266,13 +269,15 @@ def _ensure_ref(conn: Connection, template_id: int, pool_id: int) -> RowMapping:
 def _claim(conn: Connection, template_id: int, pool_row: Any, lease: float) -> _Claim:
     ref = _ensure_ref(conn, template_id, pool_row["id"])
     if ref["state"] == "Ready":
+        # Read before the UPDATE: its row lock (every deployment of the template to the pool takes it) is
+        # held until COMMIT, so nothing should run after it.
+        simulated = pool_driver_name(conn, pool_row) == SIMULATOR
         counted = conn.execute(
             update(template_pool_ref)
             .where(template_pool_ref.c.id == ref["id"], template_pool_ref.c.state == "Ready")
             .values(ref_count=template_pool_ref.c.ref_count + 1, update_count=template_pool_ref.c.update_count + 1)
         ).rowcount
         if counted == 1:
-            simulated = pool_driver_name(conn, pool_row) == SIMULATOR
             return _Claim(ref["id"], "ready", ref["install_path"], ref["update_count"] + 1, simulated)
         return _Claim(ref["id"], "wait", None, ref["update_count"])
     stale = utcnow() - timedelta(seconds=lease)

@@ -26,6 +26,7 @@ from provisioner.db.schema import (
     host,
     instance_group,
     instance_group_vm_map,
+    new_uuid,
     pod,
     service_offering,
     vm_instance,
@@ -272,11 +273,17 @@ def create_vm(conn: Connection, caller: Caller, p: Mapping[str, Any]) -> str:
         host_id = int(row_by_uuid(conn, host, p["hostid"], "host").id)
     placement_hints(conn, caller, zone_row.id, p)  # checked now, so the create step answers a mistake
     data_offering_id, data_size = _data_disk(conn, p.get("diskofferingid"), p.get("size"))
-    spec_name = check_hostname(name) if name else "pending"
+    vm_uuid = new_uuid()
     if name:
+        check_hostname(name)
         _unique_name(conn, owner, zone_row.id, name)
+    else:
+        # CloudStack names an unnamed VM after its uuid (``VM-<uuid>``).
+        name = f"VM-{vm_uuid}"
+        display = display or name
     spec = VmSpec(
-        name=spec_name,
+        uuid=vm_uuid,
+        name=name,
         zone_id=zone_row.id,
         service_offering_id=offering.id,
         account_id=owner.id,
@@ -302,15 +309,7 @@ def create_vm(conn: Connection, caller: Caller, p: Mapping[str, Any]) -> str:
         is_root_admin=caller.is_root_admin,
     )
     _check_limits(conn, owner, offering, spec, data_offering_id)
-    allocated = allocate_vm(conn, spec)
-    if not name:
-        # CloudStack names an unnamed VM after its uuid (``VM-<uuid>``), known only now.
-        generated = f"VM-{allocated.uuid}"
-        conn.execute(
-            vm_instance.update()
-            .where(vm_instance.c.id == allocated.id)
-            .values(name=generated, display_name=display or generated)
-        )
+    allocated = allocate_vm(conn, spec, offering=offering)
     if p.get("group"):
         join_group(conn, owner, allocated.id, p["group"])
     return allocated.uuid

@@ -18,7 +18,7 @@ from sqlalchemy import Connection, Engine, select, update
 from provisioner.compute.base import HypervisorDriver
 from provisioner.compute.types import Features, PowerState, VMSpec, VMState
 from provisioner.db.engine import run_in_transaction
-from provisioner.db.schema import nic, utcnow, volume
+from provisioner.db.schema import guest_network, nic, utcnow, volume
 from provisioner.exceptions import (
     ApiError,
     InsufficientCapacityError,
@@ -28,7 +28,7 @@ from provisioner.exceptions import (
     VMNotFoundError,
 )
 from provisioner.services.compute import transitions
-from provisioner.services.compute.allocator import Snapshot, release_pool
+from provisioner.services.compute.allocator import Placement, Snapshot, release_pool
 from provisioner.services.compute.host_drivers import open_host_driver
 from provisioner.services.compute.lifecycle import base_images, host_disks, placement
 from provisioner.services.compute.lifecycle.specs import DriverPlan, driver_plan, host_row
@@ -64,7 +64,7 @@ def _no_deployment(
     )
 
 
-def _reserve_and_plan(
+def _reserve(
     conn: Connection,
     vm_id: int,
     host_id: int | None,
@@ -73,9 +73,25 @@ def _reserve_and_plan(
     *,
     exclude_hosts: frozenset[int] = frozenset(),
     hints: placement.Hints | None = None,
-) -> DriverPlan:
-    """Stopped -> Starting with the VM placed and its capacity reserved; its networks implemented."""
-    placed = placement.start(
+) -> Placement:
+    """Stopped -> Starting with the VM placed and its capacity reserved; its networks implemented.
+
+    The placement comes last: its guarded UPDATEs lock the host and pool rows that every concurrent
+    deployment to them needs, until this transaction commits, so nothing else runs after them.
+    """
+    allocated_networks = (
+        select(nic.c.network_id)
+        .join(guest_network, guest_network.c.id == nic.c.network_id)
+        .where(nic.c.vm_id == vm_id, nic.c.removed.is_(None), guest_network.c.state == "Allocated")
+    )
+    for (network_id,) in conn.execute(allocated_networks).all():
+        implement_network(conn, network_id)
+    conn.execute(
+        update(volume)
+        .where(volume.c.vm_id == vm_id, volume.c.state == VolumeState.ALLOCATED.value, volume.c.removed.is_(None))
+        .values(state=VolumeState.CREATING.value, update_count=volume.c.update_count + 1)
+    )
+    return placement.start(
         conn,
         vm_id,
         host_id=host_id,
@@ -84,15 +100,11 @@ def _reserve_and_plan(
         exclude_hosts=exclude_hosts,
         hints=hints,
     )
-    vm = vm_row(conn, vm_id)
-    for (network_id,) in conn.execute(nic.select().with_only_columns(nic.c.network_id).where(nic.c.vm_id == vm_id)):
-        implement_network(conn, network_id)
-    conn.execute(
-        update(volume)
-        .where(volume.c.vm_id == vm_id, volume.c.state == VolumeState.ALLOCATED.value, volume.c.removed.is_(None))
-        .values(state=VolumeState.CREATING.value, update_count=volume.c.update_count + 1)
-    )
-    return driver_plan(conn, vm, placed.host_id, base=base_images.root_needing_base(conn, vm_id))
+
+
+def _plan(conn: Connection, vm_id: int, host_id: int) -> DriverPlan:
+    """What the driver needs to start the placed VM on ``host_id`` (read after the reservation committed)."""
+    return driver_plan(conn, vm_row(conn, vm_id), host_id, base=base_images.root_needing_base(conn, vm_id))
 
 
 def _started(conn: Connection, vm_id: int, plan: DriverPlan) -> None:
@@ -229,7 +241,7 @@ def start(
     while True:
         try:
             reserve = partial(
-                _reserve_and_plan,
+                _reserve,
                 vm_id=vm_id,
                 host_id=host_id,
                 is_root_admin=is_root_admin,
@@ -237,7 +249,7 @@ def start(
                 exclude_hosts=frozenset(failed),
                 hints=hints,
             )
-            plan = _tx(engine, reserve)
+            placed = _tx(engine, reserve)
         except ApiError as exc:
             error = (
                 _no_deployment(engine, vm_id, failed, exc)
@@ -248,6 +260,17 @@ def start(
                 _tx(engine, lambda conn: on_failure(conn, vm_id))
             if error is not exc:
                 raise error from None
+            raise
+
+        def undo(conn: Connection) -> None:
+            _start_failed(conn, vm_id)
+            if on_failure is not None:
+                on_failure(conn, vm_id)
+
+        try:
+            plan = _tx(engine, partial(_plan, vm_id=vm_id, host_id=placed.host_id))
+        except BaseException:
+            _tx(engine, undo)  # the reservation committed already: give it back (a disk the host cannot reach…)
             raise
         try:
             plan = plan.with_backing(base_images.acquire(engine, plan.base))
@@ -261,12 +284,6 @@ def start(
                 # CloudStack's orchestrateStart: the failed host joins the avoid set and the VM is planned again.
                 _tx(engine, lambda conn: _start_failed(conn, vm_id))
                 continue
-
-            def undo(conn: Connection) -> None:
-                _start_failed(conn, vm_id)
-                if on_failure is not None:
-                    on_failure(conn, vm_id)
-
             vm = _tx(engine, lambda conn: vm_row(conn, vm_id))
             _tx(engine, undo)
             raise _driver_error("start", vm, plan.host["name"], exc) from None

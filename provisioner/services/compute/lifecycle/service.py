@@ -18,7 +18,6 @@ from provisioner.exceptions import ParamError
 from provisioner.services.common import row_by_uuid
 from provisioner.services.compute.lifecycle import changes, deploy, expunge, guest_password, power, views
 from provisioner.services.compute.lifecycle.access import check_expunge_recover, vm_by_uuid
-from provisioner.services.compute.vms import vm_row
 from provisioner.services.principal import Caller
 
 Row = dict[str, Any]
@@ -59,14 +58,17 @@ def deploy_vm(
     533 when nothing fits, 530 with the hypervisor's reason otherwise. The VM of a password-enabled
     template gets a password (its hash goes to the seed), shown once in the result's ``password``.
     """
-    vm = _vm(engine, caller, uuid)
-    password = run_in_transaction(engine, lambda conn: _first_password(conn, vm.id))
+
+    def first(conn: Connection) -> tuple[Any, str | None]:
+        vm = vm_by_uuid(conn, caller, uuid)
+        return vm, _first_password(conn, vm)
+
+    vm, password = run_in_transaction(engine, first)
     row = _start_deployed(engine, caller, vm, start=start, host_uuid=host_uuid, where=where)
     return {**row, "password": password} if password is not None else row
 
 
-def _first_password(conn: Connection, vm_id: int) -> str | None:
-    vm = vm_row(conn, vm_id)
+def _first_password(conn: Connection, vm: Any) -> str | None:
     return guest_password.set_new_password(conn, vm) if guest_password.template_password_enabled(conn, vm) else None
 
 
