@@ -17,7 +17,7 @@ from provisioner.compute.types import DiskFormat, VolumeSpec
 from provisioner.exceptions import DriverError, DriverValueError
 from provisioner.storage import qemu
 from provisioner.storage.base import StorageDriver
-from provisioner.storage.types import ImageFormat
+from provisioner.storage.types import ImageFormat, VolumeInfo
 
 #: The storage registry name of simulated pools.
 SIMULATOR = "simulator"
@@ -49,16 +49,31 @@ def create_disk(driver_name: str, pool: Mapping[str, Any], name: str, size: int,
     """
     with _driver(driver_name, pool) as driver:
         if driver_name == ISCSI:
-            free = [v for v in driver.list_volumes() if v.name not in taken]
-            for lun in sorted(free, key=lambda v: (v.virtual_size, v.name)):
-                if lun.virtual_size >= size:
-                    return lun.name
-            raise DriverError(
-                f"iSCSI pool {pool.get('name')} has no free LUN of at least {size} bytes "
-                f"({len(free)} free); provision one on the target"
-            )
+            return choose_lun(pool, driver.list_volumes(), taken, size)
         driver.create_volume(name, size, ImageFormat.QCOW2)
     return name
+
+
+def list_luns(driver_name: str, pool: Mapping[str, Any]) -> list[VolumeInfo]:
+    """The LUNs of an iSCSI pool's target, as volumes (for :func:`choose_lun`)."""
+    with _driver(driver_name, pool) as driver:
+        return driver.list_volumes()
+
+
+def choose_lun(pool: Mapping[str, Any], luns: Collection[VolumeInfo], taken: Collection[str], size: int) -> str:
+    """The LUN a new volume of ``size`` bytes gets: the smallest that no volume in ``taken`` uses and that holds it.
+
+    Raises:
+        DriverError: no free LUN is large enough.
+    """
+    free = [v for v in luns if v.name not in taken]
+    for lun in sorted(free, key=lambda v: (v.virtual_size, v.name)):
+        if lun.virtual_size >= size:
+            return lun.name
+    raise DriverError(
+        f"iSCSI pool {pool.get('name')} has no free LUN of at least {size} bytes "
+        f"({len(free)} free); provision one on the target"
+    )
 
 
 def delete_disk(driver_name: str, pool: Mapping[str, Any], name: str) -> None:

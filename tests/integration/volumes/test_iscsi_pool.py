@@ -6,6 +6,8 @@ gets its LUN at that start the same way; on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Any, ClassVar
 
 import pytest
@@ -37,23 +39,27 @@ MIB = 1 << 20
 
 @pytest.fixture
 def iscsi_cloud(db_engine: Engine, iscsi_target: IscsiTarget) -> dict[str, Any]:
-    """A KVM zone whose cluster pool tagged ``lun`` is the tgt target, a Stopped VM that ran in the cluster, and a
-    30 MiB disk offering whose storage tag ``lun`` sends its volumes to that pool."""
+    """A KVM zone whose cluster pool tagged ``lun`` is the tgt target, two Stopped VMs that ran in the cluster, and
+    a 30 MiB disk offering whose storage tag ``lun`` sends its volumes to that pool."""
     cloud = Cloud(db_engine)
     cluster = cloud.cluster("c1", hypervisor="KVM")
     host_id = cloud.host(cluster, "kvm1")
     pool_id = cloud.pool("iscsi-primary", cluster_id=cluster, capacity_gib=1, pool_type="IscsiLUN", tags=["lun"])
     offering = cloud.run(insert(disk_offering).values(name="lun", display_text="lun", disk_size=30 * MIB, tags="lun"))
-    spec = VmSpec(
-        name="db1",
-        zone_id=cloud.zone_id,
-        service_offering_id=cloud.offering("small", root_gib=1),
-        account_id=cloud.accounts["alice"],
-        domain_id=cloud.domain_id,
-        hypervisor="KVM",
-        start=False,
-    )
-    made = run_in_transaction(db_engine, lambda conn: allocate_vm(conn, spec, settings=FIRSTFIT))
+    small = cloud.offering("small", root_gib=1)
+    specs = [
+        VmSpec(
+            name=name,
+            zone_id=cloud.zone_id,
+            service_offering_id=small,
+            account_id=cloud.accounts["alice"],
+            domain_id=cloud.domain_id,
+            hypervisor="KVM",
+            start=False,
+        )
+        for name in ("db1", "db2")
+    ]
+    made = [run_in_transaction(db_engine, partial(allocate_vm, spec=spec, settings=FIRSTFIT)) for spec in specs]
     other = cloud.pool("nfs-root", cluster_id=cluster)
     with db_engine.begin() as conn:
         conn.execute(
@@ -61,14 +67,17 @@ def iscsi_cloud(db_engine: Engine, iscsi_target: IscsiTarget) -> dict[str, Any]:
             .where(storage_pool.c.id == pool_id)
             .values(url=iscsi_target.url("primary"), details={"luns": [1, 2]})
         )  # LUNs named: discovery would log in to the portal's other target, which needs CHAP
-        conn.execute(update(vm_instance).where(vm_instance.c.id == made.id).values(last_host_id=host_id))
-        # Its ROOT volume is Ready on another (NFS) pool of the cluster, whose disk is never touched here.
-        conn.execute(update(volume).where(volume.c.vm_id == made.id).values(state="Ready", pool_id=other, path="r"))
+        for vm in made:
+            conn.execute(update(vm_instance).where(vm_instance.c.id == vm.id).values(last_host_id=host_id))
+            # Its ROOT volume is Ready on another (NFS) pool of the cluster, whose disk is never touched here.
+            ready = {"state": "Ready", "pool_id": other, "path": f"r{vm.id}"}
+            conn.execute(update(volume).where(volume.c.vm_id == vm.id).values(**ready))
         capacity.recalculate(conn)
         zone_uuid = conn.execute(select(zone.c.uuid)).scalar_one()
         offering_uuid = conn.execute(select(disk_offering.c.uuid).where(disk_offering.c.id == offering)).scalar_one()
     return {
-        "vm": made.uuid,
+        "vm": made[0].uuid,
+        "vm2": made[1].uuid,
         "zone": str(zone_uuid),
         "offering": str(offering_uuid),
         "alice": caller(db_engine, cloud.accounts["alice"], RoleType.USER),
@@ -149,11 +158,11 @@ def recording_host() -> Iterator[list[VMSpec]]:
     CLOUD.reset()
 
 
-def link_data_volume(engine: Engine, world: dict[str, Any], name: str, device_id: int) -> str:
+def link_data_volume(engine: Engine, world: dict[str, Any], name: str, device_id: int, vm: str = "vm") -> str:
     """An Allocated DATADISK of the VM with no pool yet, as a deployment with ``diskofferingid`` leaves it."""
     uuid = new_volume(engine, world, name)
     with engine.begin() as conn:
-        vm_id = conn.execute(select(vm_instance.c.id).where(vm_instance.c.uuid == world["vm"])).scalar_one()
+        vm_id = conn.execute(select(vm_instance.c.id).where(vm_instance.c.uuid == world[vm])).scalar_one()
         conn.execute(update(volume).where(volume.c.uuid == uuid).values(vm_id=vm_id, device_id=device_id))
     return uuid
 
@@ -217,3 +226,17 @@ def test_a_start_that_fails_on_the_host_gives_its_luns_back(
     # The next start takes the same LUN again.
     service.start_vm(db_engine, alice, vm)
     assert volume_rows(db_engine, [first]) == {first: ("Ready", "lun2")}
+
+
+def test_concurrent_starts_on_one_pool_get_different_luns(
+    db_engine: Engine, iscsi_cloud: dict[str, Any], recording_host: list[VMSpec]
+) -> None:
+    """The choice and its record are one transaction holding the pool row: neither start takes the other's LUN."""
+    alice = iscsi_cloud["alice"]
+    volumes = [link_data_volume(db_engine, iscsi_cloud, f"d-{vm}", 1, vm) for vm in ("vm", "vm2")]
+    with ThreadPoolExecutor(2) as pool:
+        states = list(pool.map(lambda vm: service.start_vm(db_engine, alice, iscsi_cloud[vm])["state"], ["vm", "vm2"]))
+    assert states == ["Running", "Running"]
+    rows = volume_rows(db_engine, volumes)
+    assert sorted(rows.values()) == [("Ready", "lun1"), ("Ready", "lun2")]
+    assert run_in_transaction(db_engine, capacity.drift) == []

@@ -16,8 +16,9 @@ The rule, per volume (CloudStack's KVM layout, plus user space where the host ha
   the storage driver either way, and named by its name on the pool, as an attached volume is;
 * an iSCSI volume is its LUN, the same ``iscsi://`` network disk a hot attach gives. A data volume of the
   deployment (or one still Allocated at a cold start) gets its LUN here as ``attachVolume`` gives one: the
-  smallest LUN that holds it and that no live volume uses (``taken``); the caller records that claim
-  before the VM starts and drops it when the start fails (a LUN is only given, never made or deleted);
+  smallest LUN that holds it and that no live volume uses, chosen and recorded on the volume row in one
+  transaction that holds the pool row (:func:`claim_lun`), so concurrent starts never pick the same LUN; the
+  caller drops the claim when the start fails (:func:`drop_luns`: a LUN is only given, never made or deleted);
 * local, shared-mount-point and simulated pools are files under the pool's directory, as before.
 
 A volume's ``path`` is its name on the pool, or (disks the compute driver made in a directory of
@@ -27,18 +28,20 @@ the host) that file's absolute path.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Collection
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, Engine, select, update
 
 from provisioner.compute.types import VolumeSpec
+from provisioner.db.engine import run_in_transaction
 from provisioner.db.schema import storage_pool, volume
-from provisioner.exceptions import DriverError, InternalError, VolumeNotFoundError
+from provisioner.exceptions import DriverError, VolumeNotFoundError
 from provisioner.services.compute.states import VolumeState
 from provisioner.services.templates.stores import build_driver, pool_driver_name
 from provisioner.services.volumes import disks
+from provisioner.services.volumes.attachment import paths_on_pool
 from provisioner.services.volumes.disks import Disk
 from provisioner.storage.base import StorageDriver, base_image_name
 from provisioner.storage.drivers.nfs import NfsStorageDriver
@@ -82,13 +85,11 @@ class HostDisks:
         disks: the compute driver's disk specs.
         paths: volume id -> the ``path`` to record once the VM runs.
         created: disks made on their pools for this start (removed again if it fails).
-        claimed: volume id -> the iSCSI LUN chosen for it by this start (to record before the VM starts).
     """
 
     disks: tuple[VolumeSpec, ...]
     paths: dict[int, str]
     created: tuple[Disk, ...] = ()
-    claimed: dict[int, str] = field(default_factory=dict)
 
 
 def pool_directory(pool: Any) -> str:
@@ -176,14 +177,11 @@ def _as_file(item: PlacedVolume, template_key: str | None, acquired: str | None)
     return spec, path
 
 
-def _lun(item: PlacedVolume, taken: Collection[str]) -> str:
-    """The LUN an iSCSI volume without one gets: the smallest free one that holds it, as ``attachVolume`` picks."""
-    assert item.pool is not None and item.driver is not None
-    return disks.create_disk(item.driver, item.pool, disks.disk_name(item.uuid), int(item.size or 0), taken)
-
-
-def _no_luns_taken(_pool_id: int) -> frozenset[str]:
-    return frozenset()
+def _no_claim(item: PlacedVolume) -> str:
+    raise DriverError(
+        f"volume {item.uuid} on iSCSI pool {item.pool and item.pool['name']} has no LUN yet; "
+        "attach it with attachVolume, which assigns a free LUN"
+    )
 
 
 def place(
@@ -192,7 +190,7 @@ def place(
     template_key: str | None,
     acquired: str | None,
     mounts: Callable[[str], bool],
-    taken: Callable[[int], Collection[str]] = _no_luns_taken,
+    claim: Callable[[PlacedVolume], str] = _no_claim,
 ) -> HostDisks:
     """The VM's disks on the host whose driver answers ``mounts``; makes the user-space disks that are new.
 
@@ -203,8 +201,7 @@ def place(
         template_key: the base image key of the template a new root disk is made on, or None.
         acquired: where the base image is, as the storage driver named it (``base_images.acquire``).
         mounts: the host driver's ``mounts``.
-        taken: pool id -> the names live volumes use on it (an iSCSI pool's LUNs in use), read in a
-            transaction of its own (``attachment.paths_on_pool``).
+        claim: gives an iSCSI volume without a LUN one and records it (:func:`claim_lun`).
 
     Raises:
         DriverError: the storage refused, or an iSCSI pool has no free LUN large enough.
@@ -212,8 +209,6 @@ def place(
     specs: list[VolumeSpec] = []
     paths: dict[int, str] = {}
     created: list[Disk] = []
-    claimed: dict[int, str] = {}
-    chosen: dict[int, set[str]] = {}  # pool id -> LUNs this start chose there
     try:
         for item in volumes:
             if item.driver == disks.ISCSI and item.pool is not None:
@@ -225,10 +220,7 @@ def place(
                             "cannot be made on a LUN here; give the service offering's root disk an NFS or "
                             "local pool (storage tags)"
                         )
-                    # Two volumes of this VM on one pool must not get the same LUN either.
-                    mine = chosen.setdefault(int(item.pool["id"]), set())
-                    path = claimed[item.id] = _lun(item, {*taken(int(item.pool["id"])), *mine})
-                    mine.add(path)
+                    path = claim(item)
                 spec = disks.volume_spec(item.driver, item.pool, path, item.device_id, item.uuid)
             elif item.driver == disks.NFS and item.pool is not None and not (item.path or "").startswith("/"):
                 mounted = mounts(disks.mount_directory(item.pool))
@@ -244,50 +236,40 @@ def place(
     except BaseException:
         remove(tuple(created))
         raise
-    return HostDisks(tuple(specs), paths, tuple(created), claimed)
+    return HostDisks(tuple(specs), paths, tuple(created))
 
 
-def claim_luns(conn: Connection, claimed: dict[int, str]) -> None:
-    """Record the LUNs :func:`place` chose as the volumes' paths (Creating still), before the VM starts on them.
+def claim_lun(engine: Engine, item: PlacedVolume) -> str:
+    """Give an iSCSI volume without a LUN the one ``attachVolume`` would pick, recorded as its path (it stays
+    Creating) before the VM starts on it; returns the LUN's name.
 
-    A concurrent ``attachVolume`` or start then sees them in use; one that chose the same LUN first wins.
+    The target's LUNs are listed outside any transaction; the choice and the record are one transaction holding
+    the pool row, so a concurrent start waits and sees the LUN taken (a concurrent ``attachVolume`` loses at its
+    own check when it records).
 
     Raises:
-        InternalError: another volume took one of these LUNs meanwhile (530; start the VM again).
+        DriverError: the target did not answer, or no free LUN holds the volume.
     """
-    rows = {
-        r.id: r
-        for r in conn.execute(
-            select(volume.c.id, volume.c.pool_id, volume.c.uuid).where(volume.c.id.in_(list(claimed)))
-        )
-    }
-    # Claims on one pool take turns (pools in id order: no deadlock between two starts).
-    for pool_id in sorted({r.pool_id for r in rows.values()}):
+    assert item.pool is not None and item.driver is not None
+    pool, pool_id = item.pool, int(item.pool["id"])
+    luns = disks.list_luns(item.driver, pool)
+
+    def choose(conn: Connection) -> str:
         conn.execute(select(storage_pool.c.id).where(storage_pool.c.id == pool_id).with_for_update())
-    for volume_id, lun in claimed.items():
-        row = rows[volume_id]
-        holder = conn.execute(
-            select(volume.c.uuid).where(
-                volume.c.pool_id == row.pool_id,
-                volume.c.path == lun,
-                volume.c.removed.is_(None),
-                volume.c.id != volume_id,
-            )
-        ).first()
-        if holder is not None:
-            raise InternalError(
-                f"LUN {lun} of pool {row.pool_id} chosen for volume {row.uuid} was taken by volume {holder.uuid} "
-                "meanwhile; start the VM again"
-            )
+        current = conn.execute(select(volume.c.path).where(volume.c.id == item.id)).scalar()
+        if current:  # an earlier try of this start claimed it
+            return str(current)
+        lun = disks.choose_lun(pool, luns, paths_on_pool(conn, pool_id), int(item.size or 0))
         conn.execute(
-            update(volume)
-            .where(volume.c.id == volume_id, volume.c.path.is_(None))
-            .values(path=lun, update_count=volume.c.update_count + 1)
+            update(volume).where(volume.c.id == item.id).values(path=lun, update_count=volume.c.update_count + 1)
         )
+        return lun
+
+    return run_in_transaction(engine, choose)
 
 
 def drop_luns(conn: Connection, claimed: dict[int, str]) -> None:
-    """Undo :func:`claim_luns` after a failed start: the volumes have no disk again (nothing was made on a LUN
+    """Undo :func:`claim_lun` after a failed start: the volumes have no disk again (nothing was made on a LUN
     that the volume must keep), so the failed start gives them back to Allocated."""
     for volume_id, lun in claimed.items():
         conn.execute(

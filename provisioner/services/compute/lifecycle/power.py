@@ -36,7 +36,6 @@ from provisioner.services.compute.states import VMEvent, VolumeState
 from provisioner.services.compute.vms import vm_row
 from provisioner.services.networks import nic_plug
 from provisioner.services.networks.defaults import implement_network
-from provisioner.services.volumes import attachment
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -169,19 +168,27 @@ def _run_on_host(engine: Engine, plan: DriverPlan) -> DriverPlan:
     Returns the plan with its disks; disks made on pools for this start are deleted again when it fails,
     and iSCSI LUNs chosen for it are given back.
     """
+    claimed: dict[int, str] = {}  # volume id -> the iSCSI LUN this start gave it
+
+    def claim(item: host_disks.PlacedVolume) -> str:
+        claimed[item.id] = host_disks.claim_lun(engine, item)
+        return claimed[item.id]
+
+    def drop_claims() -> None:
+        if claimed:
+            _tx(engine, lambda conn: host_disks.drop_luns(conn, claimed))
+
     with open_host_driver(plan.host) as driver:
-        placed = host_disks.place(
-            plan.volumes,
-            template_key=plan.template_key,
-            acquired=plan.backing,
-            mounts=driver.mounts,
-            taken=lambda pool_id: _tx(engine, lambda conn: attachment.paths_on_pool(conn, pool_id)),
-        )
+        try:
+            placed = host_disks.place(
+                plan.volumes, template_key=plan.template_key, acquired=plan.backing, mounts=driver.mounts, claim=claim
+            )
+        except BaseException:
+            drop_claims()
+            raise
         plan = plan.with_disks(placed)
         defined_here = False
         try:
-            if placed.claimed:
-                _tx(engine, lambda conn: host_disks.claim_luns(conn, placed.claimed))
             try:
                 info = driver.get_vm(plan.spec.name)
             except VMNotFoundError:
@@ -203,8 +210,7 @@ def _run_on_host(engine: Engine, plan: DriverPlan) -> DriverPlan:
             if defined_here:
                 _discard_domain(driver, plan)
             host_disks.remove(placed.created)  # nothing runs on them: the VM did not start
-            if placed.claimed:
-                _tx(engine, lambda conn: host_disks.drop_luns(conn, placed.claimed))
+            drop_claims()
             raise
     return plan
 

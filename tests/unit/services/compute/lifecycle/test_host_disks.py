@@ -12,6 +12,7 @@ from provisioner.compute.types import DiskFormat, SourceKind
 from provisioner.exceptions import DriverError
 from provisioner.services.compute.lifecycle.host_disks import PlacedVolume, place
 from provisioner.services.volumes import disks
+from provisioner.storage.types import DiskSource, ImageFormat, VolumeInfo
 
 NFS_POOL = {"id": 1, "uuid": "5f0b3a52", "name": "nfs1", "pool_type": "NetworkFilesystem", "path": "/export"}
 LOCAL_POOL = {"id": 2, "uuid": "0c1f4a7d", "name": "local1", "pool_type": "Filesystem", "path": "/var/lib/pool/"}
@@ -92,15 +93,14 @@ def test_an_unplaced_volume_is_a_file_of_the_default_directory() -> None:
 ISCSI_URL = "iscsi://127.0.0.1:3260/iqn.2026-01.test.local:primary"
 
 
-def test_lunless_iscsi_volumes_get_free_luns_as_an_attach_gives_them(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The choice is attachVolume's (``disks.create_disk``), told the LUNs in use and those this start chose."""
-    asked: list[tuple[str, int, frozenset[str]]] = []
+def test_lunless_iscsi_volumes_get_the_luns_their_claim_gives(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The choice and its record are the claim's (``claim_lun``: attachVolume's pick under the pool's lock)."""
+    asked: list[str] = []
 
-    def create_disk(driver: str, pool: Any, name: str, size: int, taken: Any = ()) -> str:
-        asked.append((name, size, frozenset(taken)))
-        return next(f"lun{n}" for n in range(1, 9) if f"lun{n}" not in taken)
+    def claim(item: PlacedVolume) -> str:
+        asked.append(item.uuid)
+        return {"data-uuid": "lun1", "more-uuid": "lun3"}[item.uuid]
 
-    monkeypatch.setattr(disks, "create_disk", create_disk)
     # Where the storage driver puts a LUN, without logging in to a target.
     monkeypatch.setattr(disks, "disk_uri", lambda _d, p, name: (f"{p['url']}/{name[3:]}", DiskFormat.RAW))
     pool = {**ISCSI_POOL, "url": ISCSI_URL}
@@ -110,16 +110,30 @@ def test_lunless_iscsi_volumes_get_free_luns_as_an_attach_gives_them(monkeypatch
         template_key=None,
         acquired=None,
         mounts=lambda _directory: pytest.fail("asked"),
-        taken=lambda pool_id: {3: {"lun2"}}[pool_id],
+        claim=claim,
     )
-    assert asked == [("data-uuid", 2 << 30, frozenset({"lun2"})), ("more-uuid", 1 << 30, frozenset({"lun1", "lun2"}))]
-    assert placed.claimed == {11: "lun1", 12: "lun3"}
+    assert asked == ["data-uuid", "more-uuid"]  # not the volume that has its LUN
     assert placed.paths == {11: "lun1", 12: "lun3", 13: "lun2"}
     assert [(d.source, d.source_kind, d.device_id) for d in placed.disks] == [
         (f"{ISCSI_URL}/1", SourceKind.ISCSI, 1),
         (f"{ISCSI_URL}/3", SourceKind.ISCSI, 2),
         (f"{ISCSI_URL}/2", SourceKind.ISCSI, 3),
     ]
+    with pytest.raises(DriverError, match="volume data-uuid on iSCSI pool lun1 has no LUN yet"):
+        place((data(pool, "iscsi", None),), template_key=None, acquired=None, mounts=bool)  # nobody to claim one
+
+
+def lun(number: int, size: int) -> VolumeInfo:
+    source = DiskSource(f"{ISCSI_URL}/{number}", ImageFormat.RAW)
+    return VolumeInfo(f"lun{number}", ImageFormat.RAW, size, size, source)
+
+
+def test_the_smallest_free_lun_that_holds_the_volume_is_chosen() -> None:
+    luns = [lun(1, 64 << 20), lun(2, 32 << 20), lun(3, 32 << 20)]
+    assert disks.choose_lun(ISCSI_POOL, luns, {"lun2"}, 30 << 20) == "lun3"
+    assert disks.choose_lun(ISCSI_POOL, luns, {"lun2", "lun3"}, 30 << 20) == "lun1"
+    with pytest.raises(DriverError, match=r"iSCSI pool lun1 has no free LUN of at least 68157440 bytes \(2 free\)"):
+        disks.choose_lun(ISCSI_POOL, luns, {"lun2"}, 65 << 20)
 
 
 def test_a_template_root_disk_is_not_made_on_a_lun() -> None:
