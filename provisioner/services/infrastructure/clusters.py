@@ -135,7 +135,7 @@ def add_cluster(
         )
     ).inserted_primary_key
     assert new_id is not None
-    forget_zone_kind(zone_row["id"])
+    forget_zone_kind(conn, zone_row["id"])
     _set_ratios(conn, new_id[0], cpuovercommitratio, memoryovercommitratio)
     return [_one(conn, new_id[0])]
 
@@ -228,4 +228,4 @@ def delete_cluster(conn: Connection, caller: Caller, id: str) -> None:
     if exists(conn, storage_pool, storage_pool.c.cluster_id == row["id"]):
         raise ResourceInUseError(f"Cluster: {row['uuid']} cannot be deleted: primary storage pools exist in it")
     soft_delete(conn, cluster, row["id"])
-    forget_zone_kind(row["zone_id"])
+    forget_zone_kind(conn, row["zone_id"])

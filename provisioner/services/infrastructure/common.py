@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import time
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -11,6 +12,7 @@ from sqlalchemy import (
     Column,
     ColumnElement,
     Connection,
+    Engine,
     RowMapping,
     Table,
     delete,
@@ -182,7 +184,8 @@ SIMULATED_CAPACITY = 1 << 40
 
 #: Seconds a zone's answer to :func:`is_simulated_zone` is reused (a deployment asks it three times).
 SIMULATED_ZONE_TTL = 5.0
-_simulated_zones: dict[int, tuple[bool, float]] = {}
+#: Per database (engine) and zone id: the answer and when it was read.
+_simulated_zones: weakref.WeakKeyDictionary[Engine, dict[int, tuple[bool, float]]] = weakref.WeakKeyDictionary()
 
 
 def is_simulated_zone(conn: Connection, zone_id: int) -> bool:
@@ -194,7 +197,8 @@ def is_simulated_zone(conn: Connection, zone_id: int) -> bool:
     """
     from provisioner.db.schema import cluster
 
-    known = _simulated_zones.get(zone_id)
+    zones = _simulated_zones.setdefault(conn.engine, {})
+    known = zones.get(zone_id)
     if known is not None and time.monotonic() - known[1] < SIMULATED_ZONE_TTL:
         return known[0]
     kinds = set(
@@ -203,10 +207,10 @@ def is_simulated_zone(conn: Connection, zone_id: int) -> bool:
         ).scalars()
     )
     if kinds:
-        _simulated_zones[zone_id] = (kinds == {"Simulator"}, time.monotonic())
+        zones[zone_id] = (kinds == {"Simulator"}, time.monotonic())
     return kinds == {"Simulator"}
 
 
-def forget_zone_kind(zone_id: int) -> None:
+def forget_zone_kind(conn: Connection, zone_id: int) -> None:
     """Drop the zone's remembered :func:`is_simulated_zone` answer (its clusters changed)."""
-    _simulated_zones.pop(zone_id, None)
+    _simulated_zones.get(conn.engine, {}).pop(zone_id, None)
