@@ -1,17 +1,17 @@
 """Guest IP address management: the first free address of a network's range, or the one requested.
 
-Allocation first locks the network row (``SELECT … FOR UPDATE`` on PostgreSQL, as CloudStack
-locks the network; SQLite's write lock already serialises writers), so concurrent deployments
-in one network take turns instead of all racing for the same "first free" address. Each address
-is an ``ip_address`` row whose unique ``(network_id, number)`` index stays the final guard; the
-insert skips a conflict (``ON CONFLICT DO NOTHING``), so a lost race costs one bounded retry, not
-the caller's transaction.
+Allocation first locks the network row (an ``UPDATE`` of its cursor, as CloudStack locks the network;
+SQLite's write lock already serialises writers), so concurrent deployments in one network take turns
+instead of all racing for the same "first free" address. Each address is an ``ip_address`` row whose
+unique ``(network_id, number)`` index stays the final guard; the insert skips a conflict (``ON CONFLICT
+DO NOTHING``), so a lost race costs one bounded retry, not the caller's transaction.
 
 Finding the first free address costs the same in an empty network and in one of 12,000 addresses:
 the network row carries a cursor, ``ip_free_from``, below which no address is free. Allocation
-reads a few index entries from the cursor on (the first gap is the answer) and moves the cursor
-while it holds the row lock; every release lowers it to the freed address, so a freed address is
-the next one handed out, as before.
+locks the row and moves the cursor past the address at it in one statement, then inserts that address
+(the usual case: two round trips under the lock); only when it is taken (a requested address) are a
+few index entries read from there on (the first gap is the answer). Every release lowers the cursor
+to the freed address, so a freed address is the next one handed out.
 """
 
 from __future__ import annotations
@@ -30,12 +30,15 @@ from provisioner.exceptions import InsufficientCapacityError, ParamError, Resour
 MAX_ATTEMPTS = 16
 #: Index entries read from the cursor in one statement; more only when that many in a row are taken.
 WINDOW = 64
-#: The cursor is written back once it lags this far behind (not on every allocation: one statement fewer;
-#: a lagging cursor is still a lower bound, it only makes the next read a few entries longer).
-CURSOR_LAG = 16
-
-#: Lock the network row (held until the caller commits) and read its cursor.
-_LOCK = select(guest_network.c.ip_free_from).where(guest_network.c.id == bindparam("net")).with_for_update()
+#: Lock the network row (held until the caller commits) and move its cursor past the address at it, which is
+#: returned: the usual allocation is this and one INSERT, so the lock every deployment on the network waits for
+#: is held for two round trips and the COMMIT.
+_TAKE_CURSOR = (
+    update(guest_network)
+    .where(guest_network.c.id == bindparam("net"))
+    .values(ip_free_from=func.coalesce(guest_network.c.ip_free_from, bindparam("first")) + 1)
+    .returning(guest_network.c.ip_free_from)
+)
 _MOVE_CURSOR = update(guest_network).where(guest_network.c.id == bindparam("net")).values(ip_free_from=bindparam("at"))
 #: A released address below the cursor is free again: the cursor goes back to it.
 _LOWER_CURSOR = (
@@ -190,9 +193,12 @@ def allocate_ip(conn: Connection, ip_range: IpRange, *, vm_id: int | None = None
         if not _insert(conn, ip_range, number, vm_id):
             raise ParamError(f"IP address {requested} is already in use in network {ip_range.name}")
         return str(ipaddress.ip_address(number))
-    # Held until the caller commits; taken late in a deployment (after host and pools) to keep it short.
-    cursor = conn.execute(_LOCK, {"net": ip_range.network_id}).scalar()
-    start = cursor
+    # Taken last in a deployment (after host and pools), so the network row stays locked briefly.
+    moved_to = conn.execute(_TAKE_CURSOR, {"net": ip_range.network_id, "first": ip_range.first}).scalar_one()
+    number = max(int(moved_to) - 1, ip_range.first)
+    if ip_range.contains(number) and _insert(conn, ip_range, number, vm_id):
+        return str(ipaddress.ip_address(number))  # the usual case: the address at the cursor was free
+    start = number + 1  # taken (a requested address): nothing below it is free either
     for _ in range(MAX_ATTEMPTS):
         number_or_none = first_free(conn, ip_range, start)
         if number_or_none is None:
@@ -201,9 +207,8 @@ def allocate_ip(conn: Connection, ip_range: IpRange, *, vm_id: int | None = None
                 f"of {ipaddress.ip_address(ip_range.first)}-{ipaddress.ip_address(ip_range.last)} are in use"
             )
         if _insert(conn, ip_range, number_or_none, vm_id):
-            # Every address below the one just taken is taken too: the cursor may move past it.
-            if number_or_none + 1 - (cursor or ip_range.first) >= CURSOR_LAG:
-                conn.execute(_MOVE_CURSOR, {"net": ip_range.network_id, "at": number_or_none + 1})
+            # Every address below the one just taken is taken too: the cursor moves past it.
+            conn.execute(_MOVE_CURSOR, {"net": ip_range.network_id, "at": number_or_none + 1})
             return str(ipaddress.ip_address(number_or_none))
         start = number_or_none + 1  # a requested address took it meanwhile: nothing below is free either
     raise ResourceAllocationError(
