@@ -13,6 +13,7 @@ may be forced with ``type=``. A field without a default is required.
 
 from __future__ import annotations
 
+import functools
 import types
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -140,8 +141,15 @@ def _spec(field_name: str, info: FieldInfo) -> ParamSpec:
 
 
 def param_specs(model: type[BaseModel]) -> list[ParamSpec]:
-    """The parameters a model declares, in declaration order."""
-    return [_spec(name, info) for name, info in model.model_fields.items()]
+    """The parameters a model declares, in declaration order (a new list; the specs are read once per model)."""
+    return list(_specs_of(model))
+
+
+@functools.cache
+def _specs_of(model: type[BaseModel]) -> tuple[ParamSpec, ...]:
+    # Every request validates against its command's model: reading the fields' annotations each time cost
+    # more than the validation itself.
+    return tuple(_spec(name, info) for name, info in model.model_fields.items())
 
 
 class BaseParams(BaseModel):

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Column, ColumnElement, Connection, Row, RowMapping, Select, Table, func, select
+from sqlalchemy import Column, ColumnElement, Connection, Row, RowMapping, Select, Table, bindparam, func, select
 
 from provisioner.exceptions import ParamError
 
@@ -48,10 +49,7 @@ def row_by_uuid(conn: Connection, table: Table, uuid: str, what: str) -> Row[Any
     Raises:
         ParamError: no such row (431, CloudStack's "Unable to find ..." wording).
     """
-    query = select(table).where(table.c.uuid == uuid.lower())
-    if "removed" in table.c:
-        query = query.where(table.c.removed.is_(None))
-    row = conn.execute(query).first()
+    row = conn.execute(_row_by_uuid(table), {"uuid": uuid.lower()}).first()
     if row is None:
         raise ParamError(f"Unable to find {what} by id {uuid}")
     return row
@@ -59,10 +57,21 @@ def row_by_uuid(conn: Connection, table: Table, uuid: str, what: str) -> Row[Any
 
 def live_uuids(conn: Connection, table: Table, ids: Sequence[str]) -> set[str]:
     """The UUIDs among ``ids`` naming live (not removed) rows of ``table``, in one indexed ``IN`` query."""
-    query = select(table.c.uuid).where(table.c.uuid.in_([item.lower() for item in ids]))
-    if "removed" in table.c:
-        query = query.where(table.c.removed.is_(None))
-    return set(conn.execute(query).scalars())
+    return set(conn.execute(_live_uuids(table), {"uuids": [item.lower() for item in ids]}).scalars())
+
+
+# Built once per table: every API request runs these, and building a statement (and its cache key) costs
+# more than running it.
+@functools.cache
+def _row_by_uuid(table: Table) -> Select[Any]:
+    query = select(table).where(table.c.uuid == bindparam("uuid"))
+    return query.where(table.c.removed.is_(None)) if "removed" in table.c else query
+
+
+@functools.cache
+def _live_uuids(table: Table) -> Select[Any]:
+    query = select(table.c.uuid).where(table.c.uuid.in_(bindparam("uuids", expanding=True)))
+    return query.where(table.c.removed.is_(None)) if "removed" in table.c else query
 
 
 def contains(column: Any, keyword: str) -> ColumnElement[bool]:

@@ -50,6 +50,7 @@ class NicRequest:
 
     network_id: int
     ip_address: str | None = None
+    network: Any = None  # its ``network`` row, when the caller read it already
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,7 +264,11 @@ def allocate_vm(
     # deployment on the network waits for it.
     nics = []
     for device, nic_request in enumerate(spec.nics):
-        ip_range = ipam.load_range(conn, nic_request.network_id)
+        ip_range = (
+            ipam.range_of(nic_request.network)
+            if nic_request.network is not None
+            else ipam.load_range(conn, nic_request.network_id)
+        )
         address = ipam.allocate_ip(conn, ip_range, vm_id=vm_id, requested=nic_request.ip_address)
         _, mac = macs.insert_nic(
             conn,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Row, delete, insert, select, update
+from sqlalchemy import ColumnElement, Connection, Row, bindparam, delete, insert, select, update
 
 from provisioner.db.schema import account, api_session, domain, user, utcnow
 from provisioner.exceptions import PermissionDeniedError
@@ -46,9 +46,14 @@ def to_caller(row: Row[Any]) -> Caller:
     )
 
 
+# Built once: every API request and every job runs one of them.
+_ACTIVE_BY_UUID = user_query().where(user.c.uuid == bindparam("user_uuid"), _active())
+_ACTIVE_BY_API_KEY = user_query().where(user.c.api_key == bindparam("api_key"), _active())
+
+
 def caller_for_user(conn: Connection, user_uuid: str) -> Caller | None:
     """The caller for an enabled user of an enabled account, or None."""
-    row = conn.execute(user_query().where(user.c.uuid == user_uuid.lower(), _active())).first()
+    row = conn.execute(_ACTIVE_BY_UUID, {"user_uuid": user_uuid.lower()}).first()
     return to_caller(row) if row else None
 
 
@@ -69,7 +74,7 @@ def find_api_key(conn: Connection, box: SecretBox, api_key: str) -> tuple[str, C
     """
     if not api_key:
         return None
-    row = conn.execute(user_query().where(user.c.api_key == api_key, _active())).first()
+    row = conn.execute(_ACTIVE_BY_API_KEY, {"api_key": api_key}).first()
     if row is None or row.secret_key is None:
         return None
     return box.decrypt(row.secret_key), to_caller(row)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Row, and_, delete, exists, insert, select, update
+from sqlalchemy import Connection, Row, Select, and_, bindparam, delete, exists, insert, select, update
 
 from provisioner.db.schema import account, async_job, domain, new_uuid, user, utcnow
 from provisioner.exceptions import ParamError, PermissionDeniedError
@@ -46,9 +47,7 @@ def submit(
     """
     if sync_object is None and instance_type and instance_id:
         sync_object = f"{instance_type}:{instance_id}"
-    ids = conn.execute(
-        select(user.c.id, user.c.account_id, user.c.domain_id).where(user.c.uuid == caller.user_id)
-    ).one()
+    ids = conn.execute(_SUBMITTER, {"uuid": caller.user_id}).one()
     values: dict[str, Any] = {
         "user_id": ids.id,
         "account_id": ids.account_id,
@@ -64,8 +63,12 @@ def submit(
     if job_uuid and conn.execute(select(async_job.c.id).where(async_job.c.uuid == job_uuid.lower())).first():
         raise ParamError(f"A job with id {job_uuid} already exists")
     values["uuid"] = job_uuid.lower() if job_uuid else new_uuid()
-    conn.execute(insert(async_job).values(**values))
+    conn.execute(_INSERT, values)
     return str(values["uuid"])
+
+
+_SUBMITTER = select(user.c.id, user.c.account_id, user.c.domain_id).where(user.c.uuid == bindparam("uuid"))
+_INSERT = insert(async_job)
 
 
 def claimable() -> Any:
@@ -89,33 +92,44 @@ def claim(conn: Connection, msid: int, lease_seconds: float, limit: int = 1) -> 
     other by; SQLite transactions are serialised by ``BEGIN IMMEDIATE``. On both, the UPDATE
     repeats the "unowned and pending" test, so a job can never get two owners.
     """
-    query = select(async_job.c.id).where(claimable()).order_by(async_job.c.id).limit(limit)
-    if conn.dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True, of=async_job)
     now = utcnow()
     claimed: list[int] = []
-    for job_id in conn.execute(query).scalars():
+    for job_id in conn.execute(_claimable_ids(conn.dialect.name, limit)).scalars():
         result = conn.execute(
-            update(async_job)
-            .where(
-                async_job.c.id == job_id,
-                async_job.c.status == int(JobStatus.IN_PROGRESS),
-                async_job.c.owner_msid.is_(None),
-            )
-            .values(owner_msid=msid, lease_expires=now + timedelta(seconds=lease_seconds), started=now)
+            _TAKE, {"job": job_id, "msid": msid, "lease": now + timedelta(seconds=lease_seconds), "now": now}
         )
         if result.rowcount == 1:
             claimed.append(int(job_id))
     return claimed
 
 
+# Built once: every job runs these (and idle workers poll with the first), and building a statement (and its
+# cache key) costs more than running it.
+@functools.cache
+def _claimable_ids(dialect: str, limit: int) -> Select[Any]:
+    query = select(async_job.c.id).where(claimable()).order_by(async_job.c.id).limit(limit)
+    return query.with_for_update(skip_locked=True, of=async_job) if dialect == "postgresql" else query
+
+
+_TAKE = (
+    update(async_job)
+    .where(
+        async_job.c.id == bindparam("job"),
+        async_job.c.status == int(JobStatus.IN_PROGRESS),
+        async_job.c.owner_msid.is_(None),
+    )
+    .values(owner_msid=bindparam("msid"), lease_expires=bindparam("lease"), started=bindparam("now"))
+)
+_RUNNING = (
+    select(async_job, user.c.uuid.label("user_uuid"))
+    .join(user, user.c.id == async_job.c.user_id)
+    .where(async_job.c.id == bindparam("job"))
+)
+
+
 def load_running(conn: Connection, job_id: int) -> Row[Any]:
     """The job row plus its submitter's public ids (to rebuild the caller)."""
-    return conn.execute(
-        select(async_job, user.c.uuid.label("user_uuid"))
-        .join(user, user.c.id == async_job.c.user_id)
-        .where(async_job.c.id == job_id)
-    ).one()
+    return conn.execute(_RUNNING, {"job": job_id}).one()
 
 
 def finish(

@@ -37,7 +37,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, RowMapping, delete, insert, or_, select, update
+from sqlalchemy import Connection, Engine, RowMapping, bindparam, delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from provisioner.db.engine import run_in_transaction
@@ -113,31 +113,33 @@ def base_image_key(template_id: int) -> str:
     return str(template_id)
 
 
+# Built once: every deployment runs them, and building a statement (and its cache key) costs more than running it.
+_LIVE_TEMPLATE = select(vm_template).where(vm_template.c.uuid == bindparam("uuid"), vm_template.c.removed.is_(None))
+#: The template's Ready copies in a zone, its own stores first.
+_READY_COPY = (
+    select(
+        template_store_ref.c.install_path,
+        template_store_ref.c.size,
+        image_store.c.id.label("store_id"),
+        image_store.c.url.label("store_url"),
+        image_store.c.zone_id.label("store_zone_id"),
+        image_store.c.details.label("store_details"),
+    )
+    .join(image_store, image_store.c.id == template_store_ref.c.store_id)
+    .where(
+        template_store_ref.c.template_id == bindparam("template"),
+        template_store_ref.c.state == "Ready",
+        image_store.c.removed.is_(None),
+        or_(image_store.c.zone_id == bindparam("zone"), image_store.c.zone_id.is_(None)),
+    )
+    .order_by(image_store.c.zone_id.is_(None), image_store.c.id)
+    .limit(1)
+)
+
+
 def _ready_copy(conn: Connection, template_id: int, zone_id: int) -> RowMapping | None:
     """The template's Ready copy on a live image store of the zone (or a region-wide store), if any."""
-    return (
-        conn.execute(
-            select(
-                template_store_ref.c.install_path,
-                template_store_ref.c.size,
-                image_store.c.id.label("store_id"),
-                image_store.c.url.label("store_url"),
-                image_store.c.zone_id.label("store_zone_id"),
-                image_store.c.details.label("store_details"),
-            )
-            .join(image_store, image_store.c.id == template_store_ref.c.store_id)
-            .where(
-                template_store_ref.c.template_id == template_id,
-                template_store_ref.c.state == "Ready",
-                image_store.c.removed.is_(None),
-                or_(image_store.c.zone_id == zone_id, image_store.c.zone_id.is_(None)),
-            )
-            .order_by(image_store.c.zone_id.is_(None), image_store.c.id)
-            .limit(1)
-        )
-        .mappings()
-        .first()
-    )
+    return conn.execute(_READY_COPY, {"template": template_id, "zone": zone_id}).mappings().first()
 
 
 def _progress_of(conn: Connection, template_id: int, zone_id: int) -> str:
@@ -179,15 +181,7 @@ def template_for_deploy(conn: Connection, caller: Caller, template_uuid: str, zo
             not Ready in that zone (431 "Template ... is not ready in zone ...").
         PermissionDeniedError: the template is private to another account (531).
     """
-    row = (
-        conn.execute(
-            select(vm_template).where(
-                vm_template.c.uuid == template_uuid.strip().lower(), vm_template.c.removed.is_(None)
-            )
-        )
-        .mappings()
-        .first()
-    )
+    row = conn.execute(_LIVE_TEMPLATE, {"uuid": template_uuid.strip().lower()}).mappings().first()
     if row is None:
         raise ParamError(f"Unable to find template with id {template_uuid}; check listTemplates for its id")
     allowed = (

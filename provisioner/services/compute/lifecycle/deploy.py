@@ -182,7 +182,7 @@ def _nic_requests(
     requests = []
     for index, (uuid, address) in enumerate(wanted.items()):
         row = networks.usable_network(conn, caller, owner, zone_row.id, uuid)
-        requests.append(NicRequest(int(row.id), address or (ip_address if index == 0 else None)))
+        requests.append(NicRequest(int(row.id), address or (ip_address if index == 0 else None), network=row))
     return tuple(requests)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 
 from provisioner.db.schema import domain, guest_network
 from provisioner.exceptions import ParamError, PermissionDeniedError
@@ -17,6 +17,14 @@ def default_network(conn: Connection, owner: Any, zone_row: Any) -> int:
     return default_network_for_deploy(conn, owner, zone_row)
 
 
+#: Built once (every deployment runs it): building a statement costs more than running it.
+_LIVE_NETWORK = (
+    select(guest_network, domain.c.path.label("domain_path"))
+    .outerjoin(domain, domain.c.id == guest_network.c.domain_id)
+    .where(guest_network.c.uuid == bindparam("uuid"), guest_network.c.removed.is_(None))
+)
+
+
 def usable_network(conn: Connection, caller: Caller, owner: Any, zone_id: int, uuid: str) -> Any:
     """A network named in ``networkids``: live, in the zone, and the owner's (or shared with its domain).
 
@@ -24,11 +32,7 @@ def usable_network(conn: Connection, caller: Caller, owner: Any, zone_id: int, u
         ParamError: no such network, or it is in another zone (431).
         PermissionDeniedError: another account's network (531).
     """
-    row = conn.execute(
-        select(guest_network, domain.c.path.label("domain_path"))
-        .outerjoin(domain, domain.c.id == guest_network.c.domain_id)
-        .where(guest_network.c.uuid == uuid.lower(), guest_network.c.removed.is_(None))
-    ).first()
+    row = conn.execute(_LIVE_NETWORK, {"uuid": uuid.lower()}).first()
     if row is None:
         raise ParamError(f"Unable to find network by id {uuid}")
     if row.zone_id != zone_id:
