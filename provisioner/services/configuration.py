@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Float, Table, cast, func, insert, literal, select, update
+from sqlalchemy import Connection, Float, Table, bindparam, cast, func, insert, literal, select, update
 
 from provisioner.db.schema import account, cluster, configuration, domain, image_store, storage_pool, utcnow, zone
 from provisioner.exceptions import ParamError
@@ -163,15 +163,17 @@ def seed_configuration(conn: Connection) -> int:
     return added
 
 
+#: Built once: settings are read on every deployment, and building a statement costs more than running it.
+_SCOPED_VALUE = select(configuration.c.scope_id, configuration.c.value).where(
+    configuration.c.name == bindparam("name"),
+    ((configuration.c.scope == bindparam("scope")) & (configuration.c.scope_id == bindparam("scope_id")))
+    | (configuration.c.scope_id == 0),
+)
+
+
 def config_value(conn: Connection, name: str, scope: str = "global", scope_id: int = 0) -> str | None:
     """The value at a scope, falling back to the global row, then to the built-in default."""
-    rows = conn.execute(
-        select(configuration.c.scope_id, configuration.c.value).where(
-            configuration.c.name == name,
-            ((configuration.c.scope == scope) & (configuration.c.scope_id == scope_id))
-            | (configuration.c.scope_id == 0),
-        )
-    ).all()
+    rows = conn.execute(_SCOPED_VALUE, {"name": name, "scope": scope, "scope_id": scope_id}).all()
     by_scope: dict[int, str | None] = {row.scope_id: row.value for row in rows}
     if scope_id in by_scope:
         return by_scope[scope_id]

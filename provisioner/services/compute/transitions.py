@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, bindparam, select, update
 
 from provisioner.compute.types import PowerState, VMState
 from provisioner.db.schema import (
@@ -99,6 +99,13 @@ def _volume_request(conn: Connection, vol: Any, offering: Any) -> VolumeRequest:
     return VolumeRequest(vol.name, vol.size, split_tags(tags), storage_type == "local")
 
 
+# Built once (every start runs them): building a statement costs more than running it.
+_OFFERING = select(service_offering).where(service_offering.c.id == bindparam("offering"))
+_VOLUMES = (
+    select(volume).where(volume.c.vm_id == bindparam("vm_id"), volume.c.removed.is_(None)).order_by(volume.c.device_id)
+)
+
+
 def _start_request(
     conn: Connection,
     vm: Any,
@@ -109,10 +116,8 @@ def _start_request(
     hints: tuple[int | None, int | None] = (None, None),
 ) -> tuple[DeploymentRequest, list[Any]]:
     """The deployment request of a stopped VM: its sizes, tags, last host and unplaced volumes."""
-    offering = conn.execute(select(service_offering).where(service_offering.c.id == vm.service_offering_id)).one()
-    vols = conn.execute(
-        select(volume).where(volume.c.vm_id == vm.id, volume.c.removed.is_(None)).order_by(volume.c.device_id)
-    ).all()
+    offering = conn.execute(_OFFERING, {"offering": vm.service_offering_id}).one()
+    vols = conn.execute(_VOLUMES, {"vm_id": vm.id}).all()
     unplaced = [v for v in vols if v.pool_id is None]
     pod_id, cluster_id = hints
     for v in vols:

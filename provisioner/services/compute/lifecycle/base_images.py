@@ -9,23 +9,25 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, bindparam, select
 
 from provisioner.db.schema import storage_pool, volume
 from provisioner.services.templates.deploy import acquire_base_image, release_base_image
 
+# Built once: every start reads them.
+_POOL = select(storage_pool).where(storage_pool.c.id == bindparam("pool_id"))
+_ROOT = select(volume.c.template_id, volume.c.pool_id, volume.c.path).where(
+    volume.c.vm_id == bindparam("vm_id"), volume.c.volume_type == "ROOT", volume.c.removed.is_(None)
+)
+
 
 def _pool(conn: Connection, pool_id: int) -> dict[str, Any]:
-    row = conn.execute(select(storage_pool).where(storage_pool.c.id == pool_id)).mappings().one()
+    row = conn.execute(_POOL, {"pool_id": pool_id}).mappings().one()
     return {str(key): value for key, value in row.items()}
 
 
 def _root_base(conn: Connection, vm_id: int, *, created: bool) -> tuple[int, dict[str, Any]] | None:
-    root = conn.execute(
-        select(volume.c.template_id, volume.c.pool_id, volume.c.path).where(
-            volume.c.vm_id == vm_id, volume.c.volume_type == "ROOT", volume.c.removed.is_(None)
-        )
-    ).first()
+    root = conn.execute(_ROOT, {"vm_id": vm_id}).first()
     if root is None or root.template_id is None or root.pool_id is None or (root.path is not None) != created:
         return None
     return int(root.template_id), _pool(conn, root.pool_id)

@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass
 from functools import partial
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, bindparam, select
 
 from provisioner.db.engine import run_in_transaction
 from provisioner.db.schema import service_offering, vm_instance
@@ -81,6 +81,14 @@ class Hints:
     planner: str | None = None
 
 
+#: Built once (every start runs it): the planner the VM's offering names.
+_PLANNER = (
+    select(service_offering.c.deployment_planner)
+    .join(vm_instance, vm_instance.c.service_offering_id == service_offering.c.id)
+    .where(vm_instance.c.id == bindparam("vm_id"))
+)
+
+
 def start(
     conn: Connection,
     vm_id: int,
@@ -101,11 +109,7 @@ def start(
         ParamError: the VM is not Stopped (431).
         InsufficientCapacityError: nothing fits according to the current rows (533).
     """
-    planner = conn.execute(
-        select(service_offering.c.deployment_planner)
-        .join(vm_instance, vm_instance.c.service_offering_id == service_offering.c.id)
-        .where(vm_instance.c.id == vm_id)
-    ).scalar()
+    planner = conn.execute(_PLANNER, {"vm_id": vm_id}).scalar()
     hints = hints or Hints()
     settings = planner_settings(conn, hints.planner or planner)
     place = partial(

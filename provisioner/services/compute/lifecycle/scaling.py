@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 
 from provisioner.db.schema import vm_template
 from provisioner.services.compute.allocator.model import MIB
@@ -28,11 +28,14 @@ def dynamic_scaling_enabled(conn: Connection, zone_id: int) -> bool:
     return (config_value(conn, ENABLE_DYNAMIC_SCALE, "zone", zone_id) or "").strip().lower() == "true"
 
 
+_SCALABLE = select(vm_template.c.dynamically_scalable).where(vm_template.c.id == bindparam("template"))  # built once
+
+
 def dynamically_scalable(conn: Connection, template_id: int | None) -> bool:
     """Whether VMs of the template can be scaled while running."""
     if template_id is None:
         return False
-    flag = conn.execute(select(vm_template.c.dynamically_scalable).where(vm_template.c.id == template_id)).scalar()
+    flag = conn.execute(_SCALABLE, {"template": template_id}).scalar()
     return bool(flag)
 
 

@@ -10,7 +10,7 @@ import base64
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 
 from provisioner.compute.types import CloudInitSeed, NicSpec, VMSpec
 from provisioner.db.schema import (
@@ -69,9 +69,12 @@ class DriverPlan:
         return replace(self, spec=replace(self.spec, disks=placed.disks), disks=placed)
 
 
+_HOST = select(host).where(host.c.id == bindparam("host_id"))  # built once: every start reads it
+
+
 def host_row(conn: Connection, host_id: int) -> dict[str, Any]:
     """The ``host`` row :func:`~provisioner.services.compute.host_drivers.open_host_driver` needs."""
-    row = conn.execute(select(host).where(host.c.id == host_id)).mappings().one()
+    row = conn.execute(_HOST, {"host_id": host_id}).mappings().one()
     return {str(key): value for key, value in row.items()}
 
 
