@@ -7,10 +7,11 @@ unit that one worker runs whole, so module- or session-scoped fixtures start onc
   are units of their own;
 * a directory whose conftest holds a session-scoped fixture that starts something is a unit
   (:data:`DIRECTORY_GROUPS`);
-* the tests on machine-wide daemons run in one unit per kind (:data:`DAEMON_GROUPS`): only one NFS
-  server can hold port 2049 (workers would take turns, see tests/support/nfs.py), and tests on the
+* the tests on machine-wide daemons run in one unit per kind (:data:`DAEMON_GROUPS`): tests on the
   shared libvirtd look at every domain it runs (``poll_states``), so no other test's guest may run
-  beside them; the namespace hosts' /24s are picked without a lock.
+  beside them (a test that also serves NFS belongs there); only one NFS server can hold port 2049, so the
+  NFS tests form a unit, and that unit takes turns with the libvirt tests that serve NFS through the file
+  lock of tests/support/nfs.py; the namespace hosts' /24s are picked without a lock.
 
 Units start longest first (:data:`HEAVY_FIRST`), so the last one to finish is a short one.
 
@@ -33,14 +34,17 @@ import pytest
 pytest_plugins: list[str] = ["tests.support.postgres", "tests.support.server"]
 
 #: Fixture name → group: tests using any of these daemons run on one worker, in this order of precedence.
-DAEMON_GROUPS = (("nfs_server", "daemon-host"), ("libvirtd", "daemon-host"), ("net_hosts", "daemon-nethosts"))
+#: The libvirt unit holds the real guests, the longest chain of the run: the NFS-only tests used to share it and
+#: lengthen it, though the NFS file lock alone keeps them apart.
+DAEMON_GROUPS = (("libvirtd", "daemon-libvirt"), ("nfs_server", "daemon-nfs"), ("net_hosts", "daemon-nethosts"))
 #: Directories whose conftest starts a session-scoped server: their tests form one unit.
 DIRECTORY_GROUPS = ("tests/integration/terraform/",)
 #: Path prefixes (or group names) in the order their units should start; the rest follow in collection order.
 HEAVY_FIRST = (
     "tests/integration/roles/test_molecule.py",
     "tests/integration/roles/test_lint.py",
-    "daemon-host",
+    "daemon-libvirt",
+    "daemon-nfs",
     "daemon-nethosts",
     "tests/e2e/",
     "tests/integration/terraform/",
