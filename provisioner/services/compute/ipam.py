@@ -159,7 +159,7 @@ def _insert(conn: Connection, ip_range: IpRange, number: int, vm_id: int | None)
         "state": "Allocated",
         "vm_id": vm_id,
     }
-    inserted = conn.execute(insert_or_skip(conn, ip_address).values(**values).returning(ip_address.c.id)).first()
+    inserted = conn.execute(insert_or_skip(ip_address).values(**values).returning(ip_address.c.id)).first()
     return inserted is not None
 
 

@@ -54,7 +54,7 @@ def insert_nic(conn: Connection, values: dict[str, Any], *, source: MacSource | 
     draw = source or random_mac
     for _ in range(MAX_ATTEMPTS):
         mac = draw()
-        row = conn.execute(insert_or_skip(conn, nic).values(**values, mac_address=mac).returning(nic.c.id)).first()
+        row = conn.execute(insert_or_skip(nic).values(**values, mac_address=mac).returning(nic.c.id)).first()
         if row is not None:
             return int(row.id), mac
         if not mac_in_use(conn, mac):
