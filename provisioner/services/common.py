@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Column, ColumnElement, Connection, Row, RowMapping, Select, Table, bindparam, func, select
@@ -41,6 +42,35 @@ def paginate(query: Select[Any], page: int | None, pagesize: int | None) -> Sele
 def count_of(conn: Connection, query: Select[Any]) -> int:
     """Rows ``query`` would return, in one COUNT statement."""
     return int(conn.execute(select(func.count()).select_from(query.order_by(None).subquery())).scalar_one())
+
+
+class PendingCount:
+    """The answer of a COUNT sent ahead: :attr:`value` is set when its :func:`count_meanwhile` block ends."""
+
+    value: int = 0
+
+
+@contextmanager
+def count_meanwhile(conn: Connection, counting: Select[Any]) -> Iterator[PendingCount]:
+    """Run the one-column COUNT ``counting`` while the block does Python work; its answer is ready after the block.
+
+    On PostgreSQL the statement is sent at once in pipeline mode (same transaction and snapshot) and read when
+    the block ends, so the server counts while this process builds rows; the block must run no statement on
+    ``conn``. Elsewhere it simply runs first.
+    """
+    pending = PendingCount()
+    if conn.dialect.name != "postgresql":
+        pending.value = int(conn.execute(counting).scalar_one())
+        yield pending
+        return
+    compiled = counting.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+    driver = conn.connection.driver_connection
+    assert driver is not None  # a live connection inside a transaction
+    with driver.pipeline(), driver.cursor() as cursor:
+        cursor.execute(str(compiled), compiled.params)
+        yield pending
+        counted = cursor.fetchone()
+    pending.value = int(counted[0]) if counted else 0
 
 
 def row_by_uuid(conn: Connection, table: Table, uuid: str, what: str) -> Row[Any]:

@@ -257,6 +257,27 @@ def list_tags(
     return [tag_row(m) for m in rows], total
 
 
+def tags_query(resourcetype: str, uuids: Select[Any]) -> Select[Any]:
+    """The tags of the resources whose UUIDs ``uuids`` selects, as :func:`tags_by_query` reads them.
+
+    Build it once where it runs often (with bind parameters in ``uuids``): building costs more than running.
+    """
+    query: Select[Any] = _select().where(
+        resource_tag.c.resource_type == resourcetype, resource_tag.c.resource_uuid.in_(uuids)
+    )
+    return query.order_by(resource_tag.c.id)
+
+
+def tags_by_query(
+    conn: Connection, query: Select[Any], params: Mapping[str, Any] | None = None
+) -> dict[str, list[Row]]:
+    """Run a :func:`tags_query`: the tags keyed by resource UUID (for ``tags[]`` fields)."""
+    result: dict[str, list[Row]] = {}
+    for m in conn.execute(query, params).mappings():
+        result.setdefault(m["resource_uuid"], []).append(tag_row(m))
+    return result
+
+
 def tags_by_resource(conn: Connection, resourcetype: str, uuids: Sequence[str] | Select[Any]) -> dict[str, list[Row]]:
     """The tags of a page of resources, keyed by resource UUID, in one statement (for ``tags[]`` fields).
 
@@ -264,12 +285,11 @@ def tags_by_resource(conn: Connection, resourcetype: str, uuids: Sequence[str] |
     """
     if not isinstance(uuids, Select) and not uuids:
         return {}
-    chosen = uuids if isinstance(uuids, Select) else [u.lower() for u in uuids]
+    if isinstance(uuids, Select):
+        return tags_by_query(conn, tags_query(resourcetype, uuids))
+    chosen = [u.lower() for u in uuids]
     query = _select().where(resource_tag.c.resource_type == resourcetype, resource_tag.c.resource_uuid.in_(chosen))
-    result: dict[str, list[Row]] = {}
-    for m in conn.execute(query.order_by(resource_tag.c.id)).mappings():
-        result.setdefault(m["resource_uuid"], []).append(tag_row(m))
-    return result
+    return tags_by_query(conn, query.order_by(resource_tag.c.id))
 
 
 def tagged_with(resourcetype: str, uuid_column: Any, tags: Sequence[Mapping[str, str]]) -> ColumnElement[bool]:

@@ -105,6 +105,28 @@ def test_list_costs_the_same_statements_for_one_vm_and_for_many(sim: SimCloud) -
     assert statements() == few <= 5
 
 
+def test_list_counts_every_match_on_every_page(sim: SimCloud) -> None:
+    """The total is counted (on PostgreSQL while the page's rows are built) unless the page itself proves it."""
+    names = [f"count-{i}" for i in range(5)]
+    ids = [service.create(sim.engine, sim.alice, sim.params(name=n, startvm=False)) for n in names]
+    service.create(sim.engine, sim.admin, sim.params(name="not-alices", startvm=False))
+
+    def listed(caller: Any, **f: Any) -> tuple[list[str], int]:
+        with sim.engine.begin() as conn:
+            rows, total = views.list_vms(conn, caller, **f)
+        return [row["name"] for row in rows], total
+
+    assert listed(sim.alice, page=1, pagesize=2) == (names[:2], 5)  # a full page: counted
+    assert listed(sim.alice, page=3, pagesize=2) == (names[4:], 5)  # the last page proves it
+    assert listed(sim.alice, page=4, pagesize=2) == ([], 5)  # past the end: counted
+    assert listed(sim.alice, page=1, pagesize=5) == (names, 5)  # exactly full: counted
+    assert listed(sim.alice) == (names, 5)
+    # Filters with lists of parameters (IN) and a LIKE reach the count as they reach the page.
+    assert listed(sim.admin, ids=ids[1:4], page=1, pagesize=1) == ([names[1]], 3)
+    assert listed(sim.admin, listall=True, keyword="count-", page=1, pagesize=2) == (names[:2], 5)
+    assert listed(sim.admin, listall=True, page=1, pagesize=2)[1] == 6
+
+
 def test_the_list_fast_path_equals_the_response_model(sim: SimCloud) -> None:
     with sim.engine.begin() as conn:
         alice = conn.execute(select(account.c.id, account.c.domain_id).where(account.c.name == "alice")).one()
