@@ -8,6 +8,7 @@ from sqlalchemy import Connection
 from provisioner.api.fields import BaseListParams, BaseParams, param
 from provisioner.api.registry import CommandContext, api_command
 from provisioner.api.responses import ListResult, ResponseModel
+from provisioner.server import background
 from provisioner.server.backend import backend_of, page_numbers
 from provisioner.services import configuration as settings
 from provisioner.services.principal import RoleType
@@ -139,4 +140,7 @@ def update_configuration(ctx: CommandContext, params: UpdateConfigurationParams)
         row = settings.update_configuration(conn, ctx.caller, params.name, params.value, scope=scope, scope_pk=scope_pk)
         return ConfigurationResponse.model_validate(row)
 
-    return backend_of(ctx).identity.transaction(work)
+    changed = backend_of(ctx).identity.transaction(work)
+    # Committed: a background task whose interval this is reads it again now, not after the old interval.
+    background.setting_changed(params.name)
+    return changed

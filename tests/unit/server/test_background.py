@@ -8,7 +8,7 @@ import time
 from sqlalchemy import Engine, insert, update
 
 from provisioner.db.schema import configuration
-from provisioner.server.background import BackgroundRunner, PeriodicTask, load_tasks
+from provisioner.server.background import BackgroundRunner, PeriodicTask, load_tasks, setting_changed
 
 
 def _wait_for(event: threading.Event, seconds: float = 10.0) -> bool:
@@ -60,6 +60,34 @@ def test_stop_ends_the_threads_without_waiting_for_the_next_round(db_engine: Eng
     runner.stop()
     assert time.monotonic() - started < 5
     assert not any(thread.is_alive() for thread in threading.enumerate() if thread.name == "bg-slow")
+
+
+def test_a_lowered_interval_applies_at_once_not_after_the_wait_under_way(db_engine: Engine) -> None:
+    # updateConfiguration calls setting_changed after its commit: a task waiting out an hour runs within the new
+    # interval, and a change of another setting does not disturb it.
+    ran = threading.Event()
+    task = PeriodicTask("hourly", lambda engine, msid: ran.set(), interval_setting="test.hourly.interval")
+    with db_engine.begin() as conn:
+        conn.execute(
+            insert(configuration).values(
+                name="test.hourly.interval", value="3600", scope="global", scope_id=0, category="Advanced"
+            )
+        )
+    runner = BackgroundRunner(db_engine, 1, [task])
+    runner.start()
+    try:
+        setting_changed("test.other.interval")
+        assert not ran.wait(0.3)
+        with db_engine.begin() as conn:
+            hourly = configuration.c.name == "test.hourly.interval"
+            conn.execute(update(configuration).where(hourly).values(value="0.2"))
+        started = time.monotonic()
+        setting_changed("test.hourly.interval")
+        assert _wait_for(ran), "the task still waits out the old interval"
+        assert time.monotonic() - started < 5
+    finally:
+        runner.stop()
+    assert not any(thread.is_alive() for thread in threading.enumerate() if thread.name == "bg-hourly")
 
 
 def test_load_tasks_imports_module_attribute_names() -> None:
