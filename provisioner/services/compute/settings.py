@@ -50,13 +50,15 @@ def check_planner(name: str) -> str:
     return name
 
 
+#: Built once: every start reads it.
+_GLOBAL_PLANNER_VALUES = select(configuration.c.name, configuration.c.value).where(
+    configuration.c.name.in_(list(DEFAULTS)), configuration.c.scope_id == 0
+)
+
+
 def _global_values(conn: Connection) -> dict[str, str]:
     """The four planner settings at global scope, in one statement (a deployment reads them on every start)."""
-    rows = conn.execute(
-        select(configuration.c.name, configuration.c.value).where(
-            configuration.c.name.in_(list(DEFAULTS)), configuration.c.scope_id == 0
-        )
-    )
+    rows = conn.execute(_GLOBAL_PLANNER_VALUES)
     stored: dict[str, str | None] = {name: value for name, value in rows}  # noqa: C416 (rows, not pairs)
     # No row: the configuration seed's default, as ``config_value`` falls back; empty: ours.
     seeded = {name: setting.default for name, setting in DEFAULTS_BY_NAME.items() if name in DEFAULTS}

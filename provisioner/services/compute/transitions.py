@@ -46,6 +46,18 @@ def _release(conn: Connection, vm: Any) -> None:
     release_host(conn, vm.host_id, vm.cpu_number * vm.cpu_speed, vm.cpu_number, vm.memory * MIB)
 
 
+#: Built once (the new values come as execution parameters): every state change of every VM runs it.
+_TRANSITION = (
+    update(vm_instance)
+    .where(
+        vm_instance.c.id == bindparam("vm"),
+        vm_instance.c.state == bindparam("seen_state"),
+        vm_instance.c.update_count == bindparam("seen_count"),
+    )
+    .values(update_count=vm_instance.c.update_count + 1, update_time=bindparam("update_time", callable_=utcnow))
+)
+
+
 def transition(conn: Connection, vm_id: int, event: VMEvent, *, current_row: Any = None, **values: Any) -> VMState:
     """Move a VM along ``event`` (§9), releasing host capacity when it leaves a holding state.
 
@@ -70,11 +82,8 @@ def transition(conn: Connection, vm_id: int, event: VMEvent, *, current_row: Any
     if releasing:
         values = {"host_id": None, "last_host_id": vm.host_id, **values}
     changed = conn.execute(
-        update(vm_instance)
-        .where(
-            vm_instance.c.id == vm_id, vm_instance.c.state == vm.state, vm_instance.c.update_count == vm.update_count
-        )
-        .values(state=target.value, update_count=vm_instance.c.update_count + 1, update_time=utcnow(), **values)
+        _TRANSITION,
+        {"vm": vm_id, "seen_state": vm.state, "seen_count": vm.update_count, "state": target.value, **values},
     ).rowcount
     if changed != 1:
         raise InternalError(f"VM {vm.name} was changed by another operation while in state {vm.state}; try again")

@@ -151,6 +151,14 @@ def _volumes(conn: Connection, spec: VmSpec, offering: Any) -> list[tuple[str, V
     return volumes
 
 
+#: Built once (the values come as execution parameters): building a wide INSERT with ``.values(...)`` and its cache
+#: key cost more than running it, and every deployment runs these.
+_INSERT_VM = insert(vm_instance)
+_INSERT_VOLUME = insert(volume)
+_INSERT_USER_DATA = insert(user_data)
+_NAME_INSTANCE = update(vm_instance).where(vm_instance.c.id == bindparam("vm"))
+
+
 def allocate_vm(
     conn: Connection,
     spec: VmSpec,
@@ -199,60 +207,62 @@ def allocate_vm(
     user_data_id = None
     if spec.user_data is not None:
         user_data_id = conn.execute(
-            insert(user_data).values(account_id=spec.account_id, domain_id=spec.domain_id, data=spec.user_data)
+            _INSERT_USER_DATA, {"account_id": spec.account_id, "domain_id": spec.domain_id, "data": spec.user_data}
         ).inserted_primary_key[0]  # type: ignore[index]
     state = VMState.STARTING if placement else VMState.STOPPED
     vm_uuid = spec.uuid or new_uuid()
     inserted = conn.execute(
-        insert(vm_instance).values(
-            uuid=vm_uuid,
-            name=spec.name,
-            display_name=spec.display_name or spec.name,
-            instance_name=f"pending-{vm_uuid}",
-            state=state.value,
-            hypervisor_type=spec.hypervisor,
-            host_id=placement.host_id if placement else None,
-            pod_id=placement.pod_id if placement else spec.pod_id,
-            cluster_id=placement.cluster_id if placement else None,
-            zone_id=spec.zone_id,
-            service_offering_id=offering.id,
-            template_id=spec.template_id,
-            account_id=spec.account_id,
-            domain_id=spec.domain_id,
-            user_id=spec.user_id,
-            cpu_number=cpu_number,
-            cpu_speed=cpu_speed,
-            memory=memory,
-            details=dict(spec.details),
-            user_data_id=user_data_id,
-            keypair=spec.keypair,
-            ha_enabled=offering.offer_ha,
-            limit_cpu_use=offering.limit_cpu_use,
-        )
+        _INSERT_VM,
+        {
+            "uuid": vm_uuid,
+            "name": spec.name,
+            "display_name": spec.display_name or spec.name,
+            "instance_name": f"pending-{vm_uuid}",
+            "state": state.value,
+            "hypervisor_type": spec.hypervisor,
+            "host_id": placement.host_id if placement else None,
+            "pod_id": placement.pod_id if placement else spec.pod_id,
+            "cluster_id": placement.cluster_id if placement else None,
+            "zone_id": spec.zone_id,
+            "service_offering_id": offering.id,
+            "template_id": spec.template_id,
+            "account_id": spec.account_id,
+            "domain_id": spec.domain_id,
+            "user_id": spec.user_id,
+            "cpu_number": cpu_number,
+            "cpu_speed": cpu_speed,
+            "memory": memory,
+            "details": dict(spec.details),
+            "user_data_id": user_data_id,
+            "keypair": spec.keypair,
+            "ha_enabled": offering.offer_ha,
+            "limit_cpu_use": offering.limit_cpu_use,
+        },
     )
     vm_id = int(inserted.inserted_primary_key[0])  # type: ignore[index]
     # CloudStack's instance name needs the VM id, known only now.
     instance_name = f"i-{spec.account_id}-{vm_id}-VM"
-    conn.execute(update(vm_instance).where(vm_instance.c.id == vm_id).values(instance_name=instance_name))
+    conn.execute(_NAME_INSTANCE, {"vm": vm_id, "instance_name": instance_name})
     volume_ids = []
     for device, (kind, request_volume, disk_offering_id) in enumerate(volumes):
         pool_id = placement.pool_ids[device] if placement else None
         volume_ids.append(
             conn.execute(
-                insert(volume).values(
-                    name=f"{kind}-{vm_id}",
-                    volume_type=kind,
-                    state=VolumeState.ALLOCATED.value,
-                    size=request_volume.size,
-                    pool_id=pool_id,
-                    vm_id=vm_id,
-                    device_id=device,
-                    disk_offering_id=disk_offering_id,
-                    template_id=spec.template_id if kind == "ROOT" else None,
-                    account_id=spec.account_id,
-                    domain_id=spec.domain_id,
-                    zone_id=spec.zone_id,
-                )
+                _INSERT_VOLUME,
+                {
+                    "name": f"{kind}-{vm_id}",
+                    "volume_type": kind,
+                    "state": VolumeState.ALLOCATED.value,
+                    "size": request_volume.size,
+                    "pool_id": pool_id,
+                    "vm_id": vm_id,
+                    "device_id": device,
+                    "disk_offering_id": disk_offering_id,
+                    "template_id": spec.template_id if kind == "ROOT" else None,
+                    "account_id": spec.account_id,
+                    "domain_id": spec.domain_id,
+                    "zone_id": spec.zone_id,
+                },
             ).inserted_primary_key[0]  # type: ignore[index]
         )
     if spec.affinity_group_ids:

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Select, func, insert, select, update
+from sqlalchemy import ColumnElement, Connection, Select, bindparam, func, insert, select, update
 
 from provisioner.db.schema import (
     account,
@@ -207,9 +207,13 @@ def _account_query() -> Any:
     ).join(domain, domain.c.id == account.c.domain_id)
 
 
+#: Built once: every deployment checks its owner's limits.
+_ACCOUNT_BY_ID = _account_query().where(account.c.id == bindparam("account"))
+
+
 def account_by_id(conn: Connection, account_id: int) -> AccountRef:
     """An account by internal id."""
-    return AccountRef(*conn.execute(_account_query().where(account.c.id == account_id)).one())
+    return AccountRef(*conn.execute(_ACCOUNT_BY_ID, {"account": account_id}).one())
 
 
 def _domain(conn: Connection, condition: ColumnElement[bool]) -> DomainRef | None:

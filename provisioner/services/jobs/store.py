@@ -136,23 +136,21 @@ def finish(
     conn: Connection, job_id: int, msid: int, *, status: JobStatus, result_code: int, result: Any, result_type: str
 ) -> bool:
     """Record a job's outcome if ``msid`` still owns it; False when it was taken away meanwhile."""
-    updated = conn.execute(
-        update(async_job)
-        .where(
-            async_job.c.id == job_id,
-            async_job.c.owner_msid == msid,
-            async_job.c.status == int(JobStatus.IN_PROGRESS),
-        )
-        .values(
-            status=int(status),
-            result_code=result_code,
-            result=result,
-            result_type=result_type,
-            completed=utcnow(),
-            lease_expires=None,
-        )
-    )
+    values = {"status": int(status), "result_code": result_code, "result": result, "result_type": result_type}
+    updated = conn.execute(_FINISH, {"job": job_id, "msid": msid, "completed": utcnow(), **values})
     return bool(updated.rowcount == 1)
+
+
+#: Built once: every job ends with it.
+_FINISH = (
+    update(async_job)
+    .where(
+        async_job.c.id == bindparam("job"),
+        async_job.c.owner_msid == bindparam("msid"),
+        async_job.c.status == int(JobStatus.IN_PROGRESS),
+    )
+    .values(lease_expires=None)
+)
 
 
 def renew_leases(conn: Connection, msid: int, job_ids: list[int], lease_seconds: float) -> None:

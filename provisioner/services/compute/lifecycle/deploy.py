@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, bindparam, insert, select
 
 from provisioner.db.schema import (
     account,
@@ -84,8 +84,12 @@ def owner_of(conn: Connection, caller: Caller, account_name: str | None, domain_
         if domain_uuid and not account_name:
             raise ParamError("domainid is given without account; pass both to deploy for another account")
         raise ParamError("account is given without domainid; pass both to deploy for another account")
-    row = conn.execute(select(account.c.id, account.c.domain_id).where(account.c.uuid == caller.account_id)).one()
+    row = conn.execute(_CALLERS_ACCOUNT, {"uuid": caller.account_id}).one()
     return Owner(row.id, row.domain_id, caller.account_name)
+
+
+#: Built once: every deployment by an account for itself runs it.
+_CALLERS_ACCOUNT = select(account.c.id, account.c.domain_id).where(account.c.uuid == bindparam("uuid"))
 
 
 def check_hostname(name: str) -> str:
@@ -119,15 +123,17 @@ def check_userdata(value: str | None) -> str | None:
     return value
 
 
+#: Built once: every deployment runs it.
+_NAME_TAKEN = select(vm_instance.c.uuid).where(
+    vm_instance.c.account_id == bindparam("account"),
+    vm_instance.c.zone_id == bindparam("zone"),
+    vm_instance.c.name == bindparam("name"),
+    vm_instance.c.removed.is_(None),
+)
+
+
 def _unique_name(conn: Connection, owner: Owner, zone_id: int, name: str) -> None:
-    taken = conn.execute(
-        select(vm_instance.c.uuid).where(
-            vm_instance.c.account_id == owner.id,
-            vm_instance.c.zone_id == zone_id,
-            vm_instance.c.name == name,
-            vm_instance.c.removed.is_(None),
-        )
-    ).first()
+    taken = conn.execute(_NAME_TAKEN, {"account": owner.id, "zone": zone_id, "name": name}).first()
     if taken is not None:
         raise ParamError(f"A virtual machine with name {name} already exists for account {owner.name} in this zone")
 

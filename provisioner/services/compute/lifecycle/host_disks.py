@@ -32,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy import Connection, Engine, bindparam, select, update
 
 from provisioner.compute.types import VolumeSpec
 from provisioner.db.engine import run_in_transaction
@@ -99,13 +99,21 @@ def pool_directory(pool: Any) -> str:
     return disks.mount_directory(pool)
 
 
+#: Built once: every start reads it.
+_VM_DISKS = (
+    select(volume.c.id, volume.c.uuid, volume.c.device_id, volume.c.size, volume.c.path, volume.c.pool_id)
+    .where(
+        volume.c.vm_id == bindparam("vm"),
+        volume.c.removed.is_(None),
+        volume.c.volume_type.in_(("ROOT", "DATADISK")),
+    )
+    .order_by(volume.c.device_id)
+)
+
+
 def read_volumes(conn: Connection, vm_id: int) -> tuple[PlacedVolume, ...]:
     """The VM's ROOT and DATADISK volumes with their pools, by device id."""
-    rows = conn.execute(
-        select(volume.c.id, volume.c.uuid, volume.c.device_id, volume.c.size, volume.c.path, volume.c.pool_id)
-        .where(volume.c.vm_id == vm_id, volume.c.removed.is_(None), volume.c.volume_type.in_(("ROOT", "DATADISK")))
-        .order_by(volume.c.device_id)
-    ).all()
+    rows = conn.execute(_VM_DISKS, {"vm": vm_id}).all()
     pool_ids = {r.pool_id for r in rows if r.pool_id is not None}
     pools = {
         p["id"]: {str(k): v for k, v in p.items()}
