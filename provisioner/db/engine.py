@@ -13,6 +13,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
+import orjson
 import platformdirs
 from sqlalchemy import Connection, Engine, Insert, Table, create_engine, event, insert
 from sqlalchemy.dialects import postgresql
@@ -73,6 +74,14 @@ def is_sqlite(bind: Engine | Connection) -> bool:
     return bind.dialect.name == "sqlite"
 
 
+def _json_dumps(value: Any) -> str:
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+#: JSON columns (VM details, job results, ...) through orjson: psycopg decoded each with the standard library.
+_JSON_CODEC: dict[str, Any] = {"json_serializer": _json_dumps, "json_deserializer": orjson.loads}
+
+
 def create_engine_for(url: str | None = None, *, pool_size: int = 10, echo: bool = False) -> Engine:
     """Create an engine for ``url``, or for the embedded SQLite database when ``url`` is None.
 
@@ -99,7 +108,9 @@ def create_engine_for(url: str | None = None, *, pool_size: int = 10, echo: bool
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, echo=echo, connect_args={"isolation_level": None, "check_same_thread": False})
+        engine = create_engine(
+            url, echo=echo, connect_args={"isolation_level": None, "check_same_thread": False}, **_JSON_CODEC
+        )
         event.listen(engine, "connect", _sqlite_on_connect)
         event.listen(engine, "begin", _sqlite_on_begin)
         if parsed.database and parsed.database != ":memory:":
@@ -107,7 +118,9 @@ def create_engine_for(url: str | None = None, *, pool_size: int = 10, echo: bool
         return engine
     if parsed.drivername in ("postgresql", "postgres"):
         parsed = parsed.set(drivername="postgresql+psycopg")  # psycopg 3, not SQLAlchemy's psycopg2 default
-    engine = create_engine(parsed, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_use_lifo=True)
+    engine = create_engine(
+        parsed, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_use_lifo=True, **_JSON_CODEC
+    )
     event.listen(engine, "checkin", _pg_on_checkin)
     event.listen(engine, "checkout", partial(_pg_on_checkout, engine))
     return engine
