@@ -52,7 +52,7 @@ def tiny_spec(workdir: Path, template: Path, guest: GuestImage | None = None) ->
     With ``guest`` the kernel boots directly; without, the template disk must be bootable.
     """
     name = f"e2e-tiny-{uuid.uuid4().hex[:8]}"
-    direct = DirectBoot(str(guest.kernel), str(guest.initrd), KERNEL_CMDLINE) if guest else None
+    direct = DirectBoot(str(guest.direct_kernel), str(guest.initrd), KERNEL_CMDLINE) if guest else None
     return VMSpec(
         name=name,
         uuid=str(uuid.uuid4()),
