@@ -54,8 +54,8 @@ class PendingCount:
 def count_meanwhile(conn: Connection, counting: Select[Any]) -> Iterator[PendingCount]:
     """Run the one-column COUNT ``counting`` while the block does Python work; its answer is ready after the block.
 
-    On PostgreSQL the statement is sent at once in pipeline mode (same transaction and snapshot) and read when
-    the block ends, so the server counts while this process builds rows; the block must run no statement on
+    On PostgreSQL the statement is sent at once in pipeline mode, in the caller's transaction, and read when the
+    block ends, so the database counts while this process builds rows; the block must run no statement on
     ``conn``. Elsewhere it simply runs first.
     """
     pending = PendingCount()
