@@ -19,6 +19,8 @@ IMAGE=localhost/provisioner-roles:bookworm
 PACKAGES=qemu-system-x86,qemu-utils,qemu-block-extra,libvirt-daemon,libvirt-daemon-driver-qemu,libvirt-clients
 PACKAGES+=,nfs-ganesha,nfs-ganesha-vfs,rpcbind,libnfs-utils,tgt,libiscsi-bin
 PACKAGES+=,postgresql,python3-psycopg2,python3-venv
+# netbase: the bootstrap's namespace hosts resolve service names; they use this same tree (tests/support/nethosts.py).
+PACKAGES+=,netbase
 
 die() { echo "build-podman-image: $*" >&2; exit 1; }
 

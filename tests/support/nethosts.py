@@ -38,6 +38,7 @@ from tests.support.server import REPO_ROOT
 from tests.support.tools import missing, require_tool
 
 BUILD_ROOTFS = REPO_ROOT / "scripts" / "build-rootfs.sh"
+BUILD_PODMAN_IMAGE = REPO_ROOT / "scripts" / "build-podman-image.sh"
 #: Seconds a host gets to answer on port 22, and to stop.
 START_TIMEOUT = 20.0
 STOP_TIMEOUT = 10.0
@@ -50,9 +51,23 @@ def _run(*args: str, check: bool = True, timeout: float = 30) -> subprocess.Comp
     return subprocess.run(list(args), check=check, capture_output=True, text=True, timeout=timeout)
 
 
+def role_packages() -> tuple[str, ...]:
+    """Every package the roles install (``scripts/build-podman-image.sh --packages``, the molecule image's list)."""
+    done = subprocess.run(
+        [str(BUILD_PODMAN_IMAGE), "--packages"], capture_output=True, text=True, timeout=30, check=True
+    )
+    return tuple(done.stdout.strip().split(","))
+
+
 def build_rootfs(*packages: str) -> Path:
-    """The cached Debian 12 tree (built on first use, about a minute), with extra packages baked in."""
-    args = [str(BUILD_ROOTFS)] + (["--include", ",".join(packages)] if packages else [])
+    """The cached Debian 12 tree (built on first use, about a minute), with extra packages baked in.
+
+    Every tree also holds the roles' packages, so hosts with or without extra packages and the molecule image share
+    one tree: a fresh machine runs debootstrap once, not once per package list (each build costs minutes of the
+    test run's CPU). Extra packages outside that list still get a tree of their own.
+    """
+    wanted = sorted({*role_packages(), *packages})
+    args = [str(BUILD_ROOTFS), "--include", ",".join(wanted)]
     done = subprocess.run(args, capture_output=True, text=True, timeout=900, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"scripts/build-rootfs.sh failed:\n{done.stderr[-3000:]}")
