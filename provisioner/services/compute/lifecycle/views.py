@@ -69,8 +69,9 @@ _host = host.alias("vm_host")
 _iso = vm_template.alias("vm_iso_template")
 
 
-#: What one VM's row is built from, in the order :class:`_RowBuilder` unpacks it (only the columns the answer shows).
-_COLUMNS = (
+#: What one VM's row is built from, in the order :class:`_RowBuilder` unpacks it (only the columns the answer shows):
+#: the VM's own columns, then those of the tables it joins.
+_OWN_COLUMNS = (
     vm_instance.c.id,
     vm_instance.c.uuid,
     vm_instance.c.name,
@@ -89,6 +90,9 @@ _COLUMNS = (
     vm_instance.c.keypair,
     vm_instance.c.ha_enabled,
     vm_instance.c.display_vm,
+)
+#: The columns a VM's row takes from the tables it joins; :class:`_RowBuilder` builds their fields once per page.
+_JOINED_COLUMNS = (
     zone.c.uuid,
     zone.c.name,
     _owner.c.name,
@@ -129,7 +133,7 @@ def _base(leading: FromClause | None = None) -> Select[Any]:
     drives a nested loop into each table by primary key, on both databases.
     """
     vms: FromClause = vm_instance if leading is None else leading.join(vm_instance, vm_instance.c.id == leading.c.id)
-    return select(*_COLUMNS).select_from(
+    return select(*_OWN_COLUMNS, *_JOINED_COLUMNS).select_from(
         vms.join(zone, zone.c.id == vm_instance.c.zone_id)
         .join(_owner, _owner.c.id == vm_instance.c.account_id)
         .join(domain, domain.c.id == vm_instance.c.domain_id)
@@ -244,8 +248,7 @@ def _date(value: Any) -> str | None:
     return format_date(value)
 
 
-#: The VM's own columns come first in :data:`_COLUMNS`; from here on, those of the tables it joins.
-_JOINED = 16
+_JOINED = len(_OWN_COLUMNS)
 
 
 def _joined_part(joined: Sequence[Any], admin: bool) -> Row:
@@ -333,7 +336,7 @@ class _RowBuilder:
         self._joined: dict[tuple[Any, ...], Row] = {}
 
     def row(self, r: Sequence[Any], nics: list[Row], groups: list[Row], tags: list[Row]) -> Row:
-        """One VM; ``r`` is a row of :data:`_COLUMNS`."""
+        """One VM; ``r`` is a row of :data:`_OWN_COLUMNS` then :data:`_JOINED_COLUMNS`."""
         (
             _,
             uuid,
